@@ -1,0 +1,42 @@
+# The two commands of the README:
+#   make lab    create .venv (once), install genlab and the course, start JupyterLab
+#   make test   create .venv (once), install genlab and the test tools, run every test
+# Both are idempotent: the environment is rebuilt only when pyproject.toml or
+# constraints.txt change (the stamp file records their hash).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.genlab-installed
+# xdist workers for the suite; CI has 2 cores.
+WORKERS ?= auto
+PORT   ?= 8888
+
+.PHONY: lab test install clean-venv build check lint
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (genlab)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --port=$(PORT) --notebook-dir=. course/00_setup.ipynb
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(WORKERS) --timeout=900 tests
+
+build: $(STAMP)
+	$(VENV)/bin/genlab build
+
+check: $(STAMP)
+	$(VENV)/bin/genlab build --check
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check genlab tests bench course solutions
+
+clean-venv:
+	rm -rf $(VENV)

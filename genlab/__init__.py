@@ -1,0 +1,56 @@
+"""genlab: a hands-on course on deep generative models and image restoration.
+
+The library holds the reference implementations that the notebooks in
+``course/`` and ``labs/`` build step by step. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from .config import FAST, fast_or
+
+__version__ = "0.1.0"
+__all__ = ["FAST", "__version__", "device", "fast_or", "seed_everything"]
+
+
+def device(prefer: str | None = None) -> torch.device:
+    """The device the course trains on: CUDA, then Apple's MPS, then the CPU.
+
+    Args:
+        prefer: force a device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``);
+            ``GENLAB_DEVICE`` in the environment does the same.
+
+    Returns:
+        A ``torch.device``.
+    """
+    choice = prefer or os.environ.get("GENLAB_DEVICE")
+    if choice:
+        dev = torch.device(choice)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {choice!r} was asked for but CUDA is not available here; "
+                               "use 'cpu' or leave it out to pick automatically.")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise RuntimeError(f"device {choice!r} was asked for but MPS is not available here.")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices); return a CPU generator seeded the same.
+
+    Call it once at the top of a notebook: results are then reproducible on CPU.
+    """
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
