@@ -125,7 +125,8 @@ def negative_elbo(x: torch.Tensor, x_logits: torch.Tensor, mu: torch.Tensor, log
     if x.shape != x_logits.shape:
         raise ShapeError(f"x_logits must have the shape of x {tuple(x.shape)}, got {tuple(x_logits.shape)}. "
                          "Reshape the decoder output with x_logits.view_as(x).")
-    if mu.shape[0] != x.shape[0]:
+    _check_tensor(mu, "mu")
+    if mu.dim() < 1 or mu.shape[0] != x.shape[0]:
         raise ShapeError(f"mu has batch size {mu.shape[0]} but x has {x.shape[0]}.")
     if likelihood == "bernoulli":
         if x.numel() and (float(x.min()) < -1e-6 or float(x.max()) > 1 + 1e-6):
@@ -309,7 +310,9 @@ def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tens
 # --------------------------------------------------------------------------- inpainting
 
 
-def _masked_error(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> tuple:
+def _masked_error(x_hat: torch.Tensor, x: torch.Tensor,
+                  mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate and return ``(x_hat - x, mask expanded to x's shape)``."""
     check_image(x, "x", value_range=False)
     check_image(x_hat, "x_hat", value_range=False)
     if x_hat.shape != x.shape:

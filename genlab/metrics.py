@@ -421,8 +421,9 @@ def iwae_bound(model: nn.Module, x: torch.Tensor, k: int = 64, batch_size: int |
             (logits with as many elements per image as ``x``).
         x: data ``(B, ...)`` in ``[0, 1]`` (typically ``(B, C, H, W)``).
         k: number of importance samples per image.
-        batch_size: at most this many ``z`` are decoded at once (memory
-            bound); ``None`` decodes all ``k * B`` together.
+        batch_size: decode about this many ``z`` at once (memory bound),
+            in whole copies of the batch (at least ``B``); ``None`` decodes
+            all ``k * B`` together.
         generator: optional ``torch.Generator`` for the samples.
 
     Returns:
