@@ -677,7 +677,7 @@ class RepairTask(_SingleModelTask):
 
             kinds = list(self.masks)
             counts = [b // len(kinds) + (1 if i < b % len(kinds) else 0) for i in range(len(kinds))]
-            parts = [make_mask(kind, n, size if size[0] != size[1] else size[0], generator=self.generator)
+            parts = [make_mask(kind, n, size[0], generator=self.generator)
                      for kind, n in zip(kinds, counts, strict=True) if n > 0]
             mask = torch.cat(parts)
         return mask.float().to(x.device, non_blocking=True)
