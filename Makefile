@@ -11,6 +11,10 @@ STAMP  := $(VENV)/.genlab-installed
 # xdist workers for the suite; CI has 2 cores.
 WORKERS ?= auto
 PORT   ?= 8888
+# extra arguments for `jupyter lab` (tests pass a token and --no-browser)
+LAB_ARGS ?=
+# JupyterLab refuses to run as root without this (CI and containers run as root)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test install clean-venv build check lint
 
@@ -24,10 +28,10 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --port=$(PORT) --notebook-dir=. course/00_setup.ipynb
+	$(VENV)/bin/jupyter lab --port=$(PORT) --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(WORKERS) --timeout=900 tests
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile --timeout=900 --nbval-lax --nbval-cell-timeout=300 tests course solutions
 
 build: $(STAMP)
 	$(VENV)/bin/genlab build

@@ -15,7 +15,7 @@ import torch
 from .config import FAST, fast_or
 
 __version__ = "0.1.0"
-__all__ = ["FAST", "__version__", "device", "fast_or", "seed_everything"]
+__all__ = ["FAST", "__version__", "device", "fast_or", "seed_everything", "start"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -54,3 +54,10 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def start(seed: int = 0, quiet: bool = False):
+    """Seed, pick the device and report the mode; see ``genlab.session.start``."""
+    from .session import start as _start
+
+    return _start(seed, quiet=quiet)

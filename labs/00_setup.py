@@ -1,0 +1,79 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 00 · Warm-up
+#
+# Nothing here is graded. The warm-up makes sure you can edit an exercise cell, run
+# its check, and read a check's message. In every lab:
+#
+# 1. an **exercise** cell has a function to write (replace `raise NotImplementedError`);
+# 2. the **check** cell right after it tests your function and says what was expected
+#    when something is off.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %% tags=["support"]
+import torch
+
+import genlab
+from genlab import checks, data, plot
+
+session = genlab.start(seed=0)
+
+# %% [markdown]
+# ## Exercise 1: images as tensors
+#
+# Images in the course are float tensors `(N, C, H, W)` with values in `[0, 1]`.
+# Photos often arrive as `uint8` arrays `(N, H, W)` with values 0..255. Write
+# `to_course_format(images)` that turns such a batch into the course's format.
+
+# %% tags=["exercise"]
+def to_course_format(images: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) uint8 in 0..255 -> (N, 1, H, W) float32 in [0, 1]."""
+    # YOUR CODE HERE
+    raise NotImplementedError('add a channel dimension with unsqueeze(1), convert with .float() and divide by 255.')
+
+
+# %%
+checks.check_to_course_format(to_course_format)
+
+# %% [markdown]
+# ## Exercise 2: count the missing pixels
+#
+# A mask is 1 where a pixel is missing. Write `missing_fraction(mask)` returning, for each
+# image, the fraction of its pixels that are missing: shape `(N,)`.
+
+# %% tags=["exercise"]
+def missing_fraction(mask: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) mask of 0/1 -> (N,) fraction of missing pixels per image."""
+    # YOUR CODE HERE
+    raise NotImplementedError('average over every dimension except the first (the batch).')
+
+
+# %%
+checks.check_missing_fraction(missing_fraction)
+
+# %% [markdown]
+# ## Look at the result
+#
+# Digits from the built-in dataset through your function (the dataset stores them as
+# floats already; we convert back to `uint8` to exercise it).
+
+# %%
+x, _ = data.load("digits", split="train", size=16)
+raw = (x[:16, 0] * 255).round().to(torch.uint8)
+plot.show_grid(to_course_format(raw), nrow=16, title="your to_course_format on 16 digits");

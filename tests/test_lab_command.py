@@ -1,0 +1,64 @@
+"""The README's lab command starts JupyterLab on the course (`make lab`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(180)
+def test_make_lab_serves_course_labs_and_solutions(tmp_path):
+    port, token = _free_port(), secrets.token_hex(16)
+    server_args = (f"--no-browser --ip=127.0.0.1 --IdentityProvider.token={token} "
+                   f"--ServerApp.open_browser=False --LabApp.news_url=None")
+    venv = Path(sys.prefix)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
+    if shutil.which("make") and venv == ROOT / ".venv" and (venv / ".genlab-installed").exists():
+        cmd = ["make", "-s", "lab", f"PORT={port}", f"LAB_ARGS={server_args}"]
+    else:  # a venv not made by `make`: start the same server directly
+        cmd = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--notebook-dir=.", *server_args.split()]
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/api/contents?token={token}"
+        deadline, listing = time.monotonic() + 120, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    listing = json.load(r)
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert listing is not None, f"JupyterLab did not answer on port {port}"
+        names = {item["name"] for item in listing["content"]}
+        assert {"course", "labs", "solutions"} <= names, names
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/labs?token={token}") as r:
+            labs = {item["name"] for item in json.load(r)["content"]}
+        assert "00_setup.ipynb" in labs
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
