@@ -209,18 +209,16 @@ def scattered_rows(batch: int, size: int, rows: int, generator: torch.Generator 
 
 # --------------------------------------------------------------------------- strokes and pixels
 
-def _segment_distance(points: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Distance from each point ``(P, 2)`` to each segment ``a -> b`` (``(S, 2)`` each): ``(P, S)``.
+def _segment_distance(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Distance from points ``p`` to segments ``a -> b``; all ``(..., 2)``, broadcast; returns ``(...)``.
 
     Project onto the segment and clamp: ``t = clamp(<p - a, b - a> / |b - a|^2, 0, 1)``,
     distance ``|p - (a + t (b - a))|``.
     """
-    ab = b - a                                                         # (S, 2)
-    ap = points[:, None, :] - a[None, :, :]                           # (P, S, 2)
-    denom = (ab * ab).sum(-1).clamp_min(1e-12)                        # (S,)
-    t = ((ap * ab[None]).sum(-1) / denom).clamp(0.0, 1.0)             # (P, S)
-    closest = a[None] + t[..., None] * ab[None]                       # (P, S, 2)
-    return (points[:, None, :] - closest).norm(dim=-1)
+    ab, ap = b - a, p - a
+    denom = (ab * ab).sum(-1).clamp_min(1e-12)          # a zero-length segment is a point
+    t = ((ap * ab).sum(-1) / denom).clamp(0.0, 1.0)
+    return (ap - t[..., None] * ab).norm(dim=-1)
 
 
 def stroke_mask(batch: int, size: int, strokes: int = 3, width: int = 2, steps: int | None = None,
@@ -264,15 +262,23 @@ def stroke_mask(batch: int, size: int, strokes: int = 3, width: int = 2, steps: 
         points.append((points[-1] + moves[:, k]).clamp(0, size - 1))
     walk = torch.stack(points, dim=1).view(batch, strokes * (steps + 1), 2)
 
-    # Rasterise per image (bounded memory): pixel centres at integer coordinates.
-    ii, jj = torch.meshgrid(torch.arange(size, device=dev), torch.arange(size, device=dev), indexing="ij")
-    centres = torch.stack([ii, jj], dim=-1).view(-1, 2).float()          # (size*size, 2)
-    seg_a = walk.view(batch, strokes, steps + 1, 2)[:, :, :-1].reshape(batch, -1, 2)
-    seg_b = walk.view(batch, strokes, steps + 1, 2)[:, :, 1:].reshape(batch, -1, 2)
-    out = torch.empty(batch, size * size, device=dev)
-    for i in range(batch):
-        dist = _segment_distance(centres, seg_a[i], seg_b[i]).amin(dim=1)  # (size*size,)
-        out[i] = (dist <= width / 2).float()
+    # Rasterise: only pixels near a segment can be hit, so test a small window per segment
+    # instead of every pixel. A segment is at most step_len long (clamping never lengthens
+    # it), so the pixels within radius r lie in a (step_len + 2r + 2)^2 window from lo.
+    radius = width / 2
+    seg_a = walk.view(batch, strokes, steps + 1, 2)[:, :, :-1].reshape(batch, -1, 1, 2)  # (B, K, 1, 2)
+    seg_b = walk.view(batch, strokes, steps + 1, 2)[:, :, 1:].reshape(batch, -1, 1, 2)
+    win = math.ceil(step_len + 2 * radius) + 2
+    offs = torch.arange(win, device=dev)
+    grid = torch.stack(torch.meshgrid(offs, offs, indexing="ij"), dim=-1).view(1, 1, -1, 2)  # (1, 1, win^2, 2)
+    lo = (torch.minimum(seg_a, seg_b) - radius).floor().long()
+    cand = lo + grid                                                     # (B, K, win^2, 2) pixel coords
+    hit = _segment_distance(cand.float(), seg_a, seg_b) <= radius
+    hit &= ((cand >= 0) & (cand < size)).all(dim=-1)
+    img = torch.arange(batch, device=dev).view(batch, 1, 1).expand_as(hit)
+    flat = cand[..., 0] * size + cand[..., 1]
+    out = torch.zeros(batch, size * size, device=dev)
+    out[img[hit], flat[hit]] = 1.0
     return out.view(batch, 1, size, size)
 
 

@@ -141,9 +141,33 @@ def test_segment_distance_matches_closed_form():
     pts = torch.tensor([[0.0, 0.0], [2.0, 5.0], [-3.0, 1.0]])
     a = torch.tensor([[0.0, 1.0]])
     b = torch.tensor([[0.0, 4.0]])
-    d = masks._segment_distance(pts, a, b)[:, 0]
+    d = masks._segment_distance(pts, a, b)
     # (0,0): nearest is a -> 1; (2,5): nearest is b -> sqrt(4+1); (-3,1): perpendicular foot at a -> 3.
     assert torch.allclose(d, torch.tensor([1.0, 5 ** 0.5, 3.0]))
+
+
+def test_stroke_mask_matches_brute_force_distance():
+    # The windowed rasteriser must equal "every pixel within width/2 of some segment".
+    size, width = 20, 3
+    m = masks.stroke_mask(3, size, strokes=2, width=width, steps=5, generator=gen(21))
+    # Rebuild the same walks with the same draws.
+    g = gen(21)
+    n, steps, step_len = 6, 5, max(1.0, size / 8)
+    start = torch.randint(0, size, (n, 2), generator=g).float()
+    heading = torch.rand(n, 1, generator=g) * 2 * torch.pi
+    angles = heading + (torch.randn(n, steps, generator=g) * 0.6).cumsum(1)
+    pts = [start]
+    for k in range(steps):
+        step = torch.stack([angles[:, k].sin(), angles[:, k].cos()], -1) * step_len
+        pts.append((pts[-1] + step).clamp(0, size - 1))
+    walk = torch.stack(pts, 1).view(3, 2 * (steps + 1), 2)
+    ii, jj = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    centres = torch.stack([ii, jj], -1).view(-1, 1, 2).float()
+    for i in range(3):
+        segs = walk[i].view(2, steps + 1, 2)
+        a, b = segs[:, :-1].reshape(-1, 2), segs[:, 1:].reshape(-1, 2)
+        ref = (masks._segment_distance(centres, a, b).amin(1) <= width / 2).float().view(size, size)
+        assert torch.equal(m[i, 0], ref)
 
 
 def test_pixel_mask_probability():
