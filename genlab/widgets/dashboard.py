@@ -27,20 +27,16 @@ from . import _render
 
 
 def _get(ctx: Any, *names: str) -> Any:
-    """First attribute (or mapping key) of ``ctx`` among ``names`` that is present and not None."""
+    """First attribute (or mapping key) of ``ctx`` among ``names`` that is present and not empty."""
     for name in names:
         v = ctx.get(name) if isinstance(ctx, Mapping) else getattr(ctx, name, None)
-        if v is not None:
+        if v is not None and not (isinstance(v, Mapping) and not v):
             return v
     return None
 
 
-def _scalar(v: Any) -> float | None:
-    if isinstance(v, torch.Tensor):
-        return float(v.detach()) if v.numel() == 1 else None
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return float(v)
-    return None
+def _scalar(v: Any) -> float:
+    return float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
 
 
 class TrainingDashboard:
@@ -73,8 +69,9 @@ class TrainingDashboard:
         self.show = (_render.in_kernel() and not is_fast()) if show is None else bool(show)
         self.render = (not is_fast()) if render is None else bool(render)
         self.logy, self.seed = logy, seed
-        self.steps: list[int] = []
-        self.losses: dict[str, list[float]] = {}
+        self._steps: list[int] = []
+        self._losses: dict[str, list[float]] = {}
+        self._pending: list[tuple[int, dict[str, Any]]] = []
         self.epoch_ends: list[int] = []
         self.curves_png = b""
         self.samples_png = b""
@@ -93,27 +90,52 @@ class TrainingDashboard:
 
     # ----------------------------------------------------------- callbacks
     def on_step(self, ctx: Any) -> None:
-        """Record this step's losses; redraw the curves every ``every`` steps."""
+        """Record this step's losses; redraw the curves every ``every`` steps.
+
+        Losses are kept as (possibly GPU) tensors until the next redraw and converted in one go,
+        so the dashboard does not force a device synchronisation at every step.
+        """
         self._count += 1
         step = _get(ctx, "step", "global_step")
         step = int(step) if step is not None else self._count
-        losses = _get(ctx, "losses", "last_losses", "logs", "metrics")
+        losses = _get(ctx, "last_losses", "losses", "logs", "metrics")
         if not isinstance(losses, Mapping):
-            one = _scalar(_get(ctx, "loss"))
-            losses = {} if one is None else {"loss": one}
-        row = {k: _scalar(v) for k, v in losses.items()}
-        row = {k: v for k, v in row.items() if v is not None and (self.keys is None or k in self.keys)}
+            losses = {} if _get(ctx, "loss") is None else {"loss": _get(ctx, "loss")}
+        row = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in losses.items()
+               if (self.keys is None or k in self.keys)
+               and ((isinstance(v, torch.Tensor) and v.numel() == 1)
+                    or (isinstance(v, int | float) and not isinstance(v, bool)))}
         if row:
-            self.steps.append(step)
-            for k in set(self.losses) | set(row):
-                # Keep every curve as long as self.steps (NaN where a loss was not reported).
-                self.losses.setdefault(k, [math.nan] * (len(self.steps) - 1)).append(row.get(k, math.nan))
+            self._pending.append((step, row))
         if self._count % self.every == 0:
             self.update(ctx, with_samples=False)
 
+    def _flush(self) -> None:
+        """Move pending per-step losses into :attr:`steps` / :attr:`_losses` as floats."""
+        for step, row in self._pending:
+            self._steps.append(step)
+            for k in set(self._losses) | set(row):
+                # Keep every curve as long as self._steps (NaN where a loss was not reported).
+                v = row.get(k, math.nan)
+                self._losses.setdefault(k, [math.nan] * (len(self._steps) - 1)).append(_scalar(v))
+        self._pending.clear()
+
+    @property
+    def steps(self) -> list[int]:
+        """Step numbers of the recorded losses."""
+        self._flush()
+        return self._steps
+
+    @property
+    def losses(self) -> dict[str, list[float]]:
+        """Recorded losses ``{name: [value per recorded step]}`` (aligned with :attr:`steps`)."""
+        self._flush()
+        return self._losses
+
     def on_epoch_end(self, ctx: Any) -> None:
         """Redraw curves and samples."""
-        self.epoch_ends.append(self.steps[-1] if self.steps else self._count)
+        self._flush()
+        self.epoch_ends.append(self._steps[-1] if self._steps else self._count)
         self.update(ctx, with_samples=True)
 
     def on_train_end(self, ctx: Any) -> None:
@@ -123,8 +145,10 @@ class TrainingDashboard:
     # ------------------------------------------------------------ drawing
     def update(self, ctx: Any = None, with_samples: bool = True) -> None:
         """Redraw now (if rendering is on) and display the widget once (if showing is on)."""
-        epoch, step = _get(ctx, "epoch") if ctx is not None else None, self.steps[-1] if self.steps else 0
-        last = ", ".join(f"{k} {v[-1]:.4g}" for k, v in self.losses.items() if v)
+        self._flush()
+        epoch = _get(ctx, "epoch") if ctx is not None else None
+        step = self._steps[-1] if self._steps else 0
+        last = ", ".join(f"{k} {v[-1]:.4g}" for k, v in self._losses.items() if v)
         self.label.value = (f"<b>epoch {epoch}</b>, " if epoch is not None else "") + f"step {step}: {last}"
         if not self.render:
             return
@@ -146,14 +170,14 @@ class TrainingDashboard:
         from matplotlib.figure import Figure
         fig = Figure(figsize=(4.2, 2.6), dpi=100)
         ax = fig.add_subplot(1, 1, 1)
-        for k, v in self.losses.items():
-            ax.plot(self.steps, v, label=k, linewidth=1.2)
+        for k, v in self._losses.items():
+            ax.plot(self._steps, v, label=k, linewidth=1.2)
         for s in self.epoch_ends:
             ax.axvline(s, color="#bbb", linewidth=0.6, zorder=0)
         ax.set_xlabel("step")
         if self.logy:
             ax.set_yscale("log")
-        if self.losses:
+        if self._losses:
             ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
@@ -168,9 +192,15 @@ class TrainingDashboard:
                 out = self.sample_fn(ctx)
             else:
                 task = _get(ctx, "task") if ctx is not None else None
-                model = _get(task, "model", "generator") if task is not None else None
+                model = _get(task, "model") if task is not None else None
                 if task is not None and callable(getattr(task, "sample", None)):
-                    out = task.sample(n)
+                    rng = getattr(task, "generator", None)
+                    state = rng.get_state() if isinstance(rng, torch.Generator) else None
+                    try:
+                        out = task.sample(n)
+                    finally:   # drawing previews must not shift the training noise
+                        if state is not None:
+                            rng.set_state(state)
                 elif model is not None and callable(getattr(model, "sample", None)):
                     gen = torch.Generator().manual_seed(self.seed)  # the same noise every epoch
                     with torch.no_grad():
