@@ -11,6 +11,8 @@
 # %% [markdown]
 # # 00 · Setup and a tour of the course
 #
+# > Environment check, devices, fast and full mode, and the datasets and masks as pictures.
+#
 # This course builds deep generative models (autoencoders, VAEs, GANs) and image
 # restorers (convolutional and recurrent) in PyTorch, one idea per notebook. Every
 # notebook runs on a laptop CPU, in JupyterLab or on Colab, and faster on a GPU.

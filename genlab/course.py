@@ -244,6 +244,9 @@ def plan(root: Path) -> tuple[list[Output], list[Path]]:
             lab = root / LAB_DIR / src.name
             outputs.append(Output(lab, lab_text, rel))
             outputs.append(Output(lab.with_suffix(".ipynb"), to_ipynb(lab_text), rel))
+    readme = readme_with_map(root)
+    if readme is not None:
+        outputs.append(readme)
     wanted = {o.path for o in outputs}
     stale: list[Path] = []
     for d in (*SOURCE_DIRS, LAB_DIR):
@@ -255,6 +258,64 @@ def plan(root: Path) -> tuple[list[Output], list[Path]]:
             if generated and NOTEBOOK_NAME.match(p.with_suffix(".py").name) and p not in wanted:
                 stale.append(p)
     return outputs, sorted(stale)
+
+
+MAP_START = "<!-- COURSE MAP START (written by `genlab build`) -->"
+MAP_END = "<!-- COURSE MAP END -->"
+
+
+def _title_and_summary(text: str) -> tuple[str, str]:
+    """A notebook's title (its first ``# `` heading) and one-line summary (its first ``> `` line)."""
+    title, summary = "", ""
+    for line in text.splitlines():
+        if line.startswith("# %%") and title:
+            break
+        body = line[2:] if line.startswith("# ") else ""
+        if not title and body.startswith("# "):
+            title = body[2:].strip()
+        elif title and not summary and body.startswith("> "):
+            summary = body[2:].strip()
+    return title, summary
+
+
+def colab_url(path: str) -> str:
+    """The "Open in Colab" address of a notebook of the course repository."""
+    slug = REPO_URL.removeprefix("https://github.com/").rstrip("/")
+    return f"https://colab.research.google.com/github/{slug}/blob/{REPO_BRANCH}/{path}"
+
+
+def course_map(root: Path) -> str:
+    """The README's course map: one row per number, lecture and lab, with Colab links."""
+    rows = ["| # | lecture | lab: you implement |", "|---|---|---|"]
+    numbers = sorted({p.name[:2] for d in SOURCE_DIRS for p in (root / d).glob("[0-9][0-9]_*.py")})
+    for num in numbers:
+        cells = []
+        for folder, nb_dir in (("course", "course"), ("solutions", LAB_DIR)):
+            found = sorted((root / folder).glob(f"{num}_*.py"))
+            if not found:
+                cells.append("")
+                continue
+            src = found[0]
+            title, summary = _title_and_summary(src.read_text(encoding="utf-8"))
+            rel = f"{nb_dir}/{src.stem}.ipynb"
+            colab = f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(rel)})"
+            text = f"[{title or src.stem}]({rel}) {colab}"
+            cells.append(f"{text}<br>{summary}" if summary else text)
+        rows.append(f"| {num} | {cells[0]} | {cells[1]} |")
+    return "\n".join(rows)
+
+
+def readme_with_map(root: Path) -> Output | None:
+    """README.md with the course map between its markers refreshed (None when it has no markers)."""
+    readme = root / "README.md"
+    if not readme.exists():
+        return None
+    text = readme.read_text(encoding="utf-8")
+    if MAP_START not in text or MAP_END not in text:
+        return None
+    head, rest = text.split(MAP_START, 1)
+    _, tail = rest.split(MAP_END, 1)
+    return Output(readme, f"{head}{MAP_START}\n{course_map(root)}\n{MAP_END}{tail}", None)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -278,7 +339,8 @@ def build(root: Path, check: bool = False, out=None) -> int:
     if check:
         for o in differ:
             state = "missing" if not o.path.exists() else "out of date"
-            print(f"{o.path.relative_to(root)}: {state} (source: {o.source})", file=out)
+            why = f"source: {o.source}" if o.source else "the course map"
+            print(f"{o.path.relative_to(root)}: {state} ({why})", file=out)
         for p in stale:
             print(f"{p.relative_to(root)}: generated file without a source (would be removed)", file=out)
         if differ or stale:

@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lab 00 · Warm-up
 #
+# > Warm-up, not graded: images as tensors, counting missing pixels.
+#
 # Nothing here is graded. The warm-up makes sure you can edit an exercise cell, run
 # its check, and read a check's message. In every lab:
 #
