@@ -508,10 +508,18 @@ class VAETask(_SingleModelTask):
 
     @torch.no_grad()
     def sample(self, n=16):
+        """Decode a fixed batch of latents (comparable grids across epochs; no training RNG used)."""
         model = self.modules["model"]
-        if hasattr(model, "sample"):
-            return model.sample(n, generator=self.generator).float().clamp(0, 1)
-        return None
+        d = _find_attr([model], ("latent_dim", "z_dim"))
+        if d is None or not hasattr(model, "decode"):
+            return None
+        z = torch.randn(n, int(d), generator=torch.Generator().manual_seed(1234)).to(self.device)
+        was = model.training
+        model.eval()
+        try:
+            return torch.sigmoid(model.decode(z).float())
+        finally:
+            model.train(was)
 
 
 def _gan_parts(pair: nn.Module) -> tuple[nn.Module, nn.Module]:
@@ -1236,7 +1244,7 @@ def fit(task: Task, data: Any, epochs: int, *, batch_size: int = 64, device: tor
             means["images_per_s"] = images / max(elapsed, 1e-9)
             means["seconds"] = elapsed
             if val_data is not None:
-                means.update({f"val_{k}": v for k, v in task.evaluate(val_data).items()})
+                means.update({f"val_{k}": v for k, v in _evaluate_quietly(task, val_data, device).items()})
                 task.train()
             history.log_epoch(epoch + 1, means)
 
@@ -1262,6 +1270,17 @@ def fit(task: Task, data: Any, epochs: int, *, batch_size: int = 64, device: tor
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def _evaluate_quietly(task: Task, data: Any, device: torch.device) -> dict[str, float]:
+    """``task.evaluate`` without touching the training RNG streams (validation never changes training)."""
+    devices = [device] if device.type == "cuda" else []
+    state = task.generator.get_state()
+    with torch.random.fork_rng(devices=devices):
+        try:
+            return task.evaluate(data)
+        finally:
+            task.generator.set_state(state)
 
 
 def _epoch_batches(data: Any, in_memory: tuple | None, batch_size: int, shuffle: bool, drop_last: bool,

@@ -1,0 +1,352 @@
+"""``genlab train``: train any model family of the registry on a dataset, with checkpoints.
+
+Examples::
+
+    genlab train vae --data digits --epochs 2 --out runs/vae
+    genlab train vae --data digits --epochs 4 --out runs/vae --resume     # continues exactly
+    genlab train --preset classifier                                      # rebuilds a shipped weight file
+    torchrun --nproc_per_node=2 -m genlab.train_cli train vae --data digits --epochs 2 --out runs/ddp
+
+``DIR/checkpoint.pt`` (everything needed to resume) and ``DIR/metrics.json`` (the
+history) are written atomically after every epoch. ``--export PATH`` (or a preset)
+also writes a small weights-only file that :func:`genlab.weights.load_pretrained` reads.
+Bad input (unknown model or dataset, an unwritable folder, ``--epochs 0``) prints what
+was wrong and exits with status 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointError, GenlabError
+from .train import (
+    CHECKPOINT_NAME,
+    AutoencoderTask,
+    ClassifierTask,
+    GANTask,
+    RepairTask,
+    Task,
+    VAETask,
+    _atomic_write_bytes,
+    _check_plain,
+    fit,
+)
+
+__all__ = ["FAMILIES", "PRESETS", "WEIGHTS_FORMAT", "add_arguments", "export_weights", "main", "make_task", "run"]
+
+#: Format marker of the small weights-only files (genlab/weights/*.pt).
+WEIGHTS_FORMAT = "genlab-weights/1"
+
+#: Registry name -> (task class, default learning rate). Every model of genlab.models.MODELS.
+FAMILIES: dict[str, tuple[type[Task], float]] = {
+    "ae": (AutoencoderTask, 1e-3),
+    "conv_ae": (AutoencoderTask, 1e-3),
+    "vae": (VAETask, 1e-3),
+    "conv_vae": (VAETask, 1e-3),
+    "mlp_vae": (VAETask, 1e-3),
+    "gan": (GANTask, 2e-4),
+    "dcgan": (GANTask, 2e-4),
+    "cgan": (GANTask, 2e-4),
+    "mlp_repair": (RepairTask, 1e-3),
+    "conv_repair": (RepairTask, 1e-3),
+    "crnn": (RepairTask, 1e-3),
+    "unet": (RepairTask, 1e-3),
+    "classifier": (ClassifierTask, 1e-3),
+}
+
+#: The shipped weights and exactly how each was trained (``genlab train --preset NAME``).
+#: ``task`` holds the task's own settings (masks, beta, ...); ``config`` the model's.
+PRESETS: dict[str, dict[str, Any]] = {
+    "classifier": {"model": "classifier", "data": "digits", "size": 16, "epochs": 15, "batch_size": 64,
+                   "lr": 2e-3, "seed": 0, "config": {}, "task": {}, "file": "classifier.pt"},
+    "conv_vae": {"model": "conv_vae", "data": "digits", "size": 16, "epochs": 40, "batch_size": 64,
+                 "lr": 2e-3, "seed": 0, "config": {"latent_dim": 8}, "task": {"beta": 1.0},
+                 "file": "conv_vae.pt"},
+    "dcgan": {"model": "dcgan", "data": "digits", "size": 16, "epochs": 60, "batch_size": 64,
+              "lr": 2e-4, "seed": 0, "config": {}, "task": {"betas": (0.5, 0.999)}, "file": "dcgan.pt"},
+    "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
+                    "lr": 2e-3, "seed": 0, "config": {}, "task": {"masks": ("center", "rows")},
+                    "file": "conv_repair.pt"},
+    "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
+             "lr": 2e-3, "seed": 0, "config": {}, "task": {"masks": ("center", "rows")}, "file": "crnn.pt"},
+}
+
+
+class UsageError(GenlabError, ValueError):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``genlab train`` (cli.py wires them in)."""
+    parser.add_argument("model", nargs="?", help=f"model name: {', '.join(FAMILIES)}")
+    parser.add_argument("--data", help="dataset name (digits, photos, mnist, ...)")
+    parser.add_argument("--epochs", type=int, help="total number of epochs (with --resume: in total)")
+    parser.add_argument("--out", help="output folder for checkpoint.pt and metrics.json")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint (exact)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
+    parser.add_argument("--amp", action="store_true", help="mixed precision (bf16, or fp16 + GradScaler)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--batch-size", type=int, help="global batch size (default 64)")
+    parser.add_argument("--lr", type=float, help="learning rate (default per family)")
+    parser.add_argument("--size", type=int, help="image side in pixels (default: the dataset's)")
+    parser.add_argument("--limit", type=int, help="train on the first N items only (quick runs)")
+    parser.add_argument("--preset", help=f"reproduce a shipped weight file: {', '.join(PRESETS)}")
+    parser.add_argument("--export", help="also write a small weights-only .pt here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _fail(message: str) -> int:
+    print(f"genlab train: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise UsageError(f"{what} {folder} cannot be created: {existing} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {folder} is not writable ({existing} does not allow writing); "
+                         "choose another folder.")
+
+
+def _package_weights_dir() -> Path:
+    return Path(__file__).resolve().parent / "weights"
+
+
+def _resolve(args: argparse.Namespace) -> dict[str, Any]:
+    """Merge preset defaults and command-line values; validate everything before any write."""
+    from . import data as gdata
+    from . import models
+
+    settings: dict[str, Any] = {"config": {}, "task": {}, "seed": 0, "batch_size": 64, "export": None}
+    if args.preset:
+        if args.preset not in PRESETS:
+            raise UsageError(f"unknown preset {args.preset!r}; valid presets: {', '.join(PRESETS)}.")
+        preset = PRESETS[args.preset]
+        settings.update({k: v for k, v in preset.items() if k != "file"})
+        settings["export"] = str(_package_weights_dir() / preset["file"])
+        settings["out"] = str(Path("runs") / f"preset-{args.preset}")
+        if args.model and args.model != preset["model"]:
+            raise UsageError(f"preset {args.preset!r} trains model {preset['model']!r}, not {args.model!r}; "
+                             "leave MODEL out.")
+    for key, value in (("model", args.model), ("data", args.data), ("epochs", args.epochs), ("out", args.out),
+                       ("seed", args.seed), ("batch_size", args.batch_size), ("lr", args.lr),
+                       ("size", args.size), ("export", args.export)):
+        if value is not None:
+            settings[key] = value
+    settings["limit"] = args.limit
+
+    model = settings.get("model")
+    if not model:
+        raise UsageError(f"which model? give MODEL ({', '.join(FAMILIES)}) or --preset NAME.")
+    if model not in models.MODELS or model not in FAMILIES:
+        raise UsageError(f"unknown model {model!r}; valid models: {', '.join(FAMILIES)}.")
+    if not settings.get("data"):
+        raise UsageError(f"--data is required, e.g. --data digits (datasets: {', '.join(gdata.DATASETS)}).")
+    if settings.get("epochs") is None:
+        raise UsageError("--epochs is required (the total number of epochs, >= 1).")
+    if settings["epochs"] < 1:
+        raise UsageError(f"--epochs must be >= 1, got {settings['epochs']}.")
+    if settings["batch_size"] < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {settings['batch_size']}.")
+    if settings.get("lr") is not None and not settings["lr"] > 0:
+        raise UsageError(f"--lr must be > 0, got {settings['lr']}.")
+    if settings["limit"] is not None and settings["limit"] < 1:
+        raise UsageError(f"--limit must be >= 1, got {settings['limit']}.")
+    if not settings.get("out"):
+        raise UsageError("--out DIR is required: where checkpoint.pt and metrics.json go.")
+    out = Path(settings["out"])
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder.")
+    _check_writable(out, "--out folder")
+    if settings.get("export"):
+        _check_writable(Path(settings["export"]).parent, "--export folder")
+    if (out / CHECKPOINT_NAME).exists() and not args.resume:
+        raise UsageError(f"{out} already holds a checkpoint; add --resume to continue it, or choose "
+                         "another --out (nothing was overwritten).")
+    if args.device:
+        from . import device as pick_device
+
+        try:
+            pick_device(args.device)
+        except (RuntimeError, ValueError) as exc:
+            raise UsageError(f"--device {args.device}: {exc}") from exc
+    if settings.get("lr") is None:
+        settings["lr"] = FAMILIES[model][1]
+    return settings
+
+
+def make_task(model_name: str, config: dict[str, Any], lr: float, task_kwargs: dict[str, Any] | None = None) -> Task:
+    """Build ``genlab.models.build(model_name, **config)`` and wrap it in its family's task."""
+    from . import models
+
+    cls, _ = FAMILIES[model_name]
+    model = models.build(model_name, **config)
+    kwargs = dict(task_kwargs or {})
+    return cls(model, lr=lr, **kwargs, model_name=model_name, model_config=config)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_weights(task: Task, path: str | os.PathLike, *, preset: str | None = None,
+                   metrics: dict[str, Any] | None = None, data: str | None = None) -> str:
+    """Write the small weights-only file of ``task.model`` atomically; return its sha256.
+
+    The file holds ``{"format", "model", "config", "state_dict", "preset", "data", "metrics"}``:
+    plain data, readable with ``torch.load(weights_only=True)``. Tensors are made contiguous
+    CPU copies so the file does not depend on the training device or memory format.
+    """
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in task.model.state_dict().items()}
+    payload = {"format": WEIGHTS_FORMAT, "model": task.model_name, "config": task.model_config,
+               "state_dict": state, "preset": preset, "data": data, "metrics": metrics or {}}
+    _check_plain(payload)
+    import io
+
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    path = Path(path)
+    _atomic_write_bytes(path, buf.getvalue())
+    return _sha256(path)
+
+
+def _update_manifest(preset: str, settings: dict[str, Any], sha: str, file: Path, metrics: dict[str, Any]) -> None:
+    manifest_path = file.parent / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest[preset] = {
+        "file": file.name,
+        "sha256": sha,
+        "bytes": file.stat().st_size,
+        "preset": preset,
+        "model": settings["model"],
+        "config": settings["task_config"],
+        "task": {k: list(v) if isinstance(v, tuple) else v for k, v in settings["task"].items()},
+        "data": {"name": settings["data"], "split": "train", "size": settings["size"],
+                 "limit": settings["limit"]},
+        "training": {"epochs": settings["epochs"], "batch_size": settings["batch_size"],
+                     "lr": settings["lr"], "seed": settings["seed"]},
+        "metrics": metrics,
+        "date": _dt.date.today().isoformat(),
+        "torch": str(torch.__version__),
+        "regenerate": f"genlab train --preset {preset}",
+    }
+    _atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _final_metrics(task: Task, history: Any, test: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+    """A few numbers for the manifest: last train loss and test-set values."""
+    out = {"train_loss": round(float(history["loss"][-1]), 5)}
+    for key, values in history.epochs.items():
+        if key.startswith("val_"):
+            out["test_" + key[4:]] = round(float(values[-1]), 5)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``genlab train``; returns the exit status (0 ok, 2 bad input, 1 training failed)."""
+    from . import data as gdata
+    from . import seed_everything
+
+    try:
+        settings = _resolve(args)
+        # Load the data before creating anything on disk: a missing dataset leaves no folder behind.
+        load_kw = {"size": settings.get("size"), "limit": settings["limit"]}
+        x, y = gdata.load(settings["data"], "train", **load_kw)
+        test = gdata.load(settings["data"], "test", settings.get("size"),
+                          limit=None if settings["limit"] is None else max(settings["limit"] // 4, 32))
+    except (UsageError, GenlabError, ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+
+    rank = int(os.environ.get("RANK", "0"))
+    size = int(x.shape[-1])
+    settings["size"] = size
+    config = {"image_size": size, "channels": int(x.shape[1]), **settings["config"]}
+    settings["task_config"] = config
+    out = Path(settings["out"])
+    seed = int(settings["seed"])
+    try:
+        seed_everything(seed)  # the model's initial weights depend on the seed only
+        task = make_task(settings["model"], config, settings["lr"], settings["task"])
+    except (GenlabError, TypeError, ValueError) as exc:
+        return _fail(f"cannot build model {settings['model']!r} for {settings['data']} at {size}px: {exc}")
+
+    metrics_path = out / "metrics.json"
+    meta = {"model": settings["model"], "config": config, "task": task.name, "hparams": task.hparams,
+            "data": {"name": settings["data"], "size": size, "limit": settings["limit"], "n_train": len(x)},
+            "seed": seed, "batch_size": settings["batch_size"], "preset": args.preset}
+
+    def write_metrics(ctx: Any) -> None:
+        if ctx.rank == 0:
+            body = {**meta, **ctx.history.to_dict()}
+            _atomic_write_bytes(metrics_path, json.dumps(_json_safe(body), indent=1).encode())
+
+    progress = False if args.no_progress else None
+    try:
+        history = fit(task, (x, y), settings["epochs"], batch_size=settings["batch_size"], device=args.device,
+                      amp=args.amp, checkpoint_dir=out, resume=args.resume, callbacks=[write_metrics],
+                      progress=progress, seed=seed, val_data=test)
+    except CheckpointError as exc:
+        return _fail(str(exc))
+    except (RuntimeError, ValueError) as exc:
+        print(f"genlab train: training failed: {exc}", file=sys.stderr)
+        return 1
+
+    if rank == 0:
+        if not metrics_path.exists():  # resumed a run that was already complete
+            write_metrics(type("Ctx", (), {"rank": 0, "history": history})())
+        if settings.get("export"):
+            metrics = _final_metrics(task, history, test)
+            export = Path(settings["export"])
+            sha = export_weights(task, export, preset=args.preset, metrics=metrics, data=settings["data"])
+            if args.preset:
+                _update_manifest(args.preset, settings, sha, export, metrics)
+            print(f"wrote {export} (sha256 {sha[:12]}..., {export.stat().st_size / 1e6:.2f} MB)")
+        last = {k: round(v[-1], 4) for k, v in history.epochs.items() if k not in ("epoch", "seconds")}
+        print(f"{settings['model']}: {len(history)} epochs, {last}; checkpoint in {out / CHECKPOINT_NAME}")
+    return 0
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN: an epoch without that metric
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m genlab.train_cli [train] MODEL ...`` (also under torchrun)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(prog="genlab train", description="train a model family on a dataset")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

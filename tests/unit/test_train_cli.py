@@ -1,0 +1,135 @@
+"""``genlab train``: exact resume through the CLI, every family trains, bad input exits 2 cleanly."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+import torch
+
+from genlab.cli import main as genlab_main
+from genlab.train import load_checkpoint
+from genlab.train_cli import FAMILIES, PRESETS, main
+
+
+def train(*argv: str) -> int:
+    return main(["--no-progress", *argv])
+
+
+def weights(out) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(out / "checkpoint.pt")
+    return {f"{m}.{k}": v for m, sd in state["modules"].items() for k, v in sd.items()}
+
+
+def test_resume_through_the_cli_is_exact(tmp_path):
+    torch.set_num_threads(1)
+    common = ["vae", "--data", "digits", "--size", "8", "--limit", "96", "--batch-size", "32", "--seed", "1"]
+    assert genlab_main(["train", *common, "--epochs", "2", "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    assert train(*common, "--epochs", "4", "--out", str(tmp_path / "a"), "--resume") == 0
+    assert train(*common, "--epochs", "4", "--out", str(tmp_path / "b")) == 0
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ma = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    mb = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert ma["epochs"]["epoch"] == [1, 2, 3, 4]
+    assert ma["epochs"]["loss"] == mb["epochs"]["loss"]
+    assert ma["steps"]["loss"] == mb["steps"]["loss"]
+
+
+GANS = {"gan", "dcgan", "cgan"}
+
+
+@pytest.mark.parametrize("model", sorted(FAMILIES))
+def test_every_family_trains_on_digits(tmp_path, model):
+    torch.set_num_threads(1)
+    out = tmp_path / model
+    # 8x8 digits keep this fast; every model of the registry accepts that size.
+    code = train(model, "--data", "digits", "--size", "8", "--epochs", "3", "--out", str(out),
+                 "--limit", "128", "--batch-size", "32", "--lr", "2e-3")
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == model and metrics["epochs"]["epoch"] == [1, 2, 3]
+    if model in GANS:
+        # D and G compete, so their losses need not fall together; D must have learned
+        # to separate real from fake compared with its first step.
+        first, last = metrics["steps"]["loss_d"][0], metrics["epochs"]["loss_d"][-1]
+        assert math.isfinite(metrics["epochs"]["loss_g"][-1])
+        assert last < first, f"{model}: D did not learn: {metrics['epochs']['loss_d']}"
+        assert metrics["epochs"]["d_real"][-1] > metrics["epochs"]["d_fake"][-1]
+    else:
+        losses = metrics["epochs"]["loss"]
+        assert losses[-1] < losses[0], f"{model}: loss did not fall: {losses}"
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["model"] == model and state["epoch"] == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nosuchmodel", "--data", "digits", "--epochs", "1"], "unknown model 'nosuchmodel'"),
+    (["vae", "--data", "nosuchdata", "--epochs", "1"], "nosuchdata"),
+    (["vae", "--data", "digits", "--epochs", "0"], "--epochs must be >= 1"),
+    (["vae", "--epochs", "1"], "--data is required"),
+    (["--preset", "nosuch"], "unknown preset"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "run"
+    assert train(*argv, "--out", str(out)) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True,
+                    reason="root can write anywhere")
+def test_unwritable_out_exits_2(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert train("vae", "--data", "digits", "--epochs", "1", "--out", str(locked / "run")) == 2
+        assert "not writable" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_out_that_is_a_file_or_under_a_file_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert train("vae", "--data", "digits", "--epochs", "1", "--out", str(blocker)) == 2
+    assert train("vae", "--data", "digits", "--epochs", "1", "--out", str(blocker / "sub")) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err
+
+
+def test_existing_checkpoint_needs_resume_and_the_right_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["--data", "digits", "--limit", "64", "--batch-size", "32", "--out", str(out)]
+    assert train("ae", "--epochs", "1", *base) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    assert train("ae", "--epochs", "2", *base) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert train("vae", "--epochs", "2", *base, "--resume") == 2
+    assert "holds model 'ae'" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_export_writes_a_weights_only_file(tmp_path):
+    out, export = tmp_path / "run", tmp_path / "w" / "clf.pt"
+    assert train("classifier", "--data", "digits", "--limit", "64", "--epochs", "1", "--out", str(out),
+                 "--export", str(export)) == 0
+    payload = torch.load(export, weights_only=True)
+    assert payload["model"] == "classifier" and payload["config"]["image_size"] == 16
+    from genlab.models import build
+
+    model = build("classifier", **payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    assert "test_accuracy" in payload["metrics"]
+
+
+def test_presets_name_registry_models():
+    from genlab.models import MODELS
+
+    assert set(PRESETS) == {"classifier", "conv_vae", "dcgan", "conv_repair", "crnn"}
+    for preset in PRESETS.values():
+        assert preset["model"] in MODELS and preset["data"] == "digits" and preset["size"] == 16
