@@ -38,6 +38,7 @@ class ToggleGrid(widgets.GridBox):
     def __init__(self, height: int, width: int, pixels: list[int], mask: list[int],
                  scale: int = 12, brush: int = 1, **kwargs):
         super().__init__(**kwargs)
+        self.add_class("genlab-toggle-grid")   # a handle for the browser test and for CSS
         self._buttons: list[widgets.Button] = []
         with self.hold_trait_notifications():
             self.height, self.width, self.scale, self.brush = height, width, scale, brush

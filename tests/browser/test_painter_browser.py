@@ -252,6 +252,29 @@ def test_painter_stroke_reaches_the_kernel(tmp_path: Path, artifacts: Path):
                 if shot:
                     cell = page.locator(".jp-OutputArea-output").filter(has=canvas)
                     cell.screenshot(path=shot)
+
+                # The ipywidgets fallback in the same front end: a new cell with a 14x14 grid,
+                # one click on button (row 7, col 7) -> the brush disc (5 pixels) in the kernel.
+                page.evaluate("""async () => {
+                    const app = window.jupyterapp, nb = app.shell.currentWidget.content;
+                    nb.activeCellIndex = nb.widgets.length - 1;
+                    await app.commands.execute('notebook:insert-cell-below');
+                    nb.activeCell.model.sharedModel.setSource(
+                        "small = torch.nn.functional.avg_pool2d(x[:1], 2)\\n" +
+                        "fb = MaskPainter(small, models={'row mean': row_mean}, backend='ipywidgets')\\nfb");
+                    await app.commands.execute('notebook:run-cell');
+                }""")
+                buttons = page.locator(".genlab-toggle-grid button")
+                buttons.nth(14 * 14 - 1).wait_for(state="visible")
+                assert buttons.count() == 14 * 14
+                buttons.nth(7 * 14 + 7).click()
+                code = ("import json; print('FB ' + json.dumps([float(fb.mask.sum()), float(fb.mask[0, 0, 7, 7]),"
+                        " float((fb.outputs['row mean'] - fb.image).abs().sum())]))")
+                deadline, fb = time.monotonic() + 20, [0.0, 0.0, 0.0]
+                while time.monotonic() < deadline and fb[0] == 0:
+                    time.sleep(0.2)
+                    fb = json.loads(kernel.run(code).split("FB ", 1)[1])
+                assert fb[:2] == [5.0, 1.0] and fb[2] > 0, f"fallback click did not reach the kernel: {fb}"
             except BaseException:
                 if page is not None:
                     try:
