@@ -1,0 +1,96 @@
+"""``genlab grade``: grade a folder of lab submissions in a sandbox, or self-check a lab."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import NotALabError
+from .notebook import find_lab, lab_number, repo_root
+from .sandbox import DEFAULT_MEMORY_MB, Limits
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``genlab grade``."""
+    parser.add_argument("lab", help="the lab to grade, e.g. 02_vae (or 02)")
+    parser.add_argument("submissions", nargs="?", type=Path,
+                        help="folder of submitted notebooks: <student>.ipynb or <student>/.../<lab>.ipynb")
+    parser.add_argument("--out", type=Path, help="output folder: gradebook.csv, gradebook.json, feedback/")
+    parser.add_argument("--workers", type=int, default=max(1, min(os.cpu_count() or 1, 8)),
+                        help="submissions graded in parallel (default: CPU count, at most 8)")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="wall-clock seconds per submission (default 60)")
+    parser.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB,
+                        help=f"address-space limit per worker in MB (default {DEFAULT_MEMORY_MB}; "
+                             "torch alone reserves about 3.5 GB)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the test inputs (default: a fresh random seed, recorded in gradebook.json)")
+    parser.add_argument("--self-check", action="store_true",
+                        help="grade the solution (full marks expected) and the untouched lab (zero expected)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="course checkout holding labs/ and solutions/ (default: this genlab's checkout)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``genlab grade``; returns the exit code (0 ok, 1 failed check or no submissions, 2 usage)."""
+    from .grader import grade, self_check
+    from .specs import load_spec
+
+    root = args.root or repo_root()
+    try:
+        nn = lab_number(args.lab)
+        spec = load_spec(args.lab)
+    except NotALabError as exc:
+        print(f"genlab grade: {exc}", file=sys.stderr)
+        return 2
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory)
+    lab_nb = find_lab(args.lab, root, "labs")
+    if args.self_check:
+        sol_nb = find_lab(args.lab, root, "solutions")
+        if lab_nb is None or sol_nb is None:
+            missing = [f"{folder}/{nn}_*.ipynb" for folder, nb in (("labs", lab_nb), ("solutions", sol_nb))
+                       if nb is None]
+            print(f"genlab grade --self-check {args.lab}: lab {nn} ({spec.lab}) does not exist yet: "
+                  f"{' and '.join(missing)} not found under {root}. Write solutions/{spec.lab}.py and "
+                  "run `genlab build`.", file=sys.stderr)
+            return 1
+        ok, lines, _ = self_check(spec, lab_nb, sol_nb, seed=0 if args.seed is None else args.seed,
+                                  limits=limits, workers=min(2, args.workers))
+        print("\n".join(lines))
+        return 0 if ok else 1
+    if args.submissions is None or args.out is None:
+        print("genlab grade: give SUBMISSIONS and --out OUT (or --self-check).", file=sys.stderr)
+        return 2
+    if lab_nb is None:
+        print(f"genlab grade: the released lab labs/{nn}_*.ipynb does not exist yet under {root}; "
+              "run `genlab build` first.", file=sys.stderr)
+        return 2
+    if not args.submissions.is_dir():
+        print(f"genlab grade: {args.submissions} is not a folder of submissions.", file=sys.stderr)
+        return 2
+    results = grade(spec, lab_nb, args.submissions, args.out, seed=args.seed, limits=limits,
+                    workers=args.workers, progress=not args.no_progress)
+    _summary(spec, results, args.out)
+    return 0 if results else 1
+
+
+def _summary(spec, results, out: Path) -> None:
+    n = len(results)
+    if not n:
+        print(f"no submissions found; an empty gradebook was written to {out}")
+        return
+    totals = sorted(r.total for r in results)
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    full = sum(t == spec.max_points for t in totals)
+    print(f"graded {n} submission(s) of lab {spec.lab}: mean {sum(totals) / n:.2f} / {spec.max_points:g}, "
+          f"median {totals[n // 2]:g}, full marks {full}")
+    print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    for item in spec.items:
+        passed = sum(r.items[item.name].passed for r in results if item.name in r.items)
+        print(f"  {item.name:<24} passed by {passed}/{n}")
+    print(f"gradebook: {out / 'gradebook.csv'}, {out / 'gradebook.json'}; feedback: {out / 'feedback'}/")

@@ -1,0 +1,462 @@
+"""The grading worker: runs one submission's cells in its own process and saves plain tensors.
+
+Started by :mod:`genlab.grading.sandbox` as a fresh ``python -I`` process whose
+working directory is a scratch folder holding exactly two files written by
+the parent: ``job.json`` (the cells to run and, per item, the cases to call
+with their driver) and ``inputs.pt`` (the case inputs, plain tensors). The
+worker reads and deletes both, executes the cells with ``exec`` in one fresh
+namespace, calls every item on its inputs and writes ``results.pt`` (a flat
+``dict[str, Tensor]``) and ``status.json`` (errors, reference calls) after
+each item, so a crash or a timeout later keeps what was already graded.
+
+Nothing here decides a grade: the parent loads the tensors with
+``weights_only=True`` and compares them with references it computes itself.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import io
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+import torch
+
+# Bound now, before any submitted code runs: a cell that patches builtins, json,
+# os or torch.save cannot change how the worker reports (the parent checks anyway).
+_isinstance, _type, _len, _str, _repr = builtins.isinstance, builtins.type, builtins.len, builtins.str, builtins.repr
+_save, _load, _Tensor = torch.save, torch.load, torch.Tensor
+_replace, _getpid, _exit, _json_dumps = os.replace, os.getpid, os._exit, json.dumps
+_open = builtins.open
+_stdout_fd_write = os.write
+
+MAX_MESSAGE = 600
+
+
+class StepTimeout(BaseException):
+    """A cell or case ran past its time slice (a BaseException so ``except Exception`` cannot eat it)."""
+
+
+class _CappedStream(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters and drops the rest (print floods)."""
+
+    def __init__(self, target, limit: int) -> None:
+        self._target, self._left = target, limit
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        n = _len(s)
+        if self._left > 0:
+            chunk = s[: self._left]
+            self._left -= _len(chunk)
+            try:
+                self._target.write(chunk)
+                if self._left <= 0:
+                    self._target.write("\n[output truncated by the grader]\n")
+                self._target.flush()
+            except (OSError, ValueError):
+                self._left = 0
+        return n
+
+    def flush(self) -> None:
+        pass
+
+
+def _short(exc: BaseException) -> str:
+    """``TypeError: message`` plus the last frame of the submission's traceback."""
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith("<"):
+            where = f" (in {frame.filename} line {frame.lineno})"
+    msg = f"{_type(exc).__name__}: {exc}"
+    if _len(msg) > MAX_MESSAGE:
+        msg = msg[:MAX_MESSAGE] + "..."
+    return msg + where
+
+
+def _on_alarm(signum, frame):  # noqa: ARG001
+    raise StepTimeout()
+
+
+class _Slice:
+    """``with _Slice(seconds):`` raises StepTimeout in this thread after ``seconds`` of wall time."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+
+    def __enter__(self):
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return False
+
+
+# --------------------------------------------------------------------------- reference-call recorder
+
+class _Recorder:
+    """Wraps genlab reference functions so that calling one is recorded by name."""
+
+    def __init__(self) -> None:
+        self.calls: set[str] = set()
+        self.active = False
+
+    def install(self, paths: list[str]) -> None:
+        for path in paths:
+            module_name, name = path.rsplit(".", 1)
+            try:
+                module = importlib.import_module(module_name)
+                original = getattr(module, name)
+            except Exception:  # noqa: BLE001 - reference not available: static check only
+                continue
+            if _isinstance(original, _type):
+                continue  # classes are detected by behaviour (isinstance/mro) in the module driver
+            wrapper = self._wrap(original, path)
+            # Replace every genlab module attribute that is this function (re-exports too).
+            for mod_name, mod in list(sys.modules.items()):
+                if mod is None or not mod_name.startswith("genlab"):
+                    continue
+                for attr, value in list(vars(mod).items()):
+                    if value is original:
+                        setattr(mod, attr, wrapper)
+
+    def _wrap(self, fn, path):
+        recorder = self
+
+        def reference(*args, **kwargs):
+            if recorder.active:
+                recorder.calls.add(path)
+            return fn(*args, **kwargs)
+
+        reference.__name__ = getattr(fn, "__name__", "reference")
+        reference.__doc__ = fn.__doc__
+        return reference
+
+
+RECORDER = _Recorder()
+
+
+# --------------------------------------------------------------------------- argument decoding
+
+def _decode(value, inputs, fresh: bool = True):
+    """Turn the job's JSON argument back into Python values: tensors, generators, lists."""
+    if _isinstance(value, dict):
+        if "__t__" in value:
+            t = inputs[value["__t__"]]
+            return t.clone() if fresh else t
+        if "__gen__" in value:
+            return torch.Generator().manual_seed(int(value["__gen__"]))
+        return {k: _decode(v, inputs, fresh) for k, v in value.items()}
+    if _isinstance(value, list):
+        return [_decode(v, inputs, fresh) for v in value]
+    return value
+
+
+def _plain(value, key: str, out: dict) -> None:
+    """Store a returned value under ``key`` if it is a plain tensor (tuples become ``key.0``...)."""
+    if _type(value) is _Tensor:
+        out[key] = value.detach().clone().contiguous().cpu()
+    elif _type(value) in (tuple, list) and 0 < _len(value) <= 8:
+        for i, v in enumerate(value):
+            _plain(v, f"{key}.{i}", out)
+    else:
+        raise TypeError(f"returned a {_type(value).__name__}, not a plain torch.Tensor")
+
+
+# --------------------------------------------------------------------------- drivers
+
+def drive_call(fn, case, inputs, ns) -> dict:  # noqa: ARG001
+    """Call ``fn(*args, **kwargs)``; optionally back-propagate ``out.sum()`` and repeat."""
+    opts = case.get("options", {})
+    out: dict = {}
+    for r in range(int(opts.get("repeat", 1))):
+        if "seed" in opts:
+            torch.manual_seed(int(opts["seed"]) + r)
+        args = _decode(case["args"], inputs)
+        kwargs = _decode(case["kwargs"], inputs)
+        grad = [int(i) for i in opts.get("grad", [])]
+        for i in grad:
+            args[i] = args[i].requires_grad_(True)
+        result = fn(*args, **kwargs)
+        suffix = "" if r == 0 else f"#{r}"
+        _plain(result, "out" + suffix, out)
+        if grad:
+            if _type(result) is not _Tensor or not result.requires_grad:
+                raise TypeError("the output is not connected to the inputs' autograd graph "
+                                "(no gradient can flow back to them)")
+            result.sum().backward()
+            for i in grad:
+                if args[i].grad is None:
+                    raise TypeError(f"no gradient reached argument {i}")
+                out[f"grad.{i}{suffix}"] = args[i].grad.detach().clone()
+    return out
+
+
+def _is_reference_class(obj, paths) -> bool:
+    for path in paths:
+        module_name, name = path.rsplit(".", 1)
+        try:
+            ref = getattr(importlib.import_module(module_name), name)
+        except Exception:  # noqa: BLE001
+            continue
+        if _isinstance(ref, _type) and (obj is ref or (_isinstance(obj, _type) and issubclass(obj, ref))):
+            return True
+    return False
+
+
+def drive_module(cls, case, inputs, ns) -> dict:
+    """Build ``cls(**init)``, run it, back-propagate, train a few steps: behaviour as tensors.
+
+    Options: ``init`` (constructor kwargs), ``latent`` (feed ``(B, d)`` codes,
+    trying ``d`` from ``LATENT_DIM``/``latent_dim``/the config, then common
+    sizes), ``steps`` (Adam steps towards a fixed random target).
+    """
+    opts = case.get("options", {})
+    torch.manual_seed(int(opts.get("seed", 0)))
+    out: dict = {}
+    out["is_reference"] = torch.tensor(int(_is_reference_class(cls, opts.get("forbidden", []))))
+    try:
+        model = cls(**opts.get("init", {}))
+    except TypeError:
+        model = cls()
+    if not _isinstance(model, torch.nn.Module):
+        raise TypeError(f"{getattr(cls, '__name__', 'it')}() is a {_type(model).__name__}, not an nn.Module")
+    x = _decode(case["args"], inputs)[0]
+    if opts.get("latent"):
+        cfg = getattr(model, "config", None) or getattr(model, "cfg", None)
+        sizes = [ns.get("LATENT_DIM"), getattr(model, "latent_dim", None), getattr(cfg, "latent_dim", None),
+                 16, 2, 8, 32, 64, 10, 20]
+        z, y, last = None, None, None
+        for d in sizes:
+            if not _isinstance(d, int) or d <= 0:
+                continue
+            z = torch.randn(x.shape[0], d)
+            try:
+                y = model(z)
+                break
+            except Exception as exc:  # noqa: BLE001 - try the next latent size
+                last, z, y = exc, None, None
+        if y is None:
+            raise TypeError(f"could not feed codes (B, d) to the decoder: {last}")
+        inp = z
+    else:
+        inp = x
+        y = model(inp)
+    _plain(y, "out", out)
+    params = [p for p in model.parameters() if p.requires_grad]
+    out["n_params"] = torch.tensor(_len(params))
+    out["n_conv"] = torch.tensor(sum(1 for m in model.modules()
+                                     if _isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))))
+    out["is_reference"] = out["is_reference"] | torch.tensor(int(any(
+        _is_reference_class(_type(m), opts.get("forbidden", [])) for m in model.modules())))
+    if params:
+        y.float().pow(2).mean().backward()
+        out["n_params_grad"] = torch.tensor(sum(1 for p in params if p.grad is not None and p.grad.abs().sum() > 0))
+        steps = int(opts.get("steps", 0))
+        if steps:
+            target = torch.randn(y.shape)
+            opt = torch.optim.Adam(params, lr=float(opts.get("lr", 1e-2)))
+            losses = []
+            for _ in range(steps):
+                opt.zero_grad()
+                loss = (model(inp).float() - target).pow(2).mean()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+            out["losses"] = torch.tensor(losses)
+    else:
+        out["n_params_grad"] = torch.tensor(0)
+    return out
+
+
+DRIVERS = {"call": drive_call, "module": drive_module}
+
+
+# --------------------------------------------------------------------------- main
+
+class Worker:
+    """State of one grading run inside the worker process."""
+
+    def __init__(self, job: dict, inputs: dict) -> None:
+        self.job, self.inputs = job, inputs
+        self.results: dict = {}
+        self.status: dict = {"cells": [], "items": {}, "done": False, "pid": _getpid()}
+        self.main_pid = _getpid()
+
+    def flush(self) -> None:
+        """Write results and status atomically (temp file, then rename)."""
+        if _getpid() != self.main_pid:
+            _exit(0)
+        _save(self.results, "results.pt.tmp")
+        _replace("results.pt.tmp", "results.pt")
+        with _open("status.json.tmp", "w", encoding="utf-8") as f:
+            f.write(_json_dumps(self.status))
+        _replace("status.json.tmp", "status.json")
+
+    def run_cells(self, ns: dict) -> None:
+        step = self.job.get("step_timeout")
+        for cell in self.job["cells"]:
+            entry = {"label": cell["label"], "role": cell["role"], "error": None}
+            RECORDER.active = cell["role"] == "exercise"
+            RECORDER.calls.clear()
+            try:
+                code = compile(cell["source"], f"<{cell['label']}>", "exec")
+                with _Slice(step if cell["role"] == "exercise" else None):
+                    exec(code, ns)
+            except StepTimeout:
+                entry["error"] = f"the cell ran longer than {step:g} s (infinite loop?)"
+            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
+                entry["error"] = _short(exc)
+            finally:
+                RECORDER.active = False
+            if _getpid() != self.main_pid:  # a fork of ours: never report twice
+                _exit(0)
+            entry["reference_calls"] = sorted(RECORDER.calls)
+            self.status["cells"].append(entry)
+
+    def run_items(self, ns: dict) -> None:
+        step = self.job.get("step_timeout")
+        early_calls = {c for e in self.status["cells"] for c in e.get("reference_calls", [])}
+        for item in self.job["items"]:
+            name = item["name"]
+            st = {"cases": {}, "reference_called": sorted(set(item["forbidden"]) & early_calls),
+                  "defined": name in ns}
+            self.status["items"][name] = st
+            obj = ns.get(name)
+            if obj is None:
+                self.flush()
+                continue
+            for case in item["cases"]:
+                res: dict = {}
+                err = None
+                RECORDER.calls.clear()
+                RECORDER.active = True
+                try:
+                    with _Slice(step):
+                        res = DRIVERS[case.get("driver", "call")](obj, case, self.inputs, ns)
+                except StepTimeout:
+                    err = f"ran longer than {step:g} s (infinite loop?)"
+                except BaseException as exc:  # noqa: BLE001
+                    err = _short(exc)
+                finally:
+                    RECORDER.active = False
+                if _getpid() != self.main_pid:
+                    _exit(0)
+                called = sorted(set(item["forbidden"]) & RECORDER.calls)
+                if called:
+                    st["reference_called"] = sorted(set(st["reference_called"]) | set(called))
+                st["cases"][case["name"]] = {"error": err}
+                for k, v in res.items():
+                    if _type(v) is _Tensor:
+                        self.results[f"{name}/{case['name']}/{k}"] = v
+            self.flush()
+
+
+PREIMPORT = ("math", "random", "itertools", "functools", "collections", "dataclasses", "typing",
+             "numpy", "torch.nn", "torch.nn.functional", "torch.optim", "genlab", "genlab.errors",
+             "genlab.config", "genlab.losses", "genlab.masks", "genlab.models")
+
+
+_LIBRARIES = {"torch", "numpy", "genlab", "scipy", "sklearn", "skimage", "matplotlib", "torchvision"}
+_NOISY = {"antigravity", "this", "__hello__", "__phello__", "webbrowser", "turtle", "turtledemo",
+          "idlelib", "tkinter", "pydoc", "ensurepip", "venv", "pip"}
+
+
+def _imports_of(sources: list[str]) -> set[str]:
+    """Module names the cells import (``import a.b`` gives a and a.b)."""
+    import ast
+
+    names: set[str] = set()
+    for src in sources:
+        try:
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            mods = []
+            if _isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif _isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for m in mods:
+                parts = m.split(".")
+                names.update(".".join(parts[: i + 1]) for i in range(_len(parts)))
+    return names
+
+
+def _drop_privileges(job: dict) -> str:
+    """Become the sandbox uid (when the parent runs as root) before any submitted code runs.
+
+    Modules the cells import are imported first, as root: the interpreter and
+    its standard library may be readable by root only (pyenv under /root).
+    Importing a module by name runs that module's code, never the submission's.
+    """
+    uid = job.get("sandbox_uid")
+    if uid is None or os.geteuid() != 0:
+        return f"uid {os.geteuid()}"
+    trusted = _imports_of([c["source"] for c in job["cells"] if c["role"] != "exercise"])
+    # From submitted cells only library modules without side effects on import.
+    submitted = {m for m in _imports_of([c["source"] for c in job["cells"] if c["role"] == "exercise"])
+                 if (m.split(".")[0] in sys.stdlib_module_names or m.split(".")[0] in _LIBRARIES)
+                 and m.split(".")[0] not in _NOISY}
+    for name in sorted(set(PREIMPORT) | trusted | submitted):
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001 - a missing module fails later, in the cell, as it should
+            pass
+    try:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    except OSError as exc:
+        return f"could not drop root privileges: {exc}"
+    return f"uid {uid}"
+
+
+def main() -> int:
+    """Entry point of ``python -m genlab.grading.worker`` (run in the scratch folder)."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    torch.set_num_threads(1)
+    with _open("job.json", encoding="utf-8") as f:
+        job = json.load(f)
+    inputs = _load("inputs.pt", weights_only=True)
+    for name in ("job.json", "inputs.pt"):  # the submission never sees its inputs on disk
+        try:
+            os.remove(name)
+        except OSError:
+            pass
+    RECORDER.install(sorted({p for it in job["items"] for p in it["forbidden"]}))
+    dropped = _drop_privileges(job)
+    worker = Worker(job, inputs)
+    worker.status["privileges"] = dropped
+    worker.flush()
+    limit = int(job.get("max_output", 200_000))
+    sys.stdout = _CappedStream(sys.__stdout__, limit)
+    sys.stderr = _CappedStream(sys.__stderr__, limit)
+    ns: dict = {"__name__": "__main__", "__builtins__": builtins,
+                "get_ipython": lambda: None, "display": lambda *a, **k: None}
+    t0 = time.perf_counter()
+    worker.run_cells(ns)
+    worker.run_items(ns)
+    worker.status["done"] = True
+    worker.status["seconds"] = time.perf_counter() - t0
+    worker.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    # Skip interpreter teardown: atexit hooks and __del__ methods a submission registered never run.
+    try:
+        sys.__stdout__.flush()
+    except Exception:  # noqa: BLE001
+        pass
+    _exit(code)

@@ -1,0 +1,185 @@
+"""Crafted hostile submissions: each costs only itself, the batch goes on, the gradebook is whole.
+
+All of them are graded in ONE batch (module fixture) with two controls; each
+test then checks one crafted submission, the controls and the gradebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from gradekit import DOUBLE_OK, KL_OK, fixture_spec, lab_cells, read_book, submission, write_nb
+
+from genlab.grading.grader import grade
+from genlab.grading.sandbox import SANDBOX_UID_BASE, Limits, Sandbox
+
+LIMITS = Limits(timeout=20, step_timeout=4)
+WORKERS = 2
+SWALLOW = ("while True:\n    try:\n        while True:\n            pass\n"
+           "    except BaseException:\n        pass\n")
+
+
+def _dropped() -> bool:
+    """Do workers run as an unprivileged uid here (root that can drop privileges)?"""
+    return any(u is not None for u in Sandbox(LIMITS, 1).uids)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    base = tmp_path_factory.mktemp("robust")  # under pytest's private (0700) temp root
+    os.chmod(base, 0o700)
+    lab = write_nb(base / "labs" / "99_fixture.ipynb", lab_cells())
+    subs, out = base / "subs", base / "out"
+    out.mkdir()
+    (out / "gradebook.csv").write_text("stale\n")
+    submission(subs, "a_control")
+    submission(subs, "inf_loop_cell", double="while True:\n    pass\n" + DOUBLE_OK)
+    submission(subs, "inf_loop_call", double="def double(x):\n    while True:\n        pass\n")
+    submission(subs, "swallowed_timeout", kl=SWALLOW + KL_OK)
+    submission(subs, "alloc_50gb",
+               double="def double(x):\n    big = torch.ones(50 * 2**30, dtype=torch.uint8)\n    return SCALE * x\n")
+    submission(subs, "fork_loop", double=("import os, time\nwhile True:\n    if os.fork() == 0:\n"
+                                          "        time.sleep(60)\n        os._exit(0)\n" + DOUBLE_OK))
+    submission(subs, "os_exit", double="import os\nos._exit(0)\n" + DOUBLE_OK)
+    submission(subs, "sys_exit", double="import sys\n\ndef double(x):\n    sys.exit(3)\n")
+    submission(subs, "keyboard_interrupt", kl="raise KeyboardInterrupt\n" + KL_OK)
+    submission(subs, "patch_builtins", double=(
+        "import builtins, sys, json\nbuiltins.open = None\nbuiltins.print = None\nsys.excepthook = None\n"
+        "json.dumps = lambda *a, **k: 'forged'\n"
+        "try:\n    from IPython.core.interactiveshell import InteractiveShell\n"
+        "    InteractiveShell.showtraceback = lambda *a, **k: None\nexcept Exception:\n    pass\n" + DOUBLE_OK))
+    submission(subs, "patch_isinstance", double="import builtins\nbuiltins.isinstance = lambda *a: True\n" + DOUBLE_OK)
+    submission(subs, "eq_always_true", double=(
+        "class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\n\n"
+        "def double(x):\n    return Yes()\n"), kl=(
+        "class T(torch.Tensor):\n    def __eq__(self, other):\n        return True\n\n"
+        "def kl_divergence(mu, logvar):\n    return torch.zeros(mu.shape[0]).as_subclass(T)\n"))
+    other = subs / "a_control.ipynb"
+    submission(subs, "files_outside", double=(
+        f"open({str(other)!r}).read()\n"
+        f"open({str(out / 'gradebook.csv')!r}, 'w').write('pwned')\n"
+        f"open({str(out / 'pwned.txt')!r}, 'w').write('pwned')\n" + DOUBLE_OK))
+    submission(subs, "print_flood", double=(
+        "import os\nos.write(1, b'y' * 100_000_000)\n\n"
+        "def double(x):\n    print('x' * 100_000_000)\n    return SCALE * x\n"))
+    submission(subs, "z_control")
+    grade(fixture_spec(), lab, subs, out, seed=1, limits=LIMITS, workers=WORKERS, progress=False)
+    return {"book": read_book(out), "out": out, "raw": json.loads((out / "gradebook.json").read_text())}
+
+
+def _pts(book, student):
+    return {k: v["points"] for k, v in book[student]["items"].items()}
+
+
+def _msgs(book, student):
+    s = book[student]
+    return " | ".join(s["messages"] + [m for i in s["items"].values() for m in i["messages"]])
+
+
+def _others_fine(batch):
+    book = batch["book"]
+    for control in ("a_control", "z_control"):
+        assert book[control]["status"] == "ok" and book[control]["total"] == 5, _msgs(book, control)
+    assert len(book) == 15
+    assert (batch["out"] / "gradebook.csv").read_text().startswith("student,double,kl_divergence")
+
+
+def test_infinite_loop_in_cell(batch):
+    assert _pts(batch["book"], "inf_loop_cell") == {"double": 0, "kl_divergence": 3}
+    assert "longer than" in _msgs(batch["book"], "inf_loop_cell")
+    _others_fine(batch)
+
+
+def test_infinite_loop_in_call(batch):
+    assert _pts(batch["book"], "inf_loop_call") == {"double": 0, "kl_divergence": 3}
+    _others_fine(batch)
+
+
+def test_loop_that_swallows_the_timeout_is_killed(batch):
+    s = batch["book"]["swallowed_timeout"]
+    assert s["status"] == "timeout" and s["total"] == 0
+    assert "time limit" in s["messages"][0]
+    _others_fine(batch)
+
+
+def test_50gb_allocation(batch):
+    assert _pts(batch["book"], "alloc_50gb") == {"double": 0, "kl_divergence": 3}
+    assert "alloc" in _msgs(batch["book"], "alloc_50gb").lower()
+    _others_fine(batch)
+
+
+def test_fork_loop(batch):
+    if not _dropped() and os.geteuid() == 0:
+        pytest.skip("workers run as root here: RLIMIT_NPROC is not enforced (docs/grading.md)")
+    assert _pts(batch["book"], "fork_loop") == {"double": 0, "kl_divergence": 3}
+    # The process group was killed: no sandbox process is left behind.
+    uids = set(range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 1000)) if _dropped() else set()
+    left = [d for d in os.listdir("/proc") if d.isdigit() and _uid(d) in uids]
+    assert left == []
+    _others_fine(batch)
+
+
+def _uid(pid: str) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
+
+
+def test_os_exit(batch):
+    s = batch["book"]["os_exit"]
+    assert s["status"] == "crashed" and s["total"] == 0
+    assert "stopped before finishing" in s["messages"][0]
+    _others_fine(batch)
+
+
+def test_sys_exit(batch):
+    assert _pts(batch["book"], "sys_exit") == {"double": 0, "kl_divergence": 3}
+    assert "SystemExit" in _msgs(batch["book"], "sys_exit")
+    _others_fine(batch)
+
+
+def test_keyboard_interrupt(batch):
+    assert _pts(batch["book"], "keyboard_interrupt") == {"double": 2, "kl_divergence": 0}
+    assert "KeyboardInterrupt" in _msgs(batch["book"], "keyboard_interrupt")
+    _others_fine(batch)
+
+
+def test_patching_builtins_and_ipython(batch):
+    s = batch["book"]["patch_builtins"]
+    assert s["status"] == "ok" and s["total"] == 5, _msgs(batch["book"], "patch_builtins")
+    s = batch["book"]["patch_isinstance"]  # breaks torch itself: any outcome, but only for itself
+    assert s["status"] in {"ok", "crashed"} and s["total"] <= 5
+    _others_fine(batch)
+
+
+def test_eq_always_true_objects(batch):
+    assert _pts(batch["book"], "eq_always_true") == {"double": 0, "kl_divergence": 0}
+    assert "not a plain torch.Tensor" in _msgs(batch["book"], "eq_always_true")
+    _others_fine(batch)
+
+
+def test_files_outside_the_scratch_folder(batch):
+    book = batch["book"]
+    assert (batch["out"] / "gradebook.csv").read_text() != "pwned"
+    if _dropped():
+        assert not (batch["out"] / "pwned.txt").exists()
+        assert _pts(book, "files_outside") == {"double": 0, "kl_divergence": 3}
+        assert "PermissionError" in _msgs(book, "files_outside")
+    _others_fine(batch)
+
+
+def test_printing_100_mb(batch):
+    assert _pts(batch["book"], "print_flood") == {"double": 2, "kl_divergence": 3}
+    assert len(json.dumps(batch["raw"])) < 200_000
+    _others_fine(batch)
+
+
+def test_gradebook_is_whole(batch):
+    rows = (batch["out"] / "gradebook.csv").read_text().strip().splitlines()
+    assert rows[0] == "student,double,kl_divergence,total,max,status" and len(rows) == 16
+    assert sorted(p.name for p in Path(batch["out"], "feedback").iterdir())[0] == "a_control.md"
+    assert len(list(Path(batch["out"], "feedback").iterdir())) == 15
