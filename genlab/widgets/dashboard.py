@@ -114,7 +114,7 @@ class TrainingDashboard:
         """Move pending per-step losses into :attr:`steps` / :attr:`_losses` as floats."""
         for step, row in self._pending:
             self._steps.append(step)
-            for k in set(self._losses) | set(row):
+            for k in list(self._losses) + [k for k in row if k not in self._losses]:
                 # Keep every curve as long as self._steps (NaN where a loss was not reported).
                 v = row.get(k, math.nan)
                 self._losses.setdefault(k, [math.nan] * (len(self._steps) - 1)).append(_scalar(v))

@@ -67,7 +67,8 @@ class LatentExplorer:
             (``G(z)`` or ``G(z, y)`` -> images in [0, 1]) or any function ``z -> images``.
         latent_dim: size ``D`` of ``z``; read from the model (``latent_dim``, ``config.latent_dim``,
             ``z_dim``, ``nz``) when left out.
-        n_classes: > 0 for a conditional generator: adds a class drop-down and passes ``y``.
+        n_classes: > 0 for a conditional generator: adds a class drop-down and passes ``y``;
+            ``None`` reads it from the model's ``config.n_classes`` (0 when absent).
         n_sliders: how many leading coordinates of ``z`` get a slider.
         span: slider range ``[-span, span]`` (prior is N(0, I), so 3 covers most of it).
         output: ``"auto"`` (``decode`` -> logits -> sigmoid; otherwise images), ``"logits"`` or ``"images"``.
@@ -78,10 +79,16 @@ class LatentExplorer:
         >>> ex.interpolate(steps=10)          # (10, C, H, W), also shown under the sliders
     """
 
-    def __init__(self, decoder_or_model: Any, latent_dim: int | None = None, n_classes: int = 0, *,
+    def __init__(self, decoder_or_model: Any, latent_dim: int | None = None, n_classes: int | None = None, *,
                  n_sliders: int = 6, span: float = 3.0, output: str = "auto", scale: int | None = None,
                  seed: int = 0):
         self.model = decoder_or_model
+        if n_classes is None:
+            n_classes = getattr(getattr(decoder_or_model, "config", None), "n_classes", 0) or 0
+        if not hasattr(decoder_or_model, "decode") and isinstance(getattr(decoder_or_model, "generator", None),
+                                                                 torch.nn.Module):
+            # A GAN pair (genlab.models.gan.GANPair): explore its generator.
+            decoder_or_model = decoder_or_model.generator
         has_decode = hasattr(decoder_or_model, "decode")
         self._fn = decoder_or_model.decode if has_decode else decoder_or_model
         if not callable(self._fn):
@@ -90,7 +97,7 @@ class LatentExplorer:
         if output not in ("auto", "logits", "images"):
             raise ValueError(f"output must be 'auto', 'logits' or 'images', got {output!r}.")
         self.logits = output == "logits" or (output == "auto" and has_decode)
-        dim = latent_dim or _infer_latent_dim(decoder_or_model)
+        dim = latent_dim or _infer_latent_dim(decoder_or_model) or _infer_latent_dim(self.model)
         if not dim:
             raise ValueError("LatentExplorer could not find the latent size: pass latent_dim=... "
                              "(the D of z, e.g. LatentExplorer(vae, latent_dim=16)).")
@@ -184,7 +191,9 @@ class LatentExplorer:
         z = torch.as_tensor(z, dtype=torch.float32)
         if z.dim() == 1:
             z = z[None]
-        model = self.model
+        model = getattr(self._fn, "__self__", self.model)   # the module whose parameters decode
+        if not isinstance(model, torch.nn.Module):
+            model = self._fn if isinstance(self._fn, torch.nn.Module) else self.model
         params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
         dev = params[0].device if params else torch.device("cpu")
         was_training = getattr(model, "training", False)

@@ -309,3 +309,25 @@ def test_painter_recompute_is_fast_enough_to_feel_live():
     p.preset("center")
     p.preset("strokes")
     assert sum(p.timings_ms.values()) < 500, p.timings_ms   # typically ~10 ms; generous for CI
+
+
+def test_latent_explorer_reads_a_gan_pair_and_its_config():
+    class G(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(0.1))
+
+        def forward(self, z, y=None):
+            return (0.5 + self.scale * z[:, :1, None, None] + 0.01 * y.float()[:, None, None, None]
+                    ).expand(-1, 1, 3, 3)
+
+    pair = torch.nn.Module()
+    pair.generator = G()
+    pair.config = SimpleNamespace(z_dim=2, n_classes=3)
+    pair.train()
+    ex = LatentExplorer(pair)
+    assert (ex.latent_dim, ex.n_classes, ex.logits) == (2, 3, False)
+    ex.set_class(2)
+    ex.sliders[0].value = 1.0
+    torch.testing.assert_close(ex.image, torch.full((1, 1, 3, 3), 0.5 + 0.1 + 0.02))
+    assert pair.training and pair.generator.training     # eval() only while decoding
