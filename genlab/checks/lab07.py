@@ -1,0 +1,470 @@
+"""Checks for lab 07 (GPU training): a device-agnostic AMP loop with checkpoint and resume.
+
+Everything is checked by behaviour on the CPU, which is what a GPU run would do too:
+
+* ``autocast_settings(device, bf16_supported=None) -> (enabled, dtype, use_scaler)``:
+  bf16 where supported (no scaler), fp16 + GradScaler on CUDA without bf16;
+* ``train_epoch(model, batches, optimizer, scaler, device, amp) -> float``: moves the
+  model and every batch to ``device``, autocasts the forward pass when ``amp``, uses the
+  scaler when one is given, and returns the epoch's mean loss;
+* ``save_checkpoint(path, model, optimizer, scaler, epoch)``: atomic, readable with
+  ``torch.load(weights_only=True)``, holding what an exact resume needs;
+* ``load_checkpoint(path, model, optimizer, scaler) -> epoch``: the inverse, with
+  ``weights_only=True``.
+
+The resume test is the one that matters: 2 epochs, save, a fresh model and optimiser in a
+scrambled RNG state, load, 2 more epochs must equal 4 uninterrupted epochs exactly.
+
+Developed in course/07_gpu_training (lab 07).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from ._core import call, fail, report
+
+__all__ = ["check_autocast_settings", "check_load_checkpoint", "check_save_checkpoint", "check_train_epoch"]
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "epoch", "rng")
+
+
+# ----------------------------------------------------------------------------------------------
+# References (what the solution does; the checks compare with these)
+# ----------------------------------------------------------------------------------------------
+
+def _ref_autocast_settings(device: Any, bf16_supported: bool | None = None) -> tuple[bool, torch.dtype, bool]:
+    device = torch.device(device)
+    if device.type == "cuda":
+        if bf16_supported is None:
+            bf16_supported = torch.cuda.is_bf16_supported()
+        return (True, torch.bfloat16, False) if bf16_supported else (True, torch.float16, True)
+    if device.type == "cpu":
+        return True, torch.bfloat16, False
+    return True, torch.float16, False
+
+
+def _ref_train_epoch(model: nn.Module, batches: Any, optimizer: torch.optim.Optimizer, scaler: Any,
+                     device: Any, amp: bool) -> float:
+    device = torch.device(device)
+    model.to(device)
+    model.train()
+    enabled, dtype, _ = _ref_autocast_settings(device)
+    total, count = 0.0, 0
+    for x, y in batches:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=dtype, enabled=amp and enabled):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        total += loss.item() * len(x)
+        count += len(x)
+    return total / count
+
+
+def _ref_save(path: Any, model: nn.Module, optimizer: Any, scaler: Any, epoch: int) -> None:
+    path = Path(path)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scaler": scaler.state_dict() if scaler is not None else None, "epoch": int(epoch),
+             "rng": {"torch": torch.get_rng_state()}}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _ref_load(path: Any, model: nn.Module, optimizer: Any, scaler: Any) -> int:
+    """Tolerant loader: restores whatever the file holds (the save check judges what is missing)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    if state.get("optimizer"):
+        optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    rng = state.get("rng") or {}
+    if isinstance(rng, dict) and "torch" in rng:
+        torch.set_rng_state(rng["torch"])
+    return int(state["epoch"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Fixtures of the checks
+# ----------------------------------------------------------------------------------------------
+
+class _Net(nn.Module):
+    """A tiny classifier with dropout (so the RNG state matters) that records its forward passes."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.random.fork_rng()
+        with g:
+            torch.manual_seed(seed)
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Dropout(0.3),
+                                      nn.Linear(12, 3))
+        self.autocast_seen: list[tuple[bool, torch.dtype]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.autocast_seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return self.body(x)
+
+
+def _data(n: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(7)
+    return torch.rand(n, 1, 4, 4, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int = 12):
+    """Shuffled with torch's global RNG, as a DataLoader without a generator does."""
+    from ..data import batches
+
+    return batches(x, y, batch_size, shuffle=True, generator=None)
+
+
+class _RecordMoves(TorchFunctionMode):
+    """Records every tensor that had ``.to(...)`` called on it (by id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moved: set[int] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.to, torch.Tensor.cuda) and args:
+            self.moved.add(id(args[0]))
+        return func(*args, **(kwargs or {}))
+
+
+class _RecordBatches:
+    """Batches whose tensors we can recognise afterwards."""
+
+    def __init__(self, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.pairs = pairs
+
+    def __iter__(self):
+        return iter(self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> float:
+    """Max abs difference of two modules' parameters."""
+    return max(float((p.detach() - q.detach()).abs().max())
+               for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# autocast_settings
+# ----------------------------------------------------------------------------------------------
+
+def check_autocast_settings(fn: Callable[..., Any]) -> bool:
+    """(enabled, dtype, use_scaler) for CPU, CUDA with and without bf16, and MPS."""
+    name = "autocast_settings"
+    cases = [
+        ("cpu", None, "the CPU autocasts to bfloat16"),
+        ("cuda", True, "a GPU with bf16 (Ampere or newer: A100, H100, RTX 30xx/40xx)"),
+        ("cuda", False, "a GPU without bf16 (T4, V100: Colab's free GPU)"),
+        ("mps", None, "Apple's MPS autocasts to float16, and GradScaler does not run there"),
+    ]
+    for dev, bf16, what in cases:
+        want = _ref_autocast_settings(torch.device(dev), bf16)
+        got = call(name, fn, torch.device(dev), bf16) if bf16 is not None else call(name, fn, torch.device(dev))
+        if not isinstance(got, tuple) or len(got) != 3:
+            fail(name, "a tuple (enabled, dtype, use_scaler)", repr(got))
+        enabled, dtype, use_scaler = got
+        if dtype != want[1]:
+            hint = ("float16 needs a GradScaler and has a small exponent range; prefer bfloat16 where "
+                    "the hardware has it" if dtype == torch.float16 else
+                    "without bf16 support the GPU autocasts to float16")
+            fail(name, f"dtype {want[1]} for {dev} ({what})", f"dtype {dtype}", hint)
+        if bool(use_scaler) != want[2]:
+            if want[2]:
+                fail(name, f"use_scaler=True for {dev} in float16 ({what})", "use_scaler=False",
+                     "fp16's smallest normal number is ~6e-5: small gradients underflow to 0 unless the "
+                     "loss is scaled up first (GradScaler).")
+            fail(name, f"use_scaler=False for {dev} with {dtype} ({what})", "use_scaler=True",
+                 "bfloat16 has float32's 8 exponent bits, so gradients do not underflow: no scaler needed"
+                 if dtype == torch.bfloat16 else "GradScaler runs on CUDA only; MPS trains fp16 unscaled.")
+        if enabled is not True:
+            fail(name, f"enabled=True for {dev}", f"enabled={enabled!r}", "every device here can autocast.")
+    got = call(name, fn, "cpu")
+    if tuple(got) != _ref_autocast_settings("cpu"):
+        fail(name, "the same answer for the string 'cpu' as for torch.device('cpu')", repr(got),
+             "start with device = torch.device(device).")
+    return report(name)
+
+
+# ----------------------------------------------------------------------------------------------
+# train_epoch
+# ----------------------------------------------------------------------------------------------
+
+def _run_epoch(fn: Callable[..., Any], *, amp: bool, scaler: Any = None, eval_first: bool = False,
+               sgd: bool = False) -> tuple[Any, _Net, Any, _RecordMoves, list]:
+    x, y = _data()
+    pairs = [(x[i:i + 12].clone(), y[i:i + 12].clone()) for i in range(0, len(x), 12)]
+    model = _Net()
+    if eval_first:
+        model.eval()
+    opt = (torch.optim.SGD(model.parameters(), lr=0.5) if sgd else
+           torch.optim.Adam(model.parameters(), lr=1e-2))
+    mode = _RecordMoves()
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        with mode:
+            out = fn(model, _RecordBatches(pairs), opt, scaler, torch.device("cpu"), amp)
+    return out, model, scaler, mode, pairs
+
+
+def check_train_epoch(fn: Callable[..., Any]) -> bool:
+    """Same weights and mean loss as the reference; device moves, autocast and scaler used right."""
+    name = "train_epoch"
+    want, ref_model, _, _, _ = _run_epoch(_ref_train_epoch, amp=False)
+    got, model, _, mode, pairs = _run_epoch(lambda *a: call(name, fn, *a), amp=False)
+    if not any(id(p) in mode.moved for p in model.parameters()):
+        fail(name, "model.to(device) at the start of the epoch", "the model was never moved",
+             "on a GPU the weights would stay on the CPU and the first forward pass would fail "
+             "with 'Expected all tensors to be on the same device'.")
+    unmoved = [i for i, (xb, yb) in enumerate(pairs) if id(xb) not in mode.moved or id(yb) not in mode.moved]
+    if unmoved:
+        fail(name, "every batch's x and y moved with .to(device, non_blocking=True)",
+             f"batch {unmoved[0]} (and {len(unmoved) - 1} more) not moved",
+             "move both the images and the labels, inside the loop.")
+    if not model.training:
+        fail(name, "the model in training mode after the epoch", "model.training is False",
+             "call model.train() first: dropout and BatchNorm behave differently in eval mode.")
+    if not isinstance(got, (float, int)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
+        fail(name, "the epoch's mean loss as a Python float", type(got).__name__, "return total / count")
+    if isinstance(got, torch.Tensor) and got.requires_grad:
+        fail(name, "a plain number", "a tensor that still holds the graph",
+             "use loss.item(): keeping graphs alive across steps leaks memory (and syncs anyway)")
+    if any(seen[0] for seen in model.autocast_seen):
+        fail(name, "no autocast when amp=False", "autocast was on", "use enabled=amp in torch.autocast.")
+    diff = _same_weights(model, ref_model)
+    if diff > 1e-5:
+        fail(name, "the same weights as the reference after one epoch", f"max weight difference {diff:.3g}",
+             "one zero_grad, backward and optimizer.step per batch, with F.cross_entropy(model(x), y).")
+    if abs(float(got) - want) > 1e-4 * max(1.0, abs(want)):
+        fail(name, f"mean loss {want:.5f}", f"{float(got):.5f}",
+             "average the per-batch losses weighted by batch size (here all batches have 12 items).")
+
+    # AMP on: the forward pass must run under bf16 autocast on the CPU, and off when amp=False.
+    got_amp, model_amp, _, _, _ = _run_epoch(lambda *a: call(name, fn, *a), amp=True)
+    if not model_amp.autocast_seen or not all(on and dt == torch.bfloat16 for on, dt in model_amp.autocast_seen):
+        fail(name, "forward passes under torch.autocast('cpu', dtype=torch.bfloat16) when amp=True",
+             f"autocast (enabled, dtype) seen in forward: {model_amp.autocast_seen[:1]}",
+             "wrap only the forward pass: with torch.autocast(device.type, dtype=dtype, enabled=amp): ...")
+    want_amp, ref_amp, _, _, _ = _run_epoch(_ref_train_epoch, amp=True)
+    if _same_weights(model_amp, ref_amp) > 1e-3:
+        fail(name, "bf16 training close to the reference", f"max weight difference "
+             f"{_same_weights(model_amp, ref_amp):.3g}", "keep the backward pass outside autocast.")
+
+    # A scaler given: it must scale the loss, step through the scaler and update its scale.
+    def make_scaler():
+        return torch.amp.GradScaler("cpu", init_scale=2.0**4, growth_interval=1)
+
+    _, ref_s_model, ref_scaler, _, _ = _run_epoch(_ref_train_epoch, amp=False, scaler=make_scaler(), sgd=True)
+    _, s_model, scaler, _, _ = _run_epoch(lambda *a: call(name, fn, *a), amp=False, scaler=make_scaler(),
+                                          sgd=True)
+    if scaler.get_scale() != ref_scaler.get_scale():
+        fail(name, f"the scaler's scale to grow to {ref_scaler.get_scale():g} (update() after every step)",
+             f"scale {scaler.get_scale():g}",
+             "with a scaler: scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update().")
+    diff = _same_weights(s_model, ref_s_model)
+    if diff > 1e-5:
+        fail(name, "the same weights with a scaler as without (the scale is divided out before the step)",
+             f"max weight difference {diff:.3g}",
+             "call scaler.step(optimizer), not optimizer.step(): it unscales the gradients first.")
+    return report(name)
+
+
+# ----------------------------------------------------------------------------------------------
+# save_checkpoint / load_checkpoint: exact resume
+# ----------------------------------------------------------------------------------------------
+
+def _resume_run(save: Callable[..., Any], load: Callable[..., Any], folder: Path) -> dict[str, Any]:
+    """4 straight epochs vs 2 + save + fresh everything + load + 2; returns both end states."""
+    x, y = _data()
+
+    def make_scaler():
+        return torch.amp.GradScaler("cpu", init_scale=2.0**6, growth_interval=3)
+
+    with torch.random.fork_rng():
+        torch.manual_seed(11)
+        straight, scaler_a = _Net(), make_scaler()
+        opt = torch.optim.Adam(straight.parameters(), lr=1e-2)
+        for _ in range(4):
+            _ref_train_epoch(straight, _batches(x, y), opt, scaler_a, "cpu", False)
+
+        torch.manual_seed(11)
+        first, scaler_b = _Net(), make_scaler()
+        opt = torch.optim.Adam(first.parameters(), lr=1e-2)
+        for _ in range(2):
+            _ref_train_epoch(first, _batches(x, y), opt, scaler_b, "cpu", False)
+        path = folder / "ckpt.pt"
+        save(path, first, opt, scaler_b, 2)
+
+        torch.manual_seed(999)  # a new session: other weights, other RNG state, fresh optimiser and scaler
+        resumed, scaler_c = _Net(seed=5), make_scaler()
+        opt = torch.optim.Adam(resumed.parameters(), lr=1e-2)
+        epoch = load(path, resumed, opt, scaler_c)
+        for _ in range(int(epoch) if isinstance(epoch, int) else 2, 4):
+            _ref_train_epoch(resumed, _batches(x, y), opt, scaler_c, "cpu", False)
+    return {"epoch": epoch, "diff": _same_weights(straight, resumed),
+            "scale": (scaler_a.get_scale(), scaler_c.get_scale()), "path": path}
+
+
+def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
+    if run["diff"] == 0.0 and run["scale"][0] == run["scale"][1]:
+        return
+    missing = [k for k in ("optimizer", "rng") if state is not None and not state.get(k)]
+    hint = {
+        "optimizer": "save optimizer.state_dict(): Adam's moment estimates are part of the training state.",
+        "rng": "save torch.get_rng_state() (and restore it): the shuffle order and dropout masks after "
+               "the resume must be the ones an uninterrupted run would draw.",
+    }
+    if run["diff"] != 0.0:
+        fail(name, "2 epochs + save + load + 2 epochs == 4 uninterrupted epochs, exactly",
+             f"max weight difference {run['diff']:.3g}",
+             hint[missing[0]] if missing else "restore the model, the optimiser and the torch RNG state.")
+    fail(name, f"the GradScaler's scale restored ({run['scale'][0]:g} after 4 epochs)",
+         f"{run['scale'][1]:g}", "save scaler.state_dict() (None without a scaler) and load it back.")
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def check_save_checkpoint(fn: Callable[..., Any]) -> bool:
+    """Readable with weights_only=True, the agreed keys, atomic, and enough for an exact resume."""
+    name = "save_checkpoint"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model = _Net()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        path = folder / "first.pt"
+        call(name, fn, path, model, opt, None, 3)
+        if not path.is_file():
+            fail(name, f"a file at {path.name}", f"files: {sorted(p.name for p in folder.iterdir())}",
+                 "save to exactly the path you are given (rename the temporary file onto it).")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            fail(name, "a file torch.load(path, weights_only=True) can read",
+                 f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}",
+                 "save state_dicts, tensors and plain numbers, not the model or optimizer objects.")
+        if not isinstance(state, dict) or not all(k in state for k in CHECKPOINT_KEYS):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            fail(name, f"a dict with keys {list(CHECKPOINT_KEYS)}", f"{got}",
+                 "the lab's load_checkpoint and the checks read these names.")
+        if state["epoch"] != 3:
+            fail(name, "epoch 3 stored as given", repr(state["epoch"]))
+        leftovers = [p.name for p in folder.iterdir() if p.name != "first.pt"]
+        if leftovers:
+            fail(name, "only the checkpoint in the folder", f"also {leftovers}",
+                 "rename the temporary file onto the target with os.replace.")
+
+        # A crash in the middle of writing must leave the previous checkpoint intact.
+        real_save = torch.save
+
+        def crashing_save(obj, f, *args, **kwargs):
+            if isinstance(f, (str, os.PathLike)):
+                with open(f, "wb") as handle:
+                    handle.write(b"PK\x03\x04 half a checkpoint")
+            else:
+                f.write(b"PK\x03\x04 half a checkpoint")
+            raise _Crash("disk full (simulated by the check)")
+
+        torch.save = crashing_save
+        try:
+            try:
+                fn(path, model, opt, None, 4)
+            except _Crash:
+                pass
+            except Exception as exc:
+                if not isinstance(exc.__cause__ or exc.__context__, _Crash):
+                    raise
+        finally:
+            torch.save = real_save
+        try:
+            again = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            fail(name, "the previous checkpoint intact after a crash during the save",
+                 "a half-written, unreadable file at the checkpoint path",
+                 "write to a temporary file in the same folder, then os.replace(tmp, path): "
+                 "a rename is atomic, a write is not.")
+        if again.get("epoch") != 3:
+            fail(name, "the previous checkpoint (epoch 3) intact after a crash during the save",
+                 f"epoch {again.get('epoch')!r}", "only rename once the write has finished.")
+        leftovers = [p.name for p in folder.iterdir() if p.name != "first.pt"]
+        if leftovers:
+            fail(name, "no partial file left behind by a failed save", f"{leftovers}",
+                 "wrap the write in try/finally and delete the temporary file if it still exists.")
+
+        run = _resume_run(lambda *a: call(name, fn, *a), _ref_load, folder)
+        state = torch.load(run["path"], map_location="cpu", weights_only=True)
+        _resume_failure(name, run, state)
+    return report(name, "exact resume: 2 + 2 epochs == 4 epochs")
+
+
+def check_load_checkpoint(fn: Callable[..., Any]) -> bool:
+    """weights_only=True, returns the epoch, restores model/optimiser/scaler/RNG: exact resume."""
+    name = "load_checkpoint"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model = _Net()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        path = folder / "c.pt"
+        _ref_save(path, model, opt, None, 5)
+
+        real_load = torch.load
+        seen: list[dict] = []
+
+        def spy_load(*args, **kwargs):
+            seen.append(kwargs)
+            return real_load(*args, **kwargs)
+
+        torch.load = spy_load
+        try:
+            other = _Net(seed=4)
+            epoch = call(name, fn, path, other, torch.optim.Adam(other.parameters(), lr=1e-2), None)
+        finally:
+            torch.load = real_load
+        if not seen:
+            fail(name, "torch.load(path, map_location='cpu', weights_only=True)", "torch.load was not called")
+        if seen[0].get("weights_only") is not True:
+            fail(name, "torch.load(..., weights_only=True)", f"weights_only={seen[0].get('weights_only')!r}",
+                 "weights_only=True refuses to run code hidden in a file: never unpickle a file you "
+                 "did not write yourself.")
+        if epoch != 5 or not isinstance(epoch, int):
+            fail(name, "the stored epoch 5 as an int", repr(epoch), "return int(state['epoch']).")
+        if _same_weights(model, other) != 0.0:
+            fail(name, "the model's weights restored", f"max difference {_same_weights(model, other):.3g}",
+                 "model.load_state_dict(state['model']).")
+
+        run = _resume_run(_ref_save, lambda *a: call(name, fn, *a), folder)
+        state = torch.load(run["path"], map_location="cpu", weights_only=True)
+        if run["diff"] != 0.0:
+            fail(name, "2 epochs + save + load + 2 epochs == 4 uninterrupted epochs, exactly",
+                 f"max weight difference {run['diff']:.3g}",
+                 "load the optimiser state (optimizer.load_state_dict) and restore the RNG with "
+                 "torch.set_rng_state(state['rng']['torch']).")
+        _resume_failure(name, run, state)
+    return report(name, "exact resume: 2 + 2 epochs == 4 epochs")

@@ -1,0 +1,247 @@
+"""Lab 07 checks: pass on the reference, fail with a teaching message on classic mistakes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genlab.checks import CheckFailed
+from genlab.checks import lab07 as L
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+# -- autocast_settings --------------------------------------------------------------------------
+
+def test_autocast_settings_passes_on_reference(capsys):
+    assert L.check_autocast_settings(L._ref_autocast_settings)
+    assert "all checks passed" in capsys.readouterr().out
+
+
+def _fp16_everywhere_on_cuda(device, bf16_supported=None):
+    device = torch.device(device)
+    return (True, torch.float16, True) if device.type == "cuda" else L._ref_autocast_settings(device)
+
+
+def _scaler_with_bf16(device, bf16_supported=None):
+    enabled, dtype, _ = L._ref_autocast_settings(device, bf16_supported)
+    return enabled, dtype, torch.device(device).type == "cuda"
+
+
+def _fp16_on_cpu(device, bf16_supported=None):
+    return (True, torch.float16, False) if torch.device(device).type == "cpu" else \
+        L._ref_autocast_settings(device, bf16_supported)
+
+
+def _no_scaler_ever(device, bf16_supported=None):
+    enabled, dtype, _ = L._ref_autocast_settings(device, bf16_supported)
+    return enabled, dtype, False
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (_fp16_everywhere_on_cuda, "prefer bfloat16"),
+    (_scaler_with_bf16, "no scaler needed"),
+    (_fp16_on_cpu, "dtype torch.bfloat16 for cpu"),
+    (_no_scaler_ever, "underflow"),
+])
+def test_autocast_settings_catches(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        L.check_autocast_settings(wrong)
+
+
+# -- train_epoch --------------------------------------------------------------------------------
+
+def _epoch(model, batches, optimizer, scaler, device, amp, *, move_model=True, move_batch=True,
+           set_train=True, always_amp=False, ignore_scaler=False, no_update=False):
+    device = torch.device(device)
+    if move_model:
+        model.to(device)
+    if set_train:
+        model.train()
+    total, count = 0.0, 0
+    for x, y in batches:
+        if move_batch:
+            x, y = x.to(device), y.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp or always_amp):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad()
+        if scaler is not None and not ignore_scaler:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            if not no_update:
+                scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        total += loss.item() * len(x)
+        count += len(x)
+    return total / count
+
+
+def test_train_epoch_passes_on_reference_and_variant():
+    assert L.check_train_epoch(L._ref_train_epoch)
+    assert L.check_train_epoch(_epoch)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"move_model": False}, "model was never moved"),
+    ({"move_batch": False}, "not moved"),
+    ({"set_train": False}, "model.train"),
+    ({"always_amp": True}, "no autocast when amp=False"),
+    ({"ignore_scaler": True}, "scaler.scale"),
+    ({"no_update": True}, "update"),
+])
+def test_train_epoch_catches(kw, words):
+    def wrong(*args):
+        return _epoch(*args, **kw)
+    if kw.get("set_train") is False:
+        def wrong(model, *args):  # noqa: F811 - the eval-mode model stays in eval mode
+            model.eval()
+            return _epoch(model, *args, set_train=False)
+    with pytest.raises(CheckFailed, match=words):
+        L.check_train_epoch(wrong)
+
+
+def test_train_epoch_catches_a_tensor_loss_and_a_batch_mean():
+    def returns_graph(model, batches, opt, scaler, device, amp):
+        L._ref_train_epoch(model, batches, opt, scaler, device, amp)
+        return sum(p.sum() for p in model.parameters())
+
+    with pytest.raises(CheckFailed, match="graph"):
+        L.check_train_epoch(returns_graph)
+
+    def returns_last(model, batches, opt, scaler, device, amp):
+        return L._ref_train_epoch(model, batches, opt, scaler, device, amp) + 1.0
+
+    with pytest.raises(CheckFailed, match="mean loss"):
+        L.check_train_epoch(returns_last)
+
+
+# -- save_checkpoint ---------------------------------------------------------------------------
+
+def _state(model, optimizer, scaler, epoch, *, rng=True, opt=True):
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict() if opt else None,
+            "scaler": scaler.state_dict() if scaler is not None else None, "epoch": epoch,
+            "rng": {"torch": torch.get_rng_state()} if rng else None}
+
+
+def test_save_passes_on_reference_and_mkstemp_variant(capsys):
+    assert L.check_save_checkpoint(L._ref_save)
+
+    def via_mkstemp(path, model, optimizer, scaler, epoch):
+        import tempfile
+
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(_state(model, optimizer, scaler, epoch), f)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    assert L.check_save_checkpoint(via_mkstemp)
+    assert "exact resume" in capsys.readouterr().out
+
+
+def _save_direct(path, model, optimizer, scaler, epoch):
+    torch.save(_state(model, optimizer, scaler, epoch), path)
+
+
+def _save_tmp_left(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + ".tmp"
+    torch.save(_state(model, optimizer, scaler, epoch), tmp)
+    os.replace(tmp, path)
+
+
+def _save_no_rng(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + ".tmp"
+    try:
+        torch.save(_state(model, optimizer, scaler, epoch, rng=False), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _save_no_opt(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + ".tmp"
+    try:
+        torch.save(_state(model, optimizer, scaler, epoch, opt=False), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _save_objects(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + ".tmp"
+    torch.save({"model": model, "optimizer": optimizer, "scaler": scaler, "epoch": epoch, "rng": None}, tmp)
+    os.replace(tmp, path)
+
+
+def _save_other_keys(path, model, optimizer, scaler, epoch):
+    torch.save({"weights": model.state_dict(), "epoch": epoch}, path)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (_save_direct, "os.replace"),
+    (_save_tmp_left, "partial file"),
+    (_save_no_rng, "get_rng_state"),
+    (_save_no_opt, "optimizer.state_dict"),
+    (_save_objects, "weights_only"),
+    (_save_other_keys, "keys"),
+])
+def test_save_catches(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        L.check_save_checkpoint(wrong)
+
+
+# -- load_checkpoint ---------------------------------------------------------------------------
+
+def _load(path, model, optimizer, scaler, *, weights_only=True, rng=True, opt=True, scal=True, as_int=True):
+    state = torch.load(path, map_location="cpu", weights_only=weights_only)
+    model.load_state_dict(state["model"])
+    if opt:
+        optimizer.load_state_dict(state["optimizer"])
+    if scal and scaler is not None and state["scaler"] is not None:
+        scaler.load_state_dict(state["scaler"])
+    if rng:
+        torch.set_rng_state(state["rng"]["torch"])
+    return int(state["epoch"]) if as_int else state
+
+
+def test_load_passes_on_reference_and_variant():
+    assert L.check_load_checkpoint(L._ref_load)
+    assert L.check_load_checkpoint(_load)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"weights_only": False}, "weights_only=True"),
+    ({"rng": False}, "set_rng_state"),
+    ({"opt": False}, "optimizer.load_state_dict"),
+    ({"scal": False}, "scaler"),
+    ({"as_int": False}, "epoch 5"),
+])
+def test_load_catches(kw, words):
+    with pytest.raises(CheckFailed, match=words):
+        L.check_load_checkpoint(lambda *a: _load(*a, **kw))
+
+
+def test_unimplemented_is_reported():
+    def todo(*a):
+        raise NotImplementedError
+
+    for check in (L.check_autocast_settings, L.check_train_epoch, L.check_save_checkpoint,
+                  L.check_load_checkpoint):
+        with pytest.raises(CheckFailed, match="not implemented yet"):
+            check(todo)
