@@ -195,9 +195,12 @@ def assemble(lab_cells: list[Cell], submission_cells: list[Cell], items: list[st
     for cell in lab_cells:
         if "exercise" in cell.tags:
             its_items = lab_ex[position[id(cell)]][1]
+            # Match on every name the lab's cell defines (graded or not: an ungraded helper
+            # class in an exercise cell still runs, later exercises may use it).
+            wanted = set(its_items) or cell.defines
             chosen = None
             for c in sub_ex:
-                if c.defines & set(its_items):
+                if c.defines & wanted:
                     chosen = c
             if chosen is None and len(sub_ex) == len(lab_ex):
                 candidate = sub_ex[position[id(cell)]]
