@@ -800,6 +800,10 @@ def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the usual permissions instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -1009,6 +1013,9 @@ def _setup_distributed(device: torch.device | None) -> tuple[int, int, torch.dev
 
     created = False
     if not dist.is_initialized():
+        if "MASTER_ADDR" not in os.environ and "TORCHELASTIC_RUN_ID" not in os.environ:
+            raise ValueError("distributed=True needs several processes: launch the script with "
+                             "`torchrun --nproc_per_node=N script.py` (or init the process group yourself).")
         use_cuda = torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
         backend = "nccl" if use_cuda else "gloo"
         dist.init_process_group(backend=backend)
@@ -1172,17 +1179,20 @@ def fit(task: Task, data: Any, epochs: int, *, batch_size: int = 64, device: tor
                 if any(p.requires_grad for p in m.parameters()):
                     ids = [device.index] if device.type == "cuda" else None
                     task._nets[name] = DDP(m, device_ids=ids)
+        eager_nets = dict(task._nets)  # what to fall back to if compilation fails
+        compiled = False
         if compile:
             if not hasattr(torch, "compile"):
                 warnings.warn("torch.compile is not available in this torch version; training eagerly.",
                               stacklevel=2)
             else:
-                for name in task.modules:
-                    try:
+                try:
+                    for name in task.modules:
                         task._nets[name] = torch.compile(task.net(name))
-                    except Exception as exc:  # e.g. unsupported Python or platform
-                        warnings.warn(f"torch.compile failed ({exc}); training eagerly.", stacklevel=2)
-                        task._nets.pop(name, None)
+                    compiled = True
+                except Exception as exc:  # e.g. an unsupported Python or platform
+                    warnings.warn(f"torch.compile failed ({exc}); training eagerly.", stacklevel=2)
+                    task._nets = dict(eager_nets)
 
         ctx = TrainContext(task, history, device, amp_dtype=amp_dtype_used, scaler=scaler, clip_grad=clip_grad,
                            rank=rank, world_size=world, channels_last=channels_last)
@@ -1215,7 +1225,21 @@ def fit(task: Task, data: Any, epochs: int, *, batch_size: int = 64, device: tor
             for x, y in _epoch_batches(data, in_memory, batch_size, shuffle, drop_last, data_generator, rank, world):
                 images += len(x) * world
                 batch = (ctx.to_device(x), ctx.to_device(y))
-                losses = task.step(batch, ctx)
+                if compiled:
+                    # Compilation really happens at the first call; if it fails there (no C
+                    # compiler, unsupported op), fall back to eager and redo the step.
+                    compiled = False
+                    try:
+                        losses = task.step(batch, ctx)
+                    except TrainingDiverged:
+                        raise
+                    except Exception as exc:
+                        warnings.warn(f"torch.compile failed at the first step ({type(exc).__name__}: {exc}); "
+                                      "training eagerly.", stacklevel=2)
+                        task._nets = dict(eager_nets)
+                        losses = task.step(batch, ctx)
+                else:
+                    losses = task.step(batch, ctx)
                 if scaler is not None:
                     scaler.update()
                 ctx.last_losses = losses

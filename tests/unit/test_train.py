@@ -247,3 +247,25 @@ def test_loader_data_is_accepted():
     torch.manual_seed(0)
     hist = fit(ClassifierTask(TinyClassifier(), lr=1e-2), loader, epochs=2, device="cpu", progress=False)
     assert len(hist.steps["loss"]) == 8
+
+
+def test_compile_failure_falls_back_to_eager(monkeypatch):
+    x, _ = toy_data(32)
+
+    def broken_compile(module, *a, **k):
+        def call(*args, **kwargs):
+            raise RuntimeError("no C compiler here")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    task = ae_task(noise=0.0)
+    with pytest.warns(UserWarning, match="torch.compile failed at the first step"):
+        hist = fit(task, x, epochs=2, batch_size=16, device="cpu", progress=False, compile=True)
+    assert len(hist.steps["loss"]) == 4 and hist["loss"][-1] < hist["loss"][0]
+
+
+def test_distributed_without_torchrun_is_explained(monkeypatch):
+    for key in ("MASTER_ADDR", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ValueError, match="torchrun"):
+        fit(ae_task(), toy_data(8)[0], epochs=1, device="cpu", progress=False, distributed=True)
