@@ -1148,8 +1148,15 @@ def fit(task: Task, data: Any, epochs: int, *, batch_size: int = 64, device: tor
         if in_memory is not None and len(in_memory[0]) == 0:
             raise ValueError("data is empty: there is nothing to train on.")
         if in_memory is not None and device.type == "cuda":
-            # Pinned host memory makes the per-batch non_blocking copies truly asynchronous.
-            in_memory = tuple(t.pin_memory() if t is not None and not t.is_pinned() else t for t in in_memory)
+            nbytes = sum(t.numel() * t.element_size() for t in in_memory if t is not None)
+            if nbytes < 2**30:
+                # Small datasets (digits, MNIST) live on the GPU: batches are then gathered there,
+                # with no host-to-device copy per step.
+                in_memory = tuple(None if t is None else t.to(device) for t in in_memory)
+            else:
+                # Pinned host memory lets the per-batch non_blocking copies overlap compute.
+                in_memory = tuple(t.pin_memory() if t is not None and not t.is_pinned() else t
+                                  for t in in_memory)
 
         # -- randomness: fresh seeds, or the exact states of the checkpoint ------------------
         history = History()
@@ -1330,7 +1337,8 @@ def _epoch_batches(data: Any, in_memory: tuple | None, batch_size: int, shuffle:
             idx = torch.tensor_split(idx, world)[rank]
             if len(idx) == 0:
                 continue
-        yield x[idx], (None if y is None else y[idx])
+        idx = idx.to(x.device)
+        yield x[idx], (None if y is None else y[idx.to(y.device)])
 
 
 def _flush(pending: list[dict[str, torch.Tensor]], epoch_losses: dict[str, list[float]],
