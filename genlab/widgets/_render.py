@@ -124,3 +124,22 @@ def in_kernel() -> bool:
         return False
     ip = get_ipython()
     return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def display_widget(widget: object) -> None:
+    """Display an ipywidgets widget in any front end.
+
+    On Colab, third-party widgets (anywidget) and in-place updates need Colab's
+    custom widget manager; it is switched on here, once, so students need no extra cell.
+    """
+    import sys
+
+    from IPython.display import display
+
+    if "google.colab" in sys.modules:
+        try:
+            from google.colab import output  # type: ignore[import-not-found]
+            output.enable_custom_widget_manager()
+        except Exception:  # pragma: no cover - only on Colab; plain ipywidgets still work
+            pass
+    display(widget)

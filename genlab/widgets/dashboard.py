@@ -84,8 +84,7 @@ class TrainingDashboard:
         self.widget = widgets.VBox([self.label, widgets.HBox([self.curves, self.samples])])
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-        display(self.widget)
+        _render.display_widget(self.widget)
         self.displayed = True
 
     # ----------------------------------------------------------- callbacks

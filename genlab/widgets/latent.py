@@ -132,8 +132,7 @@ class LatentExplorer:
         self._update()
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-        display(self.widget)
+        _render.display_widget(self.widget)
 
     # ------------------------------------------------------------- state
     @property

@@ -311,8 +311,7 @@ class MaskPainter:
 
     def _ipython_display_(self) -> None:
         # Works with ipywidgets 7 and 8 (and in VS Code / Colab): display the container.
-        from IPython.display import display
-        display(self.widget)
+        _render.display_widget(self.widget)
 
     def _on_preset(self, change) -> None:
         if change["new"]:

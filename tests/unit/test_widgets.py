@@ -331,3 +331,23 @@ def test_latent_explorer_reads_a_gan_pair_and_its_config():
     ex.sliders[0].value = 1.0
     torch.testing.assert_close(ex.image, torch.full((1, 1, 3, 3), 0.5 + 0.1 + 0.02))
     assert pair.training and pair.generator.training     # eval() only while decoding
+
+
+def test_load_hint_goes_away_when_the_canvas_reports_ready(images):
+    p = MaskPainter(images, backend="anywidget")
+    assert "backend='ipywidgets'" in p._load_hint.value       # shown until the browser draws
+    p.canvas.ready = True                                     # what painter.js sends on render
+    assert p._load_hint.value == ""
+    assert MaskPainter(images, backend="ipywidgets")._load_hint.value == ""
+
+
+def test_display_switches_on_colab_widget_manager(images, monkeypatch):
+    import types
+
+    calls = []
+    colab = types.ModuleType("google.colab")
+    colab.output = SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(1))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    MaskPainter(images, baseline=None)._ipython_display_()
+    LatentExplorer(LinearDecoder())._ipython_display_()
+    assert calls == [1, 1]
