@@ -262,4 +262,10 @@ class LatentExplorer:
         zs = self._z.repeat(n * n, 1)
         zs[:, a] = vals.repeat(n)                 # columns
         zs[:, b] = vals.flip(0).repeat_interleave(n)   # rows, top = +span like a plot's y axis
-        return self.decode(zs)
+        imgs = self.decode(zs)
+        g = _render.grid(imgs, nrow=n)
+        k = max(1, 320 // g.shape[-1])
+        self.interp_html.value = _render.image_row_html(
+            [(f"latent map: z[{a}] across, z[{b}] down", _render.png_bytes(g, k), f"[-{span:g}, {span:g}]")],
+            (g.shape[-1] * k, g.shape[-2] * k))
+        return imgs

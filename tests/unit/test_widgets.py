@@ -256,6 +256,7 @@ def test_latent_map_varies_the_chosen_dims():
     assert imgs.shape == (9, 1, 4, 4)
     z_top_left = torch.tensor([[-2.0, 0.0, 2.0]])   # column 0 -> z[0] = -span, row 0 -> z[2] = +span
     torch.testing.assert_close(imgs[0:1], torch.sigmoid(dec.decode(z_top_left)).detach())
+    assert "latent map" in ex.interp_html.value
     with pytest.raises(ValueError, match="latent_dim"):
         LatentExplorer(lambda z: z)
 
