@@ -143,6 +143,26 @@ def test_crnn_output_sees_the_whole_row_and_column() -> None:
     assert g_wide[5, 127].abs() > 0
 
 
+def test_crnn_fills_a_whole_row_hole_from_far_pixels() -> None:
+    # rows 6..9 missing: the hole pixel at (7, 0) has no known neighbour in its row;
+    # through forward (composite included) it still depends on known pixels far away
+    torch.manual_seed(0)
+    model = CRNNRepairer(CRNNConfig(image_size=16, width=8, hidden=8))
+    x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    mask = torch.zeros(1, 1, 16, 16)
+    mask[:, :, 6:10] = 1
+    x_masked = apply_mask(x, mask).requires_grad_(True)
+    model(x_masked, mask)[0, 0, 7, 0].backward()
+    g = x_masked.grad[0, 0]
+    assert g[0, 15].abs() > 0 and g[15, 15].abs() > 0
+    # a known pixel's output is the input itself: gradient 1 there and 0 elsewhere
+    x_masked.grad = None
+    model(x_masked, mask)[0, 0, 0, 0].backward()
+    expected = torch.zeros(16, 16)
+    expected[0, 0] = 1
+    torch.testing.assert_close(x_masked.grad[0, 0], expected)
+
+
 def test_conv_repairer_receptive_field_is_bounded() -> None:
     torch.manual_seed(0)
     model = ConvRepairer(RepairConfig(image_size=16))
