@@ -1,0 +1,260 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 07 · A device-agnostic training loop with AMP, checkpoints and exact resume
+#
+# > Write the heart of `genlab.train.fit`: one epoch that runs on any device with mixed
+# > precision, and checkpoints that let training continue exactly after a disconnect.
+#
+# You write four functions:
+#
+# 1. `autocast_settings(device, bf16_supported=None) -> (enabled, dtype, use_scaler)`
+# 2. `train_epoch(model, batches, optimizer, scaler, device, amp) -> mean loss`
+# 3. `save_checkpoint(path, model, optimizer, scaler, epoch)`: atomic
+# 4. `load_checkpoint(path, model, optimizer, scaler) -> epoch`
+#
+# Everything is checked on the CPU by behaviour; the same code runs unchanged on a GPU.
+# The final test: 2 epochs, a "disconnect", resume, 2 more epochs must give **exactly**
+# the weights of 4 epochs in one go.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %% tags=["support"]
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import genlab
+from genlab import checks, data, models, plot
+
+session = genlab.start(seed=0)
+device = session.device
+x_train, y_train = data.load("digits", "train", 16, limit=genlab.fast_or(192, None))
+x_test, y_test = data.load("digits", "test", 16)
+
+
+def make_model() -> torch.nn.Module:
+    """The small digit classifier of the course (it has dropout, so randomness matters)."""
+    return models.build("classifier", width=genlab.fast_or(8, 16))
+
+
+# %% [markdown]
+# ## Exercise 1: which precision on which device?
+#
+# Mixed precision runs the forward pass in a 16-bit format inside `torch.autocast`.
+# Return `(enabled, dtype, use_scaler)` for a device:
+#
+# * **CUDA with bf16** (`bf16_supported=True`; when it is `None`, ask
+#   `torch.cuda.is_bf16_supported()`): `(True, torch.bfloat16, False)`;
+# * **CUDA without bf16** (T4, V100): `(True, torch.float16, True)`;
+# * **CPU**: `(True, torch.bfloat16, False)`;
+# * anything else (Apple's `mps`): `(True, torch.float16, False)` (GradScaler is CUDA/CPU only).
+#
+# `device` may be a string or a `torch.device`.
+# <!-- BEGIN SOLUTION -->
+# Why the scaler only with float16: bf16 has float32's 8 exponent bits, so a gradient of
+# 1e-8 survives; float16 has 5, and turns it into 0 unless the loss is scaled up first.
+# <!-- END SOLUTION -->
+
+# %% tags=["exercise"]
+def autocast_settings(device, bf16_supported=None):
+    """(enabled, dtype, use_scaler) of mixed precision on ``device``."""
+    ### BEGIN SOLUTION
+    # HINT: device = torch.device(device); branch on device.type ("cuda", "cpu", other).
+    device = torch.device(device)
+    if device.type == "cuda":
+        if bf16_supported is None:
+            bf16_supported = torch.cuda.is_bf16_supported()
+        return (True, torch.bfloat16, False) if bf16_supported else (True, torch.float16, True)
+    if device.type == "cpu":
+        return True, torch.bfloat16, False
+    return True, torch.float16, False
+    ### END SOLUTION
+
+
+# %%
+checks.check_autocast_settings(autocast_settings)
+
+# %% [markdown]
+# ## Exercise 2: one epoch, on any device, with or without AMP
+#
+# `train_epoch(model, batches, optimizer, scaler, device, amp)` trains a classifier for one
+# pass over `batches` (an iterable of `(x, y)` on the CPU) and returns the **mean loss per
+# image** as a Python float. It must:
+#
+# * move the model to `device` and put it in training mode;
+# * move every `x` and `y` to `device` (`non_blocking=True`);
+# * run the forward pass inside `torch.autocast(device.type, dtype=..., enabled=amp)`
+#   with the dtype from `autocast_settings`; compute `F.cross_entropy(logits.float(), y)`;
+# * backward and step: with a `scaler` (not `None`), `scaler.scale(loss).backward()`,
+#   `scaler.step(optimizer)`, `scaler.update()`; without one, the usual
+#   `loss.backward()`, `optimizer.step()`. Zero the gradients each step.
+
+# %% tags=["exercise"]
+def train_epoch(model, batches, optimizer, scaler, device, amp):
+    """One epoch of cross-entropy training; returns the mean loss per image (float)."""
+    ### BEGIN SOLUTION
+    # HINT: model.to(device); model.train(); for x, y in batches: move, autocast the forward, scaled backward.
+    device = torch.device(device)
+    model.to(device)
+    model.train()
+    _, dtype, _ = autocast_settings(device)
+    total, count = 0.0, 0
+    for x, y in batches:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)  # the loss in fp32: reductions want the range
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)  # unscales first; skips the step if a gradient overflowed
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        total += loss.item() * len(x)
+        count += len(x)
+    return total / count
+    ### END SOLUTION
+
+
+# %%
+checks.check_train_epoch(train_epoch)
+
+# %% [markdown]
+# ## Exercise 3: an atomic checkpoint
+#
+# `save_checkpoint(path, model, optimizer, scaler, epoch)` writes one file holding a dict
+# with exactly these keys:
+#
+# * `"model"`: `model.state_dict()`; `"optimizer"`: `optimizer.state_dict()`;
+# * `"scaler"`: `scaler.state_dict()`, or `None` without a scaler;
+# * `"epoch"`: the number of finished epochs;
+# * `"rng"`: `{"torch": torch.get_rng_state()}` (add `"cuda": torch.cuda.get_rng_state_all()`
+#   if you like; the check runs on the CPU).
+#
+# **Atomic**: a crash in the middle of the write must leave the previous checkpoint
+# intact and no partial file behind. Write to a temporary file in the same folder, then
+# `os.replace(tmp, path)` (a rename is atomic; a write is not), and delete the temporary
+# file if anything fails. Keep only tensors and plain Python values in the dict, so that
+# `torch.load(path, weights_only=True)` can read it.
+
+# %% tags=["exercise"]
+def save_checkpoint(path, model, optimizer, scaler, epoch):
+    """Write model, optimiser, scaler, epoch and RNG state to ``path`` atomically."""
+    ### BEGIN SOLUTION
+    # HINT: torch.save(state, tmp) then os.replace(tmp, path), inside try/finally that removes tmp.
+    path = Path(path)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scaler": scaler.state_dict() if scaler is not None else None,
+             "epoch": int(epoch), "rng": {"torch": torch.get_rng_state()}}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    ### END SOLUTION
+
+
+# %%
+checks.check_save_checkpoint(save_checkpoint)
+
+# %% [markdown]
+# ## Exercise 4: load it back, exactly
+#
+# `load_checkpoint(path, model, optimizer, scaler)` reads the file with
+# `torch.load(path, map_location="cpu", weights_only=True)`, restores the model, the
+# optimiser, the scaler (when both the argument and the stored state are not `None`) and
+# the torch RNG state (`torch.set_rng_state`), and returns the epoch as an `int`.
+
+# %% tags=["exercise"]
+def load_checkpoint(path, model, optimizer, scaler):
+    """Restore everything ``save_checkpoint`` wrote; return the number of finished epochs."""
+    ### BEGIN SOLUTION
+    # HINT: state = torch.load(path, map_location="cpu", weights_only=True); then load_state_dict each part.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state["scaler"] is not None:
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    return int(state["epoch"])
+    ### END SOLUTION
+
+
+# %%
+checks.check_load_checkpoint(load_checkpoint)
+
+# %% [markdown]
+# ## Put it together: train, disconnect, resume
+#
+# A small training loop built from your four functions: checkpoint after every epoch,
+# and if a checkpoint exists, continue from it. First 4 epochs in one go; then 2 epochs,
+# a "disconnect" (a new model with other weights, the RNG in another state), and the same
+# call again to finish.
+
+# %%
+def train(epochs, folder, amp=True, seed=0):
+    """Train ``make_model()`` to ``epochs`` epochs, resuming from ``folder`` if it holds a checkpoint."""
+    torch.manual_seed(seed)
+    model = make_model().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    _, _, use_scaler = autocast_settings(device)
+    scaler = torch.amp.GradScaler(device.type) if (amp and use_scaler) else None
+    path = Path(folder) / "checkpoint.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = load_checkpoint(path, model, optimizer, scaler) if path.exists() else 0
+    losses = []
+    for epoch in range(start, epochs):
+        # batches shuffle with torch's global RNG: its state is in the checkpoint
+        losses.append(train_epoch(model, data.batches(x_train, y_train, 64), optimizer, scaler, device, amp))
+        save_checkpoint(path, model, optimizer, scaler, epoch + 1)
+    return model, losses
+
+
+root = Path(tempfile.mkdtemp(prefix="lab07-"))
+straight, losses_straight = train(4, root / "straight")
+_, losses_a = train(2, root / "resumed")
+torch.manual_seed(12345)                     # the new session's RNG is somewhere else entirely
+resumed, losses_b = train(4, root / "resumed", seed=99)
+diff = max((a - b).abs().max().item() for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+print(f"max weight difference between 4 epochs and 2 + resume 2: {diff}")
+plot.plot_history({"4 epochs": losses_straight, "2 + resume 2": losses_a + losses_b},
+                  title="training loss per epoch: the resumed run retraces the straight one");
+
+# %%
+with torch.no_grad():
+    resumed.eval()
+    accuracy = (resumed(x_test.to(device)).argmax(1).cpu() == y_test).float().mean().item()
+print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
+
+# %% [markdown]
+# ## What next
+#
+# * `genlab.train.fit` is this loop grown up: it also restores NumPy's and Python's RNGs,
+#   CUDA's, the data order of in-memory datasets, clips gradients, guards against NaN,
+#   and checkpoints into `checkpoint_dir` with `resume=True` doing the loading.
+# * On Colab, point `folder` at `genlab.colab.checkpoint_dir("lab07", drive=True)` and
+#   disconnect the runtime on purpose between the two calls.
+# * Time `train_epoch` with `amp=True` and `amp=False` on a GPU (remember warm-up and
+#   `torch.cuda.synchronize()`).
