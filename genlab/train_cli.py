@@ -72,12 +72,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "conv_vae": {"model": "conv_vae", "data": "digits", "size": 16, "epochs": 40, "batch_size": 64,
                  "lr": 2e-3, "seed": 0, "config": {"latent_dim": 8}, "task": {"beta": 1.0},
                  "file": "conv_vae.pt"},
-    "dcgan": {"model": "dcgan", "data": "digits", "size": 16, "epochs": 60, "batch_size": 64,
+    "dcgan": {"model": "dcgan", "data": "digits", "size": 16, "epochs": 25, "batch_size": 64,
               "lr": 2e-4, "seed": 0, "config": {}, "task": {"betas": (0.5, 0.999)}, "file": "dcgan.pt"},
-    "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
+    "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 15, "batch_size": 64,
                     "lr": 2e-3, "seed": 0, "config": {}, "task": {"masks": ("center", "rows")},
                     "file": "conv_repair.pt"},
-    "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
+    "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 12, "batch_size": 64,
              "lr": 2e-3, "seed": 0, "config": {}, "task": {"masks": ("center", "rows")}, "file": "crnn.pt"},
 }
 
