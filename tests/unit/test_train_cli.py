@@ -133,3 +133,17 @@ def test_presets_name_registry_models():
     assert set(PRESETS) == {"classifier", "conv_vae", "dcgan", "conv_repair", "crnn"}
     for preset in PRESETS.values():
         assert preset["model"] in MODELS and preset["data"] == "digits" and preset["size"] == 16
+
+
+def test_preset_regenerates_a_weight_file_and_its_manifest_entry(tmp_path):
+    from genlab.weights import load_pretrained, manifest
+
+    folder = tmp_path / "w"
+    code = train("--preset", "classifier", "--epochs", "1", "--limit", "64", "--out", str(tmp_path / "run"),
+                 "--export", str(folder / "classifier.pt"))
+    assert code == 0
+    entry = manifest(folder)["classifier"]
+    assert entry["model"] == "classifier" and entry["training"]["lr"] == PRESETS["classifier"]["lr"]
+    assert entry["data"] == {"name": "digits", "split": "train", "size": 16, "limit": 64}
+    model = load_pretrained("classifier", folder=folder)
+    assert not model.training
