@@ -189,12 +189,31 @@ class Sandbox:
                     pass
                 if res.returncode is None:
                     res.returncode = proc.wait()
+                if uid is not None:  # children that left the group with setsid(): kill by uid
+                    _kill_uid(uid)
         res.seconds = time.perf_counter() - t0
         res.stdout = _head(out_path)
         res.stderr = _head(err_path)
         res.status = _read_status(scratch / "status.json", res.problems)
         res.results = _read_results(scratch / "results.pt", res.problems)
         return res
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of ``uid`` (a sandbox uid: nothing else runs as it)."""
+    for _ in range(3):  # a fork racing with the scan is caught by the next pass
+        found = False
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{d}").st_uid == uid:
+                    os.kill(int(d), signal.SIGKILL)
+                    found = True
+            except OSError:
+                continue
+        if not found:
+            return
 
 
 def _uid_exists(uid: int) -> bool:

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -392,6 +393,46 @@ def _imports_of(sources: list[str]) -> set[str]:
     return names
 
 
+def _traversable(path: str) -> bool:
+    """Can any user reach ``path`` (every ancestor has the others-execute bit)?"""
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(2, _len(parts) + 1):
+        try:
+            if not os.stat(os.sep.join(parts[:i])).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _reach_private_paths() -> None:
+    """Keep the interpreter's own library importable after dropping root.
+
+    The standard library may live where only root can traverse (pyenv under
+    ``/root``). Each such ``sys.path`` folder is opened now, as root, and
+    replaced by ``/proc/self/fd/N``: lookups through the open descriptor need
+    no permission on the folder's ancestors, and give access to that library
+    folder only.
+    """
+    remap: dict[str, str] = {}
+    for p in list(sys.path):
+        if p and os.path.isdir(p) and not _traversable(p):
+            fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
+            remap[p] = f"/proc/self/fd/{fd}"
+    if not remap:
+        return
+    sys.path[:] = [remap.get(p, p) for p in sys.path]
+    sys.path_importer_cache.clear()
+    for module in list(sys.modules.values()):  # packages already imported keep finding submodules
+        paths = getattr(module, "__path__", None)
+        if _type(paths) is not list:
+            continue
+        for i, entry in enumerate(paths):
+            for old, new in remap.items():
+                if _isinstance(entry, _str) and entry.startswith(old + os.sep):
+                    paths[i] = new + entry[_len(old):]
+
+
 def _drop_privileges(job: dict) -> str:
     """Become the sandbox uid (when the parent runs as root) before any submitted code runs.
 
@@ -412,6 +453,7 @@ def _drop_privileges(job: dict) -> str:
             importlib.import_module(name)
         except BaseException:  # noqa: BLE001 - a missing module fails later, in the cell, as it should
             pass
+    _reach_private_paths()
     try:
         os.setgroups([])
         os.setresgid(uid, uid, uid)

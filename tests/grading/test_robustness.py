@@ -42,7 +42,7 @@ def batch(tmp_path_factory):
     submission(subs, "alloc_50gb",
                double="def double(x):\n    big = torch.ones(50 * 2**30, dtype=torch.uint8)\n    return SCALE * x\n")
     submission(subs, "fork_loop", double=("import os, time\nwhile True:\n    if os.fork() == 0:\n"
-                                          "        time.sleep(60)\n        os._exit(0)\n" + DOUBLE_OK))
+                                          "        os.setsid()\n        time.sleep(60)\n        os._exit(0)\n" + DOUBLE_OK))
     submission(subs, "os_exit", double="import os\nos._exit(0)\n" + DOUBLE_OK)
     submission(subs, "sys_exit", double="import sys\n\ndef double(x):\n    sys.exit(3)\n")
     submission(subs, "keyboard_interrupt", kl="raise KeyboardInterrupt\n" + KL_OK)

@@ -80,18 +80,6 @@ SPEC = LabSpec(
     title="Autoencoders",
     items=[
         Item(
-            name="add_noise", points=2,
-            reference="genlab.masks.gaussian_noise",
-            compare="custom", check=_check_add_noise,
-            cases=[
-                Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2}),
-                Case("public-zero", _noise_case(0.0, None), options={"seed": 3}),
-                Case("held-1", _noise_case(0.05, 0.4), public=False, options={"seed": 11, "repeat": 2}),
-            ],
-            expected="x + sigma * eps with eps ~ N(0, I) drawn fresh, shaped like x.",
-            hint="use torch.randn_like(x) * sigma; do not use uniform noise or multiply x by the noise.",
-        ),
-        Item(
             name="ConvEncoder", points=3,
             reference="genlab.models.autoencoder.ConvEncoder",
             compare="custom", check=_check_module("encoder"),
@@ -109,6 +97,18 @@ SPEC = LabSpec(
             expected="an nn.Module: (B, latent_dim) codes -> (B, 1, 16, 16) logits, with transposed "
                      "convolutions (or upsampling + conv), trainable.",
             hint="mirror the encoder: nn.Linear, nn.Unflatten, then ConvTranspose2d(k=4, s=2, p=1) layers.",
+        ),
+        Item(
+            name="add_noise", points=2,
+            reference="genlab.masks.gaussian_noise",
+            compare="custom", check=_check_add_noise,
+            cases=[
+                Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2}),
+                Case("public-zero", _noise_case(0.0, None), options={"seed": 3}),
+                Case("held-1", _noise_case(0.05, 0.4), public=False, options={"seed": 11, "repeat": 2}),
+            ],
+            expected="x + sigma * eps with eps ~ N(0, I) drawn fresh, shaped like x.",
+            hint="use torch.randn_like(x) * sigma; do not use uniform noise or multiply x by the noise.",
         ),
     ],
 )

@@ -1,0 +1,118 @@
+"""Grading throughput: grade N generated lab-02 submissions and report seconds per submission.
+
+``python -m genlab.grading.bench --n 200 --workers 2`` grades ``n`` copies of
+lab 02 with a mix of correct and wrong exercise cells. It uses the real
+``labs/02_vae.ipynb`` and ``solutions/02_vae.ipynb`` when they exist and a
+built-in stand-in lab with the same graded functions otherwise (the cost of a
+submission is dominated by starting the worker and importing torch, not by
+the lab).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from .grader import grade
+from .notebook import code_cells, find_lab, read_notebook
+from .sandbox import Limits
+from .specs import load_spec
+
+_SUPPORT = "import torch\nimport torch.nn.functional as F\n"
+_SOLUTION = {
+    "reparameterize": "def reparameterize(mu, logvar):\n    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n",
+    "kl_divergence": "def kl_divergence(mu, logvar):\n"
+                     "    return 0.5 * (logvar.exp() + mu**2 - 1 - logvar).sum(dim=1)\n",
+    "elbo_loss": "def elbo_loss(x, x_logits, mu, logvar):\n"
+                 "    rec = F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1)\n"
+                 "    return (rec + kl_divergence(mu, logvar)).mean()\n",
+}
+_WRONG = {
+    "reparameterize": "def reparameterize(mu, logvar):\n    return mu + logvar * torch.randn_like(mu)\n",
+    "kl_divergence": "def kl_divergence(mu, logvar):\n    return 0.5 * (logvar.exp() + mu**2 - 1 - logvar).sum()\n",
+    "elbo_loss": "def elbo_loss(x, x_logits, mu, logvar):\n"
+                 "    return F.binary_cross_entropy_with_logits(x_logits, x) + kl_divergence(mu, logvar).mean()\n",
+}
+
+
+def _stand_in(path: Path, sources: dict[str, str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("import sys\n", metadata={"tags": ["setup"]}))
+    nb.cells.append(nbformat.v4.new_code_cell(_SUPPORT, metadata={"tags": ["support"]}))
+    for name in ("reparameterize", "kl_divergence", "elbo_loss"):
+        nb.cells.append(nbformat.v4.new_code_cell(sources[name], metadata={"tags": ["exercise"]}))
+        nb.cells.append(nbformat.v4.new_code_cell(f"genlab.checks.check_{name}({name})\n"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def _variant(solution: Path, k: int, dest: Path) -> None:
+    """Submission k: the solution with item (k mod 4) replaced by a wrong version (3 in 4 of them)."""
+    nb = json.loads(solution.read_text())
+    names = list(_WRONG)
+    if k % 4 < 3:
+        bad = names[k % 4]
+        for c in nb["cells"]:
+            if c.get("cell_type") == "code" and "exercise" in c.get("metadata", {}).get("tags", []):
+                src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                if f"def {bad}(" in src:
+                    c["source"] = _WRONG[bad]
+    dest.write_text(json.dumps(nb))
+
+
+def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0) -> dict:
+    """Grade ``n`` generated submissions; return timings (seconds, per submission, status counts)."""
+    spec = load_spec("02")
+    with tempfile.TemporaryDirectory(prefix="genlab-gradebench-") as d:
+        root = Path(d)
+        lab, sol = find_lab("02", folder="labs"), find_lab("02", folder="solutions")
+        real = lab is not None and sol is not None
+        if not real:
+            lab = _stand_in(root / "lab.ipynb", {k: f"def {k}(*a):\n    raise NotImplementedError\n" for k in _SOLUTION})
+            sol = _stand_in(root / "solution.ipynb", _SOLUTION)
+        code_cells(read_notebook(lab))  # fail early on a broken lab
+        subs = root / "subs"
+        subs.mkdir()
+        for k in range(n):
+            _variant(sol, k, subs / f"student{k:04d}.ipynb")
+        t0 = time.perf_counter()
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        results = grade(spec, lab, subs, root / "out", seed=0, limits=Limits(timeout=timeout),
+                        workers=workers, progress=True)
+        seconds = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+        shutil.rmtree(subs, ignore_errors=True)
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    return {"n": n, "workers": workers, "seconds": round(seconds, 1),
+            "per_submission_s": round(seconds / max(1, n), 3),
+            "worker_mean_s": round(sum(r.seconds for r in results) / max(1, n), 3),
+            # CPU seconds of the workers: what a submission costs on an idle machine, whatever the load now.
+            "worker_cpu_s_per_submission": round(cpu / max(1, n), 3),
+            "idle_estimate_200_on_2_cores_s": round(200 * cpu / max(1, n) / 2, 1),
+            "statuses": statuses, "lab": "real labs/02" if real else "stand-in lab 02",
+            "full_marks": sum(r.total == spec.max_points for r in results)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--timeout", type=float, default=60.0)
+    a = p.parse_args(argv)
+    print(json.dumps(run_bench(a.n, a.workers, a.timeout), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
