@@ -71,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.submissions.is_dir():
         print(f"genlab grade: {args.submissions} is not a folder of submissions.", file=sys.stderr)
         return 2
-    results = grade(spec, lab_nb, args.submissions, args.out, seed=args.seed, limits=limits,
-                    workers=args.workers, progress=not args.no_progress)
+    try:
+        results = grade(spec, lab_nb, args.submissions, args.out, seed=args.seed, limits=limits,
+                        workers=args.workers, progress=not args.no_progress)
+    except NotALabError as exc:  # the released lab itself is broken
+        print(f"genlab grade: {lab_nb}: {exc}", file=sys.stderr)
+        return 2
     _summary(spec, results, args.out)
     return 0 if results else 1
 

@@ -41,8 +41,10 @@ def batch(tmp_path_factory):
     submission(subs, "swallowed_timeout", kl=SWALLOW + KL_OK)
     submission(subs, "alloc_50gb",
                double="def double(x):\n    big = torch.ones(50 * 2**30, dtype=torch.uint8)\n    return SCALE * x\n")
-    submission(subs, "fork_loop", double=("import os, time\nwhile True:\n    if os.fork() == 0:\n"
-                                          "        os.setsid()\n        time.sleep(60)\n        os._exit(0)\n" + DOUBLE_OK))
+    if _dropped():  # only where RLIMIT_NPROC binds a uid of its own (see test_fork_loop)
+        submission(subs, "fork_loop", double=("import os, time\nwhile True:\n    if os.fork() == 0:\n"
+                                              "        os.setsid()\n        time.sleep(60)\n"
+                                              "        os._exit(0)\n" + DOUBLE_OK))
     submission(subs, "os_exit", double="import os\nos._exit(0)\n" + DOUBLE_OK)
     submission(subs, "sys_exit", double="import sys\n\ndef double(x):\n    sys.exit(3)\n")
     submission(subs, "keyboard_interrupt", kl="raise KeyboardInterrupt\n" + KL_OK)
@@ -70,6 +72,9 @@ def batch(tmp_path_factory):
     return {"book": read_book(out), "out": out, "raw": json.loads((out / "gradebook.json").read_text())}
 
 
+N_SUBMISSIONS = 15 if _dropped() else 14
+
+
 def _pts(book, student):
     return {k: v["points"] for k, v in book[student]["items"].items()}
 
@@ -83,7 +88,7 @@ def _others_fine(batch):
     book = batch["book"]
     for control in ("a_control", "z_control"):
         assert book[control]["status"] == "ok" and book[control]["total"] == 5, _msgs(book, control)
-    assert len(book) == 15
+    assert len(book) == N_SUBMISSIONS
     assert (batch["out"] / "gradebook.csv").read_text().startswith("student,double,kl_divergence")
 
 
@@ -112,8 +117,10 @@ def test_50gb_allocation(batch):
 
 
 def test_fork_loop(batch):
-    if not _dropped() and os.geteuid() == 0:
-        pytest.skip("workers run as root here: RLIMIT_NPROC is not enforced (docs/grading.md)")
+    if not _dropped():
+        # As a normal user RLIMIT_NPROC counts all of the user's processes: a fork loop would
+        # starve the test runner itself; as root without a free uid it is not enforced at all.
+        pytest.skip("no sandbox uid here: the fork loop is only run where RLIMIT_NPROC binds it alone")
     assert _pts(batch["book"], "fork_loop") == {"double": 0, "kl_divergence": 3}
     # The process group was killed: no sandbox process is left behind.
     uids = set(range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 1000)) if _dropped() else set()
@@ -180,6 +187,6 @@ def test_printing_100_mb(batch):
 
 def test_gradebook_is_whole(batch):
     rows = (batch["out"] / "gradebook.csv").read_text().strip().splitlines()
-    assert rows[0] == "student,double,kl_divergence,total,max,status" and len(rows) == 16
+    assert rows[0] == "student,double,kl_divergence,total,max,status" and len(rows) == N_SUBMISSIONS + 1
     assert sorted(p.name for p in Path(batch["out"], "feedback").iterdir())[0] == "a_control.md"
-    assert len(list(Path(batch["out"], "feedback").iterdir())) == 15
+    assert len(list(Path(batch["out"], "feedback").iterdir())) == N_SUBMISSIONS
