@@ -385,13 +385,23 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.
     return x * (1 - mask) + fill * mask
 
 
-def composite(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def composite(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, *,
+              check_values: bool = True) -> torch.Tensor:
     """Keep the known pixels of ``x`` and take only the hole from ``x_hat``.
 
     ``mask * x_hat + (1 - mask) * x``; shapes ``(N, C, H, W)``.
+
+    Args:
+        check_values: verify the mask holds only 0 and 1. Models pass ``False`` in
+            their forward pass: shapes are still checked, but reading the values back
+            would stall a GPU on every step.
     """
     check_image(x_hat, "x_hat", value_range=False)
-    mask = check_mask(mask, like=x)
+    if check_values:
+        mask = check_mask(mask, like=x)
+    elif not isinstance(mask, torch.Tensor) or mask.dim() != 4 or mask.shape[-2:] != x.shape[-2:]:
+        raise ValueError(f"mask must be a (N, 1, H, W) tensor matching x of shape {tuple(x.shape)}; "
+                         f"got {getattr(mask, 'shape', type(mask).__name__)}.")
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat of shape {tuple(x_hat.shape)} must match x of shape {tuple(x.shape)}.")
     return mask * x_hat + (1 - mask) * x

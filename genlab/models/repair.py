@@ -95,7 +95,7 @@ class _RepairerBase(nn.Module):
 
     def forward(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Repaired images ``(B, C, H, W)`` in ``[0, 1]``; known pixels equal ``x_masked`` exactly."""
-        return composite(self.raw(x_masked, mask), x_masked, mask)
+        return composite(self.raw(x_masked, mask), x_masked, mask, check_values=False)
 
 
 class MLPRepairer(_RepairerBase):
