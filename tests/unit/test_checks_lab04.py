@@ -1,0 +1,106 @@
+"""Lab 04 checks pass on the solution and catch the classic DCGAN / training-step mistakes."""
+
+import pytest
+import torch
+from torch import nn
+
+from genlab import losses
+from genlab.checks import CheckFailed, check_Discriminator, check_gan_training_step, check_Generator
+
+
+class Gen(nn.Module):
+    def __init__(self, z_dim=32, width=8, out="sigmoid", flat=False):
+        super().__init__()
+        self.z_dim, self.out, self.flat = z_dim, out, flat
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(z_dim, 2 * width, 4, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, 2, 1))
+
+    def forward(self, z):
+        x = self.net(z[:, :, None, None])
+        x = torch.sigmoid(x) if self.out == "sigmoid" else torch.tanh(x)
+        return x.flatten(1) if self.flat else x
+
+
+class Disc(nn.Module):
+    def __init__(self, width=8, keep_dim=False, sigmoid=False):
+        super().__init__()
+        layers = [nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+                  nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(2 * width, 1, 4)]
+        if sigmoid:
+            layers.append(nn.Sigmoid())
+        self.net = nn.Sequential(*layers)
+        self.keep_dim = keep_dim
+
+    def forward(self, x):
+        out = self.net(x).flatten(1)
+        return out if self.keep_dim else out.squeeze(1)
+
+
+def good_step(G, D, opt_g, opt_d, real, z, *, swap=False, detach=True, saturating=False, g_detached=False,
+              no_zero=False):
+    fake = G(z)
+    d_in = fake.detach() if detach else fake
+    loss_d = (losses.discriminator_loss(D(d_in), D(real)) if swap
+              else losses.discriminator_loss(D(real), D(d_in)))
+    if not no_zero:
+        opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = losses.generator_loss(D(fake.detach() if g_detached else fake), non_saturating=not saturating)
+    opt_g.zero_grad()
+    if loss_g.requires_grad:
+        loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+
+def test_checks_pass_on_solutions(capsys):
+    assert check_Generator(Gen)
+    assert check_Discriminator(Disc)
+    assert check_gan_training_step(good_step)
+    assert capsys.readouterr().out.count("all checks passed") == 3
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda z_dim=32: Gen(z_dim, out="tanh"), "sigmoid"),
+    (lambda z_dim=32: Gen(z_dim, flat=True), "reshape"),
+    (lambda z_dim=32: nn.Linear(z_dim, 256), "shape"),
+])
+def test_generator_check_catches_mistakes(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_Generator(wrong)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda: Disc(keep_dim=True), r"\(6, 1\)"),
+    (lambda: Disc(sigmoid=True), "remove the final sigmoid"),
+    (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "nn.Conv2d"),
+])
+def test_discriminator_check_catches_mistakes(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_Discriminator(wrong)
+
+
+def _with(**flags):
+    return lambda *a: good_step(*a, **flags)
+
+
+def _float_free(*a):
+    out = good_step(*a)
+    return {"loss_d": torch.tensor(out["loss_d"]), "loss_g": torch.tensor(out["loss_g"])}
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (_with(swap=True), "labels swapped"),
+    (_with(detach=False), "detach the fakes"),
+    (_with(saturating=True), "non-saturating"),
+    (_with(g_detached=True), "G unchanged"),
+    (_with(no_zero=True), "zero D's gradients"),
+    (_float_free, "Python float"),
+    (lambda *a: (good_step(*a), None)[1], "dict"),
+])
+def test_training_step_check_catches_mistakes(wrong, words):
+    with pytest.raises(CheckFailed, match=words):
+        check_gan_training_step(wrong)
