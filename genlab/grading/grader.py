@@ -191,6 +191,7 @@ class Grader:
         torch.save(self.tensors, self.inputs_file)
 
     def close(self) -> None:
+        self.sandbox.close()
         self._tmp.cleanup()
 
     # -- one submission

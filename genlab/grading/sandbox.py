@@ -19,6 +19,7 @@ Isolation, layer by layer (see docs/grading.md for what each one stops):
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pwd
@@ -120,18 +121,24 @@ class Sandbox:
         self._free: list[int] = list(range(max(1, workers)))
         self._lock = threading.Lock()
         self._nproc = limits.nproc
+        self._locks: list[int] = []
         if os.geteuid() == 0:
             # The worker starts as root (the interpreter may live where only root can read, e.g.
             # /root/.pyenv), imports what the cells need, then drops to its slot's uid before any
             # submitted code runs (see worker._drop_privileges).
-            free = [u for u in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 1000) if not _uid_exists(u)]
-            self.uids = list(free[: len(self.uids)])
+            self.uids, self._locks = _claim_uids(len(self.uids))
             self.note = (f"submitted code runs as unprivileged uids {self.uids[0]}..{self.uids[-1]} "
                          "(one per parallel slot)")
         else:
             # RLIMIT_NPROC counts every process of this user: leave room above what runs now.
             self._nproc = _count_tasks(os.getuid()) + limits.nproc * max(1, workers)
             self.note = "workers run as the grading user (see docs/grading.md for what that allows)"
+
+    def close(self) -> None:
+        """Release the sandbox uids (other graders may use them from now on)."""
+        for fd in self._locks:
+            os.close(fd)
+        self._locks = []
 
     def _preexec(self):
         lim = self.limits
@@ -197,6 +204,33 @@ class Sandbox:
         res.status = _read_status(scratch / "status.json", res.problems)
         res.results = _read_results(scratch / "results.pt", res.problems)
         return res
+
+
+def _claim_uids(n: int) -> tuple[list[int], list[int]]:
+    """Claim ``n`` unused uids for this grader, exclusively among concurrent graders.
+
+    A uid is claimed by holding a ``flock`` on a root-only lock file; the lock
+    goes with the process, so a crashed grader frees its uids. Processes left
+    running under a freshly claimed uid are leftovers and are killed.
+    """
+    lock_dir = Path(tempfile.gettempdir()) / "genlab-grade-uids"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    uids, fds = [], []
+    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + 1000):
+        if len(uids) == n:
+            break
+        if _uid_exists(uid):
+            continue
+        fd = os.open(lock_dir / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _kill_uid(uid)
+        uids.append(uid)
+        fds.append(fd)
+    return uids, fds
 
 
 def _kill_uid(uid: int) -> None:
