@@ -48,7 +48,7 @@ def test_every_family_trains_on_digits(tmp_path, model):
     out = tmp_path / model
     # 8x8 digits keep this fast; every model of the registry accepts that size.
     code = train(model, "--data", "digits", "--size", "8", "--epochs", "3", "--out", str(out),
-                 "--limit", "128", "--batch-size", "32", "--lr", "2e-3")
+                 "--limit", "96", "--batch-size", "32", "--lr", "2e-3")
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == model and metrics["epochs"]["epoch"] == [1, 2, 3]
