@@ -94,7 +94,9 @@ def build(name: str, **config: object) -> nn.Module:
     if unknown:
         raise ModelConfigError(f"{cfg_cls.__name__} (model {name!r}) has no field(s) "
                                f"{', '.join(map(repr, unknown))}; its fields are: {', '.join(fields)}.")
-    return cls(cfg_cls(**config))
+    model = cls(cfg_cls(**config))
+    model.registry_name = name  # lets checkpoints and resume_latest rebuild it from the registry
+    return model
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

@@ -277,6 +277,10 @@ class DCGANDiscriminator(_Conditional):
         self.head = nn.Conv2d(2 * w, 1, s)               # (B, 2w, s, s) -> (B, 1, 1, 1)
         self.embed = nn.Embedding(cfg.n_classes, 2 * w) if cfg.n_classes > 0 else None
         self.apply(dcgan_init)
+        if self.embed is not None:
+            # The projection adds <e_y, sum_hw phi(x)>: with PyTorch's N(0, 1) embedding this term
+            # starts in the tens and D begins far from chance. Start it small, like the conv weights.
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """``D(x, y)``: images ``(B, C, H, W)`` -> logits ``(B,)`` (no sigmoid)."""
