@@ -97,10 +97,18 @@ def clean_env(scratch: Path) -> dict[str, str]:
     }
 
 
+def _pids() -> list[str]:
+    """Process ids from /proc (empty where there is no /proc, e.g. macOS)."""
+    try:
+        return [d for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return []
+
+
 def _count_tasks(uid: int) -> int:
     """Processes + threads of ``uid`` now (RLIMIT_NPROC counts both)."""
     n = 0
-    for d in os.listdir("/proc"):
+    for d in _pids():
         if d.isdigit():
             try:
                 if os.stat(f"/proc/{d}").st_uid == uid:
@@ -146,12 +154,16 @@ class Sandbox:
         mem = int(lim.memory_mb) * 2**20
         nproc, fsize = self._nproc, lim.file_bytes
 
+        limits = [(resource.RLIMIT_CPU, (cpu, cpu + 5)), (resource.RLIMIT_AS, (mem, mem)),
+                  (resource.RLIMIT_NPROC, (nproc, nproc)), (resource.RLIMIT_FSIZE, (fsize, fsize)),
+                  (resource.RLIMIT_CORE, (0, 0))]
+
         def apply() -> None:  # runs in the child between fork and exec: setrlimit calls only
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            for which, value in limits:
+                try:
+                    resource.setrlimit(which, value)
+                except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS: the others still apply
+                    pass
         return apply
 
     def run(self, job: dict, inputs_file: Path) -> WorkerResult:
@@ -237,9 +249,7 @@ def _kill_uid(uid: int) -> None:
     """SIGKILL every process of ``uid`` (a sandbox uid: nothing else runs as it)."""
     for _ in range(3):  # a fork racing with the scan is caught by the next pass
         found = False
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
+        for d in _pids():
             try:
                 if os.stat(f"/proc/{d}").st_uid == uid:
                     os.kill(int(d), signal.SIGKILL)
