@@ -31,6 +31,7 @@ Usage::
     genlab bench                        # everything, full budgets (about 25 CPU minutes)
     genlab bench --quick --json q.json  # small budgets, under 3 minutes on 2 idle cores
     genlab bench --only vae gan         # some benchmarks
+    genlab bench --merge a.json b.json --json all.json   # one table from separate --only runs
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BENCHMARKS", "Settings", "add_arguments", "format_table", "machine_info", "run", "run_benchmarks"]
+__all__ = ["BENCHMARKS", "Settings", "add_arguments", "format_table", "machine_info", "merge_reports", "run",
+           "run_benchmarks"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -698,6 +700,19 @@ def run_benchmarks(names: list[str], s: Settings, progress: bool = True) -> dict
     return {"meta": meta, "benchmarks": results}
 
 
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from several ``--only`` runs (benchmarks in the canonical order; every run's meta kept).
+
+    Each benchmark's figures still come from one process; only the table is assembled.
+    """
+    benchmarks: dict[str, Any] = {}
+    for rep in reports:
+        benchmarks.update(rep["benchmarks"])
+    order = [n for n in BENCHMARKS if n in benchmarks] + [n for n in benchmarks if n not in BENCHMARKS]
+    metas = [rep["meta"] for rep in reports]
+    return {"meta": {**metas[0], "merged_from": metas}, "benchmarks": {n: benchmarks[n] for n in order}}
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
@@ -733,10 +748,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (default 1: small models; robust on a loaded machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="run nothing: merge reports of separate --only runs into one (table and --json)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``genlab bench``: run, print the table, write the JSON."""
+    if getattr(args, "merge", None):
+        report = merge_reports([json.loads(Path(p).read_text()) for p in args.merge])
+        print(format_table(report))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+            print(f"\nwrote {args.json}")
+        return 0
     names = list(args.only) if args.only else list(BENCHMARKS)
     out = Path(args.out) if args.out else (Path(args.json).resolve().parent / "bench_out" if args.json
                                            else Path("bench_out"))
