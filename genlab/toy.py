@@ -34,7 +34,7 @@ from .errors import ShapeError
 __all__ = [
     "GaussianMixture2D", "ToyDiscriminator", "ToyGANRun", "ToyGenerator", "grid_centers", "integrate",
     "js_on_grid", "kl_on_grid", "mixture_pdf", "mode_coverage", "normal_pdf", "ring_centers",
-    "train_toy_gan", "value_on_grid",
+    "show_snapshots", "train_toy_gan", "value_on_grid",
 ]
 
 
@@ -369,3 +369,36 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
     g_net.eval()
     d_net.eval()
     return run
+
+
+def show_snapshots(run: ToyGANRun, mixture: GaussianMixture2D, title: str | None = None, axes=None,
+                   lim: float | None = None):
+    """Scatter the generator's samples at each snapshot over the mixture's modes (one panel per step).
+
+    Args:
+        run: a :class:`ToyGANRun`.
+        mixture: the data distribution (its centres are drawn as red crosses).
+        title: written left of the row (e.g. the setting).
+        axes: a row of matplotlib axes, one per snapshot (default: a new figure).
+        lim: half-width of each panel (default: the mixture's extent plus a margin).
+
+    Returns:
+        The axes.
+    """
+    import matplotlib.pyplot as plt
+
+    steps = sorted(run.snapshots)
+    if axes is None:
+        _, axes = plt.subplots(1, len(steps), figsize=(2.2 * len(steps), 2.4), squeeze=False)
+        axes = axes[0]
+    lim = lim or float(mixture.centers.abs().max()) + 1.0
+    for ax, step in zip(axes, steps, strict=False):
+        pts = run.snapshots[step]
+        cov = mode_coverage(pts, mixture.centers, mixture.std)
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4)
+        ax.scatter(mixture.centers[:, 0], mixture.centers[:, 1], c="red", marker="x", s=25)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[], aspect="equal")
+        ax.set_title(f"step {step}\n{cov['covered']}/{cov['n_modes']} modes", fontsize=8)
+    if title:
+        axes[0].set_ylabel(title, fontsize=9)
+    return axes

@@ -1,0 +1,147 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 03 · GAN theory
+#
+# You write the three functions every GAN is built from: the discriminator's loss, the
+# generator's loss (both forms) and the optimal discriminator. Then you check the theory
+# with them and train a 2-D toy GAN with your own losses.
+#
+# All discriminator outputs are **logits** $\ell$ of shape `(B,)`, with $D(x) = \sigma(\ell)$.
+# Work with logits (`torch.nn.functional.binary_cross_entropy_with_logits`, `F.logsigmoid`,
+# `F.softplus`): they stay finite where $\sigma(\ell)$ rounds to 0 or 1.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %% tags=["support"]
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+import genlab
+from genlab import checks, toy
+
+session = genlab.start(seed=0)
+
+# %% [markdown]
+# ## Exercise 1: the discriminator's loss
+#
+# $D$ maximises $V(D, G) = \mathbb E_x[\log D(x)] + \mathbb E_z[\log(1 - D(G(z)))]$, i.e. it
+# minimises the binary cross-entropy with **real labelled 1 and fakes labelled 0**:
+#
+# $$\mathcal L_D = -\frac1N \sum_i \log \sigma(\ell^\text{real}_i) - \frac1M \sum_j \log\big(1 - \sigma(\ell^\text{fake}_j)\big).$$
+#
+# Return a scalar tensor: the sum of the two batch means.
+
+# %% tags=["exercise"]
+def discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """BCE of D: real logits (N,) against 1 plus fake logits (M,) against 0; each a batch mean -> scalar."""
+    ### BEGIN SOLUTION
+    # HINT: F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)) for the real term, zeros_like for the fake one; add the two.
+    real = F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits))
+    fake = F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+    return real + fake
+    ### END SOLUTION
+
+
+# %%
+checks.check_discriminator_loss(discriminator_loss)
+
+# %% [markdown]
+# ## Exercise 2: the generator's loss, two ways
+#
+# * saturating (the minimax form): $G$ minimises $\frac1M\sum_j \log(1 - \sigma(\ell_j))$ (a negative number);
+# * non-saturating (what everyone uses): $G$ minimises $-\frac1M\sum_j \log \sigma(\ell_j)$, the BCE of the
+#   fake logits against the label **1**.
+#
+# `non_saturating=True` is the default. Lecture 03 shows why: where $D$ confidently rejects the fakes, the
+# saturating loss has almost no gradient.
+
+# %% tags=["exercise"]
+def generator_loss(d_fake_logits: torch.Tensor, non_saturating: bool = True) -> torch.Tensor:
+    """G's loss from D's logits on fakes (M,): -mean log D(G(z)) (default) or mean log(1 - D(G(z))) -> scalar."""
+    ### BEGIN SOLUTION
+    # HINT: non-saturating = BCE-with-logits against ones; saturating = minus the BCE-with-logits against zeros.
+    if non_saturating:
+        return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
+    return -F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+    ### END SOLUTION
+
+
+# %%
+checks.check_generator_loss(generator_loss)
+
+# %% [markdown]
+# ## Exercise 3: the optimal discriminator
+#
+# For a fixed generator, $V$ is maximised pointwise by
+# $D^*(x) = \dfrac{p_\text{data}(x)}{p_\text{data}(x) + p_g(x)}$. Given both densities evaluated at the same
+# points (any shape), return $D^*$ at those points.
+
+# %% tags=["exercise"]
+def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise; same shape as the inputs."""
+    ### BEGIN SOLUTION
+    # HINT: one line: the data density divided by the total density.
+    return p_data / (p_data + p_g)
+    ### END SOLUTION
+
+
+# %%
+checks.check_optimal_discriminator(optimal_discriminator)
+
+# %% [markdown]
+# ## Check the theory with your functions
+#
+# With your $D^*$, the value of the game should equal $-\log 4 + 2\,\mathrm{JS}(p_\text{data} \| p_g)$.
+# Below, the data is two bumps, the generator one Gaussian; change `p_g` and rerun.
+
+# %%
+x = torch.linspace(-14, 14, 2801, dtype=torch.float64)
+p_data = toy.mixture_pdf(x, mus=[-2.0, 1.5], sigmas=[0.5, 0.8])
+p_g = toy.normal_pdf(x, 0.0, 1.5)
+d_star = optimal_discriminator(p_data, p_g)
+print(f"V(D*, G) = {toy.value_on_grid(d_star, p_data, p_g, x):.5f}; "
+      f"-log 4 + 2 JS = {-math.log(4) + 2 * toy.js_on_grid(p_data, p_g, x):.5f}")
+plt.figure(figsize=(7, 2.5))
+plt.plot(x, p_data, label="$p_{data}$")
+plt.plot(x, p_g, label="$p_g$")
+plt.plot(x, d_star, "k", label="your $D^*$")
+plt.xlim(-6, 6)
+plt.legend(fontsize=8);
+
+# %% [markdown]
+# ## Train a toy GAN with your losses
+#
+# `toy.train_toy_gan` runs the alternating updates on 8 Gaussians on a ring and calls your
+# `discriminator_loss` and `generator_loss`. The red crosses are the modes.
+
+# %%
+ring = toy.GaussianMixture2D.ring(n_modes=8, radius=2.0, std=0.05)
+run = toy.train_toy_gan(ring, steps=genlab.fast_or(200, 1000), batch_size=128, hidden=64, depth=2, lr=1e-3,
+                        snapshots=5, d_loss_fn=discriminator_loss, g_loss_fn=generator_loss)
+toy.show_snapshots(run, ring, title="your GAN")
+print("modes covered over time:", run.history["covered"])
+
+# %% [markdown]
+# ## What to try next
+#
+# * Pass `non_saturating=False` to `train_toy_gan` (the saturating loss): is it slower to start?
+# * Make the discriminator lag (`lr_d=1e-4`) and watch the samples collapse into a wandering blob.
+# * Try the 25-mode grid `toy.GaussianMixture2D.grid(5, spacing=1.0)`: how many modes does your GAN find?
