@@ -1,0 +1,199 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 01 · A convolutional denoising autoencoder
+#
+# You will build the two halves of a convolutional autoencoder and the noise that a
+# *denoising* autoencoder learns to remove, then train it on digits and look at what it
+# does to noisy images. Three graded exercises, each followed by a check:
+#
+# 1. `ConvEncoder`: images `(B, 1, 16, 16)` -> codes `(B, latent_dim)`;
+# 2. `ConvDecoder`: codes `(B, latent_dim)` -> **logits** `(B, 1, 16, 16)`;
+# 3. `add_noise(x, sigma)`: Gaussian noise, clamped back to `[0, 1]`.
+#
+# Lecture 01 (`course/01_autoencoders.ipynb`) explains why convolutions and why denoising.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %% tags=["support"]
+import torch
+from torch import nn
+
+import genlab
+from genlab import checks, data, metrics, plot, train
+
+session = genlab.start(seed=0)
+device = session.device
+
+IMAGE_SIZE = 16  # digits are 1 x 16 x 16 in this lab
+LATENT_DIM = 16  # size of the code z
+
+# %% [markdown]
+# ## Exercise 1: the encoder
+#
+# Write `ConvEncoder(latent_dim=16)`, an `nn.Module` whose `forward(x)` maps a batch of
+# images `(B, 1, 16, 16)` to codes `(B, latent_dim)`.
+#
+# * Use convolutions (`nn.Conv2d`): a `Conv2d(kernel_size=4, stride=2, padding=1)` halves
+#   the height and width exactly, so two of them take 16x16 to 4x4.
+# * Then flatten each image's feature map (`nn.Flatten()` or `h.flatten(1)`, which keeps the
+#   batch dimension) and finish with `nn.Linear(..., latent_dim)`: no activation on the code.
+# * Use the `latent_dim` argument (the check builds encoders with other sizes too) and keep
+#   the default `latent_dim=16`.
+
+# %% tags=["exercise"]
+class ConvEncoder(nn.Module):
+    """Images ``(B, 1, 16, 16)`` -> codes ``(B, latent_dim)`` with strided convolutions."""
+
+    def __init__(self, latent_dim: int = 16) -> None:
+        super().__init__()
+        # YOUR CODE HERE
+        raise NotImplementedError('build self.net = nn.Sequential(...): two Conv2d(kernel_size=4, stride=2, padding=1) with ReLUs (16 -> 8 -> 4), nn.Flatten(), nn.Linear(channels * 4 * 4, latent_dim).')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # YOUR CODE HERE
+        raise NotImplementedError('pass x through the layers you built in __init__.')
+
+
+# %%
+checks.check_ConvEncoder(ConvEncoder)
+
+# %% [markdown]
+# ## Exercise 2: the decoder
+#
+# Write `ConvDecoder(latent_dim=16)`, whose `forward(z)` maps codes `(B, latent_dim)` to
+# **logits** `(B, 1, 16, 16)`: real numbers, one per pixel, with `sigmoid(logits)` the
+# image. Do not apply the sigmoid yourself: the loss, `binary_cross_entropy_with_logits`,
+# does it in a numerically stable way.
+#
+# Mirror the encoder: `nn.Linear(latent_dim, 64 * 4 * 4)`, reshape to `(B, 64, 4, 4)`
+# (`nn.Unflatten(1, (64, 4, 4))`), then `nn.ConvTranspose2d(kernel_size=4, stride=2,
+# padding=1)` layers, each of which doubles the size: 4 -> 8 -> 16. The last layer has one
+# output channel and no activation.
+
+# %% tags=["exercise"]
+class ConvDecoder(nn.Module):
+    """Codes ``(B, latent_dim)`` -> logits ``(B, 1, 16, 16)`` with transposed convolutions."""
+
+    def __init__(self, latent_dim: int = 16) -> None:
+        super().__init__()
+        # YOUR CODE HERE
+        raise NotImplementedError('build self.net = nn.Sequential(...): nn.Linear(latent_dim, 64 * 4 * 4), ReLU, nn.Unflatten(1, (64, 4, 4)), then two ConvTranspose2d(kernel_size=4, stride=2, padding=1), the last with 1 output channel and no activation.')
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        # YOUR CODE HERE
+        raise NotImplementedError('pass z through the layers you built in __init__; return logits (no sigmoid).')
+
+
+# %%
+checks.check_ConvDecoder(ConvDecoder)
+
+# %% [markdown]
+# ## Exercise 3: the corruption
+#
+# A denoising autoencoder sees a noisy image and must output the clean one. Write
+# `add_noise(x, sigma)` that returns
+#
+# $$\tilde x = \operatorname{clamp}(x + \sigma\,\varepsilon,\ 0,\ 1), \qquad \varepsilon \sim \mathcal N(0, I),$$
+#
+# exactly this:
+#
+# * `x` is a batch of images `(B, C, H, W)` in `[0, 1]`; the result has the same shape;
+# * `eps` is standard Gaussian noise of the **full** shape of `x` (every pixel of every
+#   image its own draw), drawn fresh on every call (`torch.randn_like(x)`; do not reseed);
+# * `sigma` is the standard deviation of the noise itself (not its variance);
+# * the noise is added first, then the result is clamped to `[0, 1]`, so it is still an
+#   image; with `sigma = 0` the images come back unchanged;
+# * `x` itself is not modified (no in-place `add_`).
+#
+# The check measures the statistics of what you add: mean 0, standard deviation `sigma`,
+# 68% of the pixels within one `sigma`, values in `[0, 1]`.
+
+# %% tags=["exercise"]
+def add_noise(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``clamp(x + sigma * eps, 0, 1)`` with fresh ``eps ~ N(0, I)`` shaped like ``x``."""
+    # YOUR CODE HERE
+    raise NotImplementedError('draw eps with torch.randn_like(x), add sigma * eps to x, then clamp the result to [0, 1].')
+
+
+# %%
+checks.check_add_noise(add_noise)
+
+# %% [markdown]
+# ## Look at the corruption
+#
+# Digits from the training set with increasing noise. At `sigma = 0.3` the digit is still
+# there for your eye; can a small network see it too?
+
+# %%
+x_train, y_train = data.load("digits", "train", IMAGE_SIZE, limit=genlab.fast_or(256, None))
+x_test, y_test = data.load("digits", "test", IMAGE_SIZE)
+sigmas = [0.0, 0.1, 0.2, 0.3, 0.5]
+plot.show_rows({f"sigma={s}": add_noise(x_test[:10], s) for s in sigmas}, n=10,
+               title="add_noise at increasing sigma");
+
+# %% [markdown]
+# ## Train a denoising autoencoder
+#
+# Your encoder and decoder in one `nn.Sequential`, trained with genlab's
+# `AutoencoderTask`: binary cross-entropy between the decoder's logits and the **clean**
+# image, summed over pixels and averaged over the batch. The task's `corrupt` step is
+# replaced by your `add_noise`, so the network only ever sees noisy inputs.
+
+# %%
+SIGMA = 0.3
+
+
+class DenoisingTask(train.AutoencoderTask):
+    """genlab's autoencoder task with the corruption written in this lab."""
+
+    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        return add_noise(x, self.noise_sigma)
+
+
+model = nn.Sequential(ConvEncoder(LATENT_DIM), ConvDecoder(LATENT_DIM))
+task = DenoisingTask(model, lr=2e-3, noise_sigma=SIGMA)
+history = train.fit(task, x_train, epochs=genlab.fast_or(2, 40), batch_size=64, val_data=x_test,
+                    device=device)
+plot.plot_history(history, keys=["loss", "val_loss"], title="BCE per image (nats), noisy in, clean out");
+
+# %% [markdown]
+# ## Noisy in, clean out
+#
+# Test digits the network never saw, with fresh noise. The denoised row should look like
+# the clean row: the autoencoder has learnt what digits look like, and noise is not part
+# of that.
+
+# %%
+torch.manual_seed(1)
+model.eval()
+clean = x_test[:12].to(device)
+noisy = add_noise(clean, SIGMA)
+with torch.no_grad():
+    denoised = torch.sigmoid(model(noisy))
+plot.show_rows({"clean": clean, f"noisy (sigma={SIGMA})": noisy, "denoised": denoised}, n=12,
+               title="your denoising autoencoder on test digits");
+psnr_noisy = metrics.psnr(noisy, clean).mean().item()
+psnr_denoised = metrics.psnr(denoised, clean).mean().item()
+print(f"PSNR against the clean digits: noisy {psnr_noisy:.1f} dB, denoised {psnr_denoised:.1f} dB")
+
+# %% [markdown]
+# ## What to try next
+#
+# * Train with `SIGMA = 0.5`: where does the autoencoder start to guess the wrong digit?
+# * Shrink `LATENT_DIM` to 4: the denoised digits become blurrier but cleaner. Why?
+# * Replace `add_noise` by `genlab.masks.salt_and_pepper` in `DenoisingTask.corrupt`.
