@@ -158,7 +158,7 @@ ax.plot(mus, js_curve, "k--", label=r"$-\log 4 + 2\,\mathrm{JS}$")
 ax.axhline(-math.log(4), color="gray", lw=0.5)
 ax.set(xlabel=r"generator mean $\mu$ (data: $\mathcal{N}(0, 1)$)", ylabel="value")
 ax.legend(fontsize=8);
-print(f"largest gap between the two curves: {max(abs(v - j) for v, j in zip(v_curve, js_curve)):.1e}")
+print(f"largest gap between the two curves: {max(abs(v - j) for v, j in zip(v_curve, js_curve, strict=True)):.1e}")
 
 # %% [markdown]
 # ## 4. Saturating vs non-saturating generator loss
@@ -201,7 +201,8 @@ ax.legend(fontsize=8);
 # %%
 l0, h = math.log(1e-4 / (1 - 1e-4)), 1e-4
 for ns in (False, True):
-    loss = lambda t: float(losses.generator_loss(torch.tensor([t], dtype=torch.float64), non_saturating=ns))  # noqa: E731
+    def loss(t: float, ns: bool = ns) -> float:
+        return float(losses.generator_loss(torch.tensor([t], dtype=torch.float64), non_saturating=ns))
     fd = (loss(l0 + h) - loss(l0 - h)) / (2 * h)
     print(f"{'non-saturating' if ns else 'saturating    '}: dL/dl = {fd:+.5f}")
 
@@ -231,7 +232,7 @@ runs = {
     "lagging D": toy.train_toy_gan(ring, lr=1e-3, lr_d=1e-4, **common),
 }
 fig, axes = plt.subplots(len(runs), 6, figsize=(13, 4.8))
-for row, (name, run) in zip(axes, runs.items()):
+for row, (name, run) in zip(axes, runs.items(), strict=True):
     toy.show_snapshots(run, ring, title=name, axes=row)
 fig.suptitle("generator samples over training (red crosses: the 8 modes)");
 

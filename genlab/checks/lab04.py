@@ -153,7 +153,7 @@ def _variant_step(G, D, opt_g, opt_d, real, z, *, swap=False, saturating=False):
     opt_g.zero_grad()
     loss_g.backward()
     opt_g.step()
-    return {"loss_d": float(loss_d), "loss_g": float(loss_g)}
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
 
 def _params(m: nn.Module) -> torch.Tensor:
