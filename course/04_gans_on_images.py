@@ -1,0 +1,201 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · GANs on images
+#
+# Lecture 03 played the GAN game in 2-D. Now the samples are images: handwritten digits,
+# 16x16. We train a **fully connected GAN** and a **DCGAN** (convolutional) side by side with
+# the same data, the same number of updates and the same optimiser, look at what each gets
+# right and wrong, measure them (a Frechet distance on a digit classifier's features, and
+# class coverage), and finish with a **conditional GAN** that draws the digit we ask for.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+import genlab
+from genlab import data, metrics, models, plot, train
+
+session = genlab.start(seed=0)
+device = session.device
+
+# %% [markdown]
+# ## 1. Data and a shared budget
+#
+# The digits ship with scikit-learn (no download). Every model below gets the same
+# `epochs`, batch size and optimiser: Adam with learning rate $2\cdot 10^{-4}$ and
+# $\beta = (0.5, 0.999)$, the DCGAN paper's setting. A smaller $\beta_1$ gives the momentum
+# a shorter memory, which helps when the target (the other player) keeps moving.
+
+# %%
+limit = genlab.fast_or(256, None)
+x_train, y_train = data.load("digits", "train", size=16, limit=limit)
+x_test, y_test = data.load("digits", "test", size=16)
+epochs = genlab.fast_or(1, 25)
+budget = dict(batch_size=64, device=device, seed=0, progress=False)
+print(f"{len(x_train)} training digits, {epochs} epochs = {epochs * -(-len(x_train) // 64)} updates per player")
+
+# %% [markdown]
+# ## 2. Two generators, one recipe
+#
+# Both GANs use `genlab.train.GANTask`, whose step is the one from lecture 03:
+#
+# 1. **update D on real and fake**: real digits labelled 1, `G(z).detach()` labelled 0
+#    (`discriminator_loss`); the detach keeps this step from moving G;
+# 2. **update G through D** with the **non-saturating** loss $-\log D(G(z))$
+#    (`generator_loss`), which still has a gradient when D rejects the fakes.
+#
+# The **fully connected** pair (`models.build("gan")`) flattens images to 256 numbers. The
+# **DCGAN** (`models.build("dcgan")`) upsamples with transposed convolutions and BatchNorm in
+# G and downsamples with strided convolutions and LeakyReLU in D; BatchNorm keeps each
+# layer's activations on one scale while both players move, and all weights start from
+# $\mathcal N(0, 0.02)$. `GANTask` keeps a **fixed noise batch** so that sample grids taken at
+# different times, or from different runs, show the same $z$.
+
+# %%
+gans = {"fully connected": models.build("gan", hidden=256), "DCGAN": models.build("dcgan", width=32)}
+histories, tasks = {}, {}
+for name, pair in gans.items():
+    tasks[name] = train.GANTask(pair, lr=2e-4, betas=(0.5, 0.999))
+    histories[name] = train.fit(tasks[name], x_train, epochs, **budget)
+    params = sum(p.numel() for p in pair.parameters())
+    print(f"{name:16s}: {params:,} parameters, {histories[name]['seconds'][-1] * epochs:.0f} s")
+
+# %%
+plot.show_rows({name: task.sample(16) for name, task in tasks.items()}, n=16,
+               title=f"same noise, same budget ({epochs} epochs)");
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+for ax, (name, h) in zip(axes, histories.items(), strict=True):
+    plot.plot_history(h, keys=["loss_d", "loss_g"], title=name, ax=ax)
+
+# %% [markdown]
+# **What each gets right and wrong.** The fully connected generator treats the 256 pixels as
+# unrelated numbers: it has to learn separately that neighbouring pixels go together, so its
+# digits come out speckled, with salt-and-pepper noise and broken strokes, though their
+# rough shapes appear early. The DCGAN's transposed convolutions paint local patches with
+# shared filters, so strokes are smooth and continuous from the start; its typical failure
+# is different: some samples are blobs that are not quite any digit, and some digits are
+# more frequent than others. The loss curves say little about either: a GAN's losses do
+# not go down as it improves, since each player's loss depends on the other. We need
+# measurements on the samples.
+#
+# ## 3. Measuring a GAN: Frechet distance and class coverage
+#
+# Both measures look at samples through a digit classifier:
+#
+# * the **Frechet distance** between the Gaussians fitted to the classifier's features of
+#   real and generated images, $\lVert\mu_r - \mu_g\rVert^2 + \mathrm{tr}(\Sigma_r + \Sigma_g
+#   - 2(\Sigma_r\Sigma_g)^{1/2})$ (FID with a digits network instead of Inception): lower is
+#   better, and it sees both quality and diversity;
+# * **class coverage**: which digits the classifier recognises among the samples (mode
+#   collapse shows up as missing classes).
+#
+# A number means little alone, so we report it beside the **real-vs-real baseline**: the same
+# measure between the training and the test digits, the best a generator can hope for with
+# this many samples.
+
+# %%
+try:  # the shipped classifier, once genlab.weights has it
+    from genlab.weights import load_pretrained
+
+    classifier = load_pretrained("classifier").to(device)
+except Exception as err:  # not shipped yet: train one here (a few seconds)
+    print(f"no pretrained classifier ({type(err).__name__}); training one on the digits")
+    classifier = models.build("classifier")
+    x_all, y_all = data.load("digits", "train", size=16)
+    train.fit(train.ClassifierTask(classifier), (x_all, y_all), genlab.fast_or(1, 8), **budget)
+classifier.eval()
+acc = (classifier(x_test.to(device)).argmax(1).cpu() == y_test).float().mean()
+print(f"classifier test accuracy: {acc:.1%}")
+
+# %%
+n_eval = len(x_test)
+gen = torch.Generator().manual_seed(1)
+samples = {name: pair.generator.eval().sample(n_eval, generator=gen).cpu() for name, pair in gans.items()}
+rows = [("real train vs real test", x_train[:n_eval], x_test)]
+rows += [(name, s, x_test) for name, s in samples.items()]
+print(f"{'':26s} {'Frechet distance':>17s} {'classes covered':>16s}")
+for name, a, b in rows:
+    fd = metrics.classifier_frechet(a.to(device), b.to(device), classifier)
+    cov = metrics.class_coverage(a.to(device), classifier)
+    print(f"{name:26s} {fd:17.2f} {cov['covered']:>13d}/10")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 2.8))
+width = 0.27
+for i, (name, s) in enumerate({"real (test)": x_test, **samples}.items()):
+    fr = metrics.class_coverage(s.to(device), classifier)["fractions"]
+    ax.bar(torch.arange(10) + (i - 1) * width, fr, width, label=name)
+ax.set(xticks=range(10), xlabel="predicted digit", ylabel="fraction of samples",
+       title="which digits each GAN draws")
+ax.legend(fontsize=8);
+
+# %% [markdown]
+# Read the two numbers together: a GAN can have a good Frechet distance on the digits it
+# draws and still skip a class, and a GAN that covers every class can draw them badly.
+# (In fast mode the models trained for one epoch on 256 digits: expect large distances.)
+#
+# ## 4. A conditional GAN: ask for a digit
+#
+# Give both players the label: $G(z, y)$ and $D(x, y)$. The generator concatenates a learned
+# embedding of $y$ to $z$; the discriminator adds a *projection* term
+# $\langle e_y, \phi(x)\rangle$ to its logit, so it judges "is this a real **7**?" rather than
+# "is this a real digit?". A generator that draws a good 1 when asked for a 7 is now caught.
+# `models.build("cgan")` is the DCGAN with `n_classes=10`, and `GANTask` passes the labels.
+
+# %%
+cgan = models.build("cgan", width=32)
+cgan_task = train.GANTask(cgan, lr=2e-4, betas=(0.5, 0.999))
+cgan_history = train.fit(cgan_task, (x_train, y_train), epochs, **budget)
+
+# %%
+g = cgan.generator.eval()
+z = torch.randn(10, g.config.z_dim, generator=torch.Generator().manual_seed(2)).to(device)
+with torch.no_grad():
+    # row r = class r; column c uses the same z in every row (the "style" stays, the digit changes)
+    grid = torch.cat([g(z, torch.full((10,), digit, device=device)) for digit in range(10)])
+plot.show_grid(grid.cpu(), nrow=10, title="conditional DCGAN: row = requested digit, column = one z");
+
+# %%
+asked = torch.arange(10).repeat_interleave(50)
+with torch.no_grad():
+    drawn = g(torch.randn(len(asked), g.config.z_dim, device=device), asked.to(device))
+got = classifier(drawn).argmax(1).cpu()
+print(f"the classifier reads the requested digit in {(got == asked).float().mean():.0%} of 500 samples")
+
+# %% [markdown]
+# Interactive: move through the conditional generator's latent space and switch the class
+# (`genlab.widgets.LatentExplorer`; it shows nothing when the notebook runs headless).
+
+# %%
+from genlab.widgets import LatentExplorer
+
+LatentExplorer(cgan.generator, n_classes=10)
+
+# %% [markdown]
+# ## What to try next
+#
+# * Give the fully connected GAN more epochs: does it ever lose its speckle?
+# * Train with the saturating loss (`GANTask(pair, non_saturating=False)`) and watch the
+#   first epochs.
+# * One-sided label smoothing (real labels 0.9 instead of 1) is another classic trick:
+#   write it as your own D loss and compare the Frechet distances.
+# * Lab 04: build the DCGAN blocks and the training step yourself.
