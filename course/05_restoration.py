@@ -11,6 +11,8 @@
 # %% [markdown]
 # # 05 · Image restoration: filling holes
 #
+# > Corruption models as pictures, mean fill and biharmonic baselines, masked loss, MLP vs conv repairer, hole PSNR/SSIM on held-out digits and photo patches, the mask painter.
+#
 # A photo with a scratch, a scan with missing lines, a digit half covered by a thumb:
 # **inpainting** asks for the missing pixels given the rest. It is conditional
 # generation, $p(x_{\text{hole}} \mid x_{\text{known}})$, and the rest of the course's

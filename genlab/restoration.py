@@ -88,7 +88,7 @@ def eval_masks(n: int, size: int, mask_kinds: Sequence[Any] | None = None, seed:
     return out
 
 
-@dataclass
+@dataclass(repr=False)
 class RepairTable:
     """Hole PSNR (dB) and SSIM per method and mask kind; prints as a Markdown table.
 
@@ -136,6 +136,8 @@ class RepairTable:
 
     def __str__(self) -> str:
         return self.to_markdown()
+
+    __repr__ = __str__
 
     def to_dict(self) -> dict:
         """Plain data (for JSON benchmark records)."""

@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lab 05 · Restoration: masks, a masked loss, and an inpainter that beats the formula
 #
+# > Write `block_mask`, `apply_mask`, `masked_mse`, `composite`; train a conv repairer that beats biharmonic.
+#
 # You will write the four small pieces every inpainting pipeline is built from, each
 # followed by a check, then train a convolutional repairer with them and compare it with
 # the biharmonic baseline on held-out digits.

@@ -1,0 +1,165 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 06 · A CRNN repairer
+#
+# > Write `rows_to_sequences`, `sequences_to_rows` and the `CRNN` forward; train it and compare with the conv repairer.
+#
+# A convolution sees a bounded window. A bidirectional recurrent layer run along every row
+# of a feature map gives each position a summary of the *whole* row; a second one along the
+# columns spreads it over the whole image. You will write the two reshapes that turn a
+# feature map into a batch of sequences and back, then the CRNN's `forward`, then train it
+# and compare it with the convolutional repairer on whole-row holes.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %% tags=["support"]
+import torch
+from torch import nn
+
+import genlab
+from genlab import checks, data, plot
+from genlab.restoration import evaluate_repairers, train_repairer, training_masks
+from genlab.weights import load_pretrained
+
+session = genlab.start(seed=0)
+device = session.device
+
+# %% [markdown]
+# ## Exercise 1: feature-map rows as sequences
+#
+# `nn.GRU(batch_first=True)` reads a batch of sequences `(N, L, F)`: N sequences of length L
+# with F features per step. One sequence per feature-map row means
+#
+# $$ (B, C, H, W) \;\to\; (B\cdot H,\; W,\; C), \qquad \text{seq}[bH + r,\, j] = \text{feat}[b, :, r, j]. $$
+#
+# ```
+#  feat (B, C, H, W) --permute--> (B, H, W, C) --reshape--> (B*H, W, C)
+#       channels last so that each step j carries the C channels of pixel (r, j)
+# ```
+#
+# Careful: `feat.view(B * H, W, C)` has the right shape and the wrong content.
+
+# %% tags=["exercise"]
+def rows_to_sequences(feat: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to right."""
+    # YOUR CODE HERE
+    raise NotImplementedError('permute the channels last, (B, H, W, C), then reshape to (B*H, W, C).')
+
+
+# %%
+checks.check_rows_to_sequences(rows_to_sequences)
+
+# %% [markdown]
+# ## Exercise 2: and back
+#
+# `sequences_to_rows(seq, batch, height)` inverts it: `(B*H, W, C) -> (B, C, H, W)`. The
+# number of features `C` is whatever the sequences carry (a bidirectional GRU outputs
+# `2 * hidden`), so read it from `seq`.
+
+# %% tags=["exercise"]
+def sequences_to_rows(seq: torch.Tensor, batch: int, height: int) -> torch.Tensor:
+    """(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences."""
+    # YOUR CODE HERE
+    raise NotImplementedError('reshape to (B, H, W, C), then permute the channels back to dimension 1.')
+
+
+# %%
+checks.check_sequences_to_rows(sequences_to_rows)
+
+# %% [markdown]
+# ## Exercise 3: the CRNN forward
+#
+# The constructor is given; write `forward`. Shapes with `w = width`, `k = hidden`:
+#
+# ```
+#  [x_masked, mask]                 (B, C+1, H, W)
+#  encoder                          (B, 2w, H/2, W/2)               = feat
+#  rows:    rows_to_sequences(feat) (B*H/2, W/2, 2w) -> row_rnn -> (B*H/2, W/2, 2k)
+#           -> row_proj (B*H/2, W/2, 2w) -> sequences_to_rows -> feat = feat + that
+#  columns: the same on feat.transpose(2, 3) with col_rnn, col_proj, transposed back;
+#           feat = feat + that
+#  decoder -> logits (B, C, H, W) -> sigmoid -> composite with the known pixels
+# ```
+#
+# The residual additions let the convolutional features pass unchanged where the recurrence
+# has nothing to add. Transposing H and W turns columns into rows, so your two functions
+# serve both sweeps.
+
+# %% tags=["exercise"]
+class CRNN(nn.Module):
+    """Conv encoder -> BiGRU along rows -> BiGRU along columns -> conv decoder -> sigmoid -> composite.
+
+    Args:
+        channels: image channels C (1 for digits).
+        width: conv channels w at full resolution; the recurrences work on 2w features.
+        hidden: hidden size k of each direction of the two bidirectional GRUs.
+
+    ``forward(x_masked, mask) -> x_hat`` with images ``(B, C, H, W)`` in [0, 1], ``H`` and ``W``
+    even, mask ``(B, 1, H, W)`` (1 = missing); known pixels of the output equal ``x_masked``.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 32, hidden: int = 64) -> None:
+        super().__init__()
+        w = width
+        self.encoder = nn.Sequential(
+            nn.Conv2d(channels + 1, w, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU())         # H -> H/2
+        self.row_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.row_proj = nn.Linear(2 * hidden, 2 * w)
+        self.col_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.col_proj = nn.Linear(2 * hidden, 2 * w)
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(),  # H/2 -> H
+            nn.Conv2d(w, w, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(w, channels, 1))
+
+    def forward(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # YOUR CODE HERE
+        raise NotImplementedError('follow the diagram above; for the columns use feat.transpose(2, 3) with the same two functions.')
+
+
+# %%
+checks.check_crnn(CRNN)
+
+# %% [markdown]
+# ## Train it, compare with the convolutional repairer
+#
+# Same masks as lecture 05 (random 8x8 blocks, 5-row bands, 3 scattered rows). The
+# convolutional repairer is the one shipped with genlab (`load_pretrained("conv_repair")`).
+
+# %%
+x_train, _ = data.load("digits", "train", size=16, limit=genlab.fast_or(256, None))
+x_test, _ = data.load("digits", "test", size=16, limit=genlab.fast_or(64, None))
+crnn = CRNN(channels=1, width=32, hidden=64).to(device)
+print(f"CRNN: {sum(p.numel() for p in crnn.parameters()):,} parameters")
+mix = training_masks(("block", "rows", "scattered_rows"),
+                     {"block": {"hole": 8}, "rows": {"rows": 5}, "scattered_rows": {"rows": 3}})
+history = train_repairer(crnn, x_train, genlab.fast_or(1, 30), masks=mix, lr=2e-3, device=device,
+                         progress=False)
+plot.plot_history(history, logy=True, title="CRNN, masked MSE")
+
+# %%
+table, out = evaluate_repairers({"conv repairer (shipped)": load_pretrained("conv_repair"), "your CRNN": crnn},
+                                x_test, return_outputs=True)
+print(table)
+print("CRNN - biharmonic:", {k: round(v, 1) for k, v in table.gain("your CRNN").items()})
+
+# %%
+plot.show_rows({"input": out["masked"]["5-row band"], "biharmonic": out["biharmonic"]["5-row band"],
+                "conv": out["conv repairer (shipped)"]["5-row band"], "CRNN": out["your CRNN"]["5-row band"],
+                "truth": x_test}, n=10, title="a band of 5 missing rows")
