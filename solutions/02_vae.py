@@ -1,0 +1,179 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 02 · The three pieces of a VAE
+#
+# A variational autoencoder needs three small functions on top of an encoder and a
+# decoder. You write them, each followed by a check, then train a convolutional VAE with
+# them and draw new digits from it:
+#
+# 1. `reparameterize(mu, logvar) -> z`: a differentiable sample from $q(z \mid x)$;
+# 2. `kl_divergence(mu, logvar) -> (B,)`: the KL to the prior $\mathcal N(0, I)$, per example;
+# 3. `elbo_loss(x, x_logits, mu, logvar) -> scalar`: the negative ELBO, nats per image.
+#
+# Lecture 02 (`course/02_vae.ipynb`) derives all three.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %% tags=["support"]
+import torch
+import torch.nn.functional as F
+
+import genlab
+from genlab import checks, data, models, plot, train
+
+session = genlab.start(seed=0)
+device = session.device
+
+LATENT_DIM = 8
+
+# %% [markdown]
+# ## Exercise 1: the reparameterisation trick
+#
+# The encoder gives, for each image, a mean `mu` and a log-variance `logvar` (both
+# `(B, d)`), so $\sigma = \exp(\tfrac12 \log\sigma^2)$. Write `reparameterize(mu, logvar)`
+# returning
+#
+# $$z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal N(0, I),$$
+#
+# with `eps` of the full shape of `mu` (one independent draw per coordinate of every
+# example) and drawn fresh. `z` must be differentiable with respect to `mu` and `logvar`:
+# `torch.normal(mu, std)` and `Normal(...).sample()` are not. The check looks at the mean
+# and standard deviation of many samples and at the gradients
+# $\partial z / \partial \mu = 1$, $\partial z / \partial \log\sigma^2 = (z - \mu)/2$.
+
+# %% tags=["exercise"]
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Differentiable sample ``z ~ N(mu, diag(exp(logvar)))``; ``(B, d), (B, d) -> (B, d)``."""
+    ### BEGIN SOLUTION
+    # HINT: the standard deviation is exp(0.5 * logvar); the noise comes from torch.randn_like(mu).
+    std = torch.exp(0.5 * logvar)
+    eps = torch.randn_like(mu)
+    return mu + std * eps
+    ### END SOLUTION
+
+
+# %%
+checks.check_reparameterize(reparameterize)
+
+# %% [markdown]
+# ## Exercise 2: the KL term
+#
+# Write `kl_divergence(mu, logvar)` returning, **for each example**, the KL divergence of
+# $q = \mathcal N(\mu, \operatorname{diag}\sigma^2)$ from the prior $\mathcal N(0, I)$:
+#
+# $$\mathrm{KL}(q \,\|\, p) = \frac12 \sum_{j=1}^{d} \big(\sigma_j^2 + \mu_j^2 - 1 - \log\sigma_j^2\big),
+# \qquad \sigma_j^2 = e^{\text{logvar}_j}.$$
+#
+# Input `(B, d)`, output `(B,)`: sum over the latent dimension only, not over the batch.
+# In nats; never negative.
+
+# %% tags=["exercise"]
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) per example: ``(B, d), (B, d) -> (B,)``."""
+    ### BEGIN SOLUTION
+    # HINT: compute the bracket elementwise with logvar.exp(), then .sum(dim=1) and multiply by 0.5.
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1)
+    ### END SOLUTION
+
+
+# %%
+checks.check_kl_divergence(kl_divergence)
+
+# %% [markdown]
+# ## Exercise 3: the loss
+#
+# Write `elbo_loss(x, x_logits, mu, logvar)`: the **negative** ELBO with a Bernoulli
+# likelihood, in nats per image, averaged over the batch, returned as a 0-D tensor:
+#
+# $$\mathcal L = \frac1B \sum_{b=1}^{B} \Big[\underbrace{\sum_{i} \operatorname{BCE}(\ell_{bi}, x_{bi})}_{-\log p(x_b \mid z_b)}
+#   + \mathrm{KL}\big(q(z \mid x_b)\,\|\,\mathcal N(0, I)\big)\Big].$$
+#
+# * `x` are images `(B, C, H, W)` in `[0, 1]`; `x_logits` the decoder's **logits**, same shape:
+#   use `F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")` on the raw
+#   logits (no sigmoid first), then sum over every pixel of each image;
+# * add your `kl_divergence(mu, logvar)` per image;
+# * average over the batch (not sum), so the number does not depend on the batch size.
+#
+# It equals `genlab.losses.elbo_loss(x, x_logits, mu, logvar)` (but write your own: the
+# autograder gives no points for calling genlab's).
+
+# %% tags=["exercise"]
+def elbo_loss(x: torch.Tensor, x_logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Mean negative ELBO per image in nats (Bernoulli likelihood); a 0-D tensor."""
+    ### BEGIN SOLUTION
+    # HINT: BCE-with-logits with reduction="none", .flatten(1).sum(1) per image, + kl_divergence, then .mean().
+    recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").flatten(1).sum(1)  # (B,)
+    return (recon + kl_divergence(mu, logvar)).mean()
+    ### END SOLUTION
+
+
+# %%
+checks.check_elbo_loss(elbo_loss)
+
+# %% [markdown]
+# ## Train a convolutional VAE with your pieces
+#
+# `genlab.models.ConvVAE` supplies the encoder (`encode(x) -> (mu, logvar)`) and the decoder
+# (`decode(z) -> logits`). The task below is genlab's `VAETask` with its loss replaced by
+# your three functions, so whatever you wrote is what trains.
+
+# %%
+class MyVAETask(train.VAETask):
+    """genlab's VAE task, with the step built from this lab's functions."""
+
+    def losses(self, batch, ctx=None):
+        x, _ = batch
+        vae = self.net("model")
+        mu, logvar = vae.encode(x)
+        z = reparameterize(mu, logvar)
+        loss = elbo_loss(x, vae.decode(z), mu, logvar)
+        kl = kl_divergence(mu, logvar).mean().detach()
+        return {"loss": loss, "kl": kl, "recon": loss.detach() - kl}
+
+
+x_train, _ = data.load("digits", "train", 16, limit=genlab.fast_or(256, None))
+x_test, _ = data.load("digits", "test", 16)
+vae = models.ConvVAE(models.VAEConfig(image_size=16, latent_dim=LATENT_DIM))
+task = MyVAETask(vae, lr=2e-3)
+history = train.fit(task, x_train, epochs=genlab.fast_or(2, 60), batch_size=64, val_data=x_test, device=device)
+plot.plot_history(history, keys=["loss", "val_loss", "val_kl"], title="negative ELBO and KL (nats per image)");
+
+# %% [markdown]
+# ## Sample
+#
+# Draw $z \sim \mathcal N(0, I)$, decode, apply the sigmoid: new digits that are in neither
+# the training nor the test set. Below, reconstructions of test digits for comparison.
+
+# %%
+vae.eval()
+plot.show_grid(vae.sample(64, generator=torch.Generator().manual_seed(0)).cpu(), nrow=16,
+               title="64 samples from your VAE");
+with torch.no_grad():
+    mu_test, _ = vae.encode(x_test[:12].to(device))
+    recon = torch.sigmoid(vae.decode(mu_test)).cpu()
+plot.show_rows({"test digit": x_test[:12], "reconstruction": recon}, n=12);
+print(f"test negative ELBO: {history.last('val_loss'):.1f} nats per image (KL {history.last('val_kl'):.1f})")
+
+# %% [markdown]
+# ## What to try next
+#
+# * Weight the KL by `beta = 4` inside `MyVAETask.losses`: blurrier reconstructions, and samples?
+# * `LATENT_DIM = 2`: decode a grid of `z` values with `plot.show_grid` and compare with
+#   lecture 01's autoencoder map.
+# * Compare your `elbo_loss` with `genlab.metrics.iwae_bound(vae, x_test, k=64)`: which is
+#   tighter?
