@@ -100,7 +100,7 @@ else:
 #
 # A float is a sign, an **exponent** (range) and a **mantissa** (precision):
 #
-# | format | exponent bits | mantissa bits | largest | smallest normal | 
+# | format | exponent bits | mantissa bits | largest | smallest normal |
 # |---|---|---|---|---|
 # | float32 | 8 | 23 | 3.4e38 | 1.2e-38 |
 # | bfloat16 | 8 | 7 | 3.4e38 | 1.2e-38 |
@@ -332,7 +332,7 @@ fit(fresh_task(), x_train, 2, checkpoint_dir=folder, **kw)       # session 1 ...
 resumed = fresh_task(seed=123)                                     # session 2: other weights, other RNG
 h_resumed = fit(resumed, x_train, 4, checkpoint_dir=folder, resume=True, **kw)
 diff = max((a - b).abs().max().item() for a, b in
-           zip(straight.model.state_dict().values(), resumed.model.state_dict().values()))
+           zip(straight.model.state_dict().values(), resumed.model.state_dict().values(), strict=True))
 print(f"epochs in the resumed history: {h_resumed['epoch']}; max weight difference: {diff}")
 plot.plot_history({"4 epochs at once": h_straight["loss"], "2 + resume 2": h_resumed["loss"]},
                   title="exact resume: the curves coincide");

@@ -182,7 +182,7 @@ straight, losses_straight = train(4, root / "straight")
 _, losses_a = train(2, root / "resumed")
 torch.manual_seed(12345)                     # the new session's RNG is somewhere else entirely
 resumed, losses_b = train(4, root / "resumed", seed=99)
-diff = max((a - b).abs().max().item() for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+diff = max((a - b).abs().max().item() for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True))
 print(f"max weight difference between 4 epochs and 2 + resume 2: {diff}")
 plot.plot_history({"4 epochs": losses_straight, "2 + resume 2": losses_a + losses_b},
                   title="training loss per epoch: the resumed run retraces the straight one");
