@@ -284,7 +284,7 @@ def training_masks(kinds: Sequence[Any] = ("block", "rows", "scattered_rows"),
 
 def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,
                    masks: Any = None, lr: float = 2e-3, loss: str = "masked_mse", batch_size: int = 64,
-                   seed: int = 0, **fit_kw: Any):
+                   seed: int = 0, lr_drop: tuple[float, float] | None = (0.75, 0.3), **fit_kw: Any):
     """Train a repairer with :class:`genlab.train.RepairTask` and :func:`genlab.train.fit`.
 
     Args:
@@ -297,6 +297,9 @@ def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,
         lr: Adam learning rate.
         loss: ``"masked_mse"`` (score the hole only), ``"masked_l1"``, ``"mse"``, ``"l1"``.
         batch_size, seed: passed to ``fit``.
+        lr_drop: ``(fraction, factor)``: after ``round(fraction * epochs)`` epochs multiply the
+            learning rate by ``factor`` (a late drop polishes the fit: about +1 dB hole PSNR on
+            digits); ``None`` keeps it constant.
         **fit_kw: anything else ``fit`` takes (``device``, ``progress``, ``callbacks``, ...).
 
     Returns:
@@ -311,4 +314,14 @@ def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,
                                 "rows": {"rows": max(1, round(5 * side / 16))},
                                 "scattered_rows": {"rows": max(1, round(3 * side / 16))}})
     task = RepairTask(model, lr=lr, masks=masks, loss=loss, seed=seed)
-    return fit(task, x_train, epochs, batch_size=batch_size, seed=seed, **fit_kw)
+    callbacks = list(fit_kw.pop("callbacks", ()))
+    if lr_drop is not None:
+        drop_after, factor = max(1, round(lr_drop[0] * epochs)), float(lr_drop[1])
+
+        def drop_lr(ctx: Any) -> None:
+            if ctx.epoch + 1 == drop_after and drop_after < epochs:
+                for group in ctx.task.optimizers["model"].param_groups:
+                    group["lr"] *= factor
+
+        callbacks.append(drop_lr)
+    return fit(task, x_train, epochs, batch_size=batch_size, seed=seed, callbacks=callbacks, **fit_kw)

@@ -155,7 +155,7 @@ def my_masks(batch, size, generator):
 x_train, _ = data.load("digits", "train", size=16, limit=genlab.fast_or(256, None))
 x_test, _ = data.load("digits", "test", size=16, limit=genlab.fast_or(64, None))
 model = ConvRepairer(RepairConfig(width=32)).to(device)
-history = fit(MyRepairTask(model, lr=2e-3, masks=my_masks), x_train, genlab.fast_or(1, 40),
+history = fit(MyRepairTask(model, lr=2e-3, masks=my_masks), x_train, genlab.fast_or(1, 30),
               device=device, progress=False)
 plot.plot_history(history, logy=True, title="masked MSE on the training masks")
 

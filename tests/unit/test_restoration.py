@@ -90,6 +90,10 @@ def test_train_repairer_reduces_loss_and_table_type():
 
     x = _digits_like(32, 8)
     model = ConvRepairer(RepairConfig(image_size=8, width=4, depth=1))
-    hist = train_repairer(model, x, 2, batch_size=16, progress=False, device="cpu")
-    assert len(hist) == 2 and all(math.isfinite(v) for v in hist["loss"])
+    seen = []
+    hist = train_repairer(model, x, 4, batch_size=16, progress=False, device="cpu", lr=1e-3,
+                          lr_drop=(0.5, 0.1),
+                          callbacks=[lambda ctx: seen.append(ctx.task.optimizers["model"].param_groups[0]["lr"])])
+    assert len(hist) == 4 and all(math.isfinite(v) for v in hist["loss"])
+    assert seen[0] == pytest.approx(1e-3) and seen[-1] == pytest.approx(1e-4)
     assert isinstance(evaluate_repairers({"m": model}, x[:4], ["rows"], ssim=False), RepairTable)

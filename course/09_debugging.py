@@ -1,0 +1,149 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · Debugging generative models
+#
+# > Habits that find bugs in generative models: shape/content tests, loss at init, overfit one batch, gradient routing, eval mode and baselines.
+#
+# Generative models fail quietly. A classifier with a bug usually shows a bad accuracy; a
+# GAN, a VAE or a repairer with a bug still trains, still prints a falling loss, and still
+# produces images, only worse ones. Most bugs are one of a few kinds, and a few habits find
+# them fast:
+#
+# 1. **check shapes and content** where tensors change shape (reshape vs permute);
+# 2. **know the loss at initialisation** and at the optimum, and check them;
+# 3. **overfit one batch**: a model that cannot memorise 16 images has a bug, not a
+#    capacity problem;
+# 4. **watch where gradients go**: which parameters get them, and which must not;
+# 5. **evaluate in evaluation mode**, and compare with a baseline every time.
+#
+# This lecture shows each habit on a small example; lab 09 gives eight broken functions
+# to fix.
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %%
+import torch
+import torch.nn.functional as F
+
+import genlab
+from genlab import data, losses, masks
+from genlab.models.repair import ConvRepairer, RepairConfig
+from genlab.restoration import evaluate_repairers
+
+session = genlab.start(seed=0)
+device = session.device
+
+# %% [markdown]
+# ## 1. Shapes right, content wrong
+#
+# The most dangerous reshaping bugs raise no error. Test a reshape against its definition
+# (a loop, or a hand-made tensor whose values say where they came from):
+
+# %%
+feat = torch.arange(24.0).view(1, 2, 3, 4)        # value = position in memory: easy to trace
+ok = feat.permute(0, 2, 3, 1).reshape(3, 4, 2)    # rows as sequences, channels last
+bad = feat.view(3, 4, 2)                          # same shape
+print("pixel (0, 0) should carry channels", feat[0, :, 0, 0].tolist(),
+      "| permute gives", ok[0, 0].tolist(), "| view gives", bad[0, 0].tolist())
+
+# %% [markdown]
+# ## 2. Know your loss at initialisation
+#
+# A discriminator that cannot tell anything apart outputs logits near 0, so its BCE on one
+# batch of reals and one of fakes is $2\log 2 \approx 1.386$. A VAE's KL is $\ge 0$ and
+# exactly 0 at the prior. A sigmoid applied before BCE-with-logits (which applies its own)
+# squeezes the model's probabilities into $(\sigma(0), \sigma(1)) = (0.5, 0.73)$, so the loss
+# on a positive example can never go below $-\log\sigma(1) \approx 0.31$. Compute these
+# numbers before training:
+
+# %%
+zeros = torch.zeros(64)
+print(f"D loss at logits 0: {losses.discriminator_loss(zeros, zeros):.4f}  (2 log 2 = {2 * torch.log(torch.tensor(2.)):.4f})")
+print(f"KL at the prior: {losses.kl_divergence(torch.zeros(4, 8), torch.zeros(4, 8)).tolist()}")
+confident = torch.full((8,), 20.0)
+print(f"BCE-with-logits, confident and right: {F.binary_cross_entropy_with_logits(confident, torch.ones(8)):.2e}; "
+      f"with a sigmoid applied first: {F.binary_cross_entropy_with_logits(torch.sigmoid(confident), torch.ones(8)):.3f}")
+
+# %% [markdown]
+# ## 3. Overfit one batch
+#
+# Train on the same 16 digits and the same masks, step after step. The masked loss must
+# go towards 0 fast; if it stalls, the model or the loss is wrong, not the data.
+
+# %%
+x16, _ = data.load("digits", "train", size=16, limit=16)
+g = torch.Generator().manual_seed(0)
+mask = masks.row_band(16, 16, 5, generator=g)
+torch.manual_seed(0)
+model = ConvRepairer(RepairConfig(width=16, depth=2))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+steps = genlab.fast_or(30, 200)
+for step in range(steps):
+    loss = losses.masked_mse(model(masks.apply_mask(x16, mask), mask), x16, mask)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if step % max(1, steps // 5) == 0 or step == steps - 1:
+        print(f"step {step:3d}  masked MSE {loss.item():.5f}")
+
+# %% [markdown]
+# ## 4. Where do the gradients go?
+#
+# After a discriminator update, the generator must have no gradient; after a generator
+# update, the discriminator's gradient is irrelevant (and must be zeroed before its own
+# step). A helper that lists which parameters received gradient finds a missing `detach`
+# immediately:
+
+# %%
+gen = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+disc = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+
+
+def got_grad(module):
+    return [name for name, p in module.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+
+
+z, real = torch.randn(8, 2), torch.randn(8, 3)
+for detach in (False, True):
+    gen.zero_grad(set_to_none=True)
+    fake = gen(z).detach() if detach else gen(z)
+    losses.discriminator_loss(disc(real).squeeze(1), disc(fake).squeeze(1)).backward()
+    print(f"detach={detach}: generator parameters with gradient after the D loss: {got_grad(gen)}")
+
+# %% [markdown]
+# ## 5. Evaluation mode, and a baseline every time
+#
+# Dropout and batch norm behave differently in training; `model.eval()` (and
+# `torch.no_grad()`) before measuring, then back to `model.train()`. `evaluate_repairers`
+# does both, and puts mean fill and biharmonic in every table, so an untrained or broken
+# model shows up as what it is:
+
+# %%
+evaluate_repairers({"overfit on one batch": model}, data.load("digits", "test", size=16, limit=64)[0],
+                   ["5-row band"], ssim=False)
+
+# %% [markdown]
+# The model memorised 16 training digits under one fixed mask; on held-out digits and other
+# band positions it is no better than the formula. That is habit 5: without the baseline
+# row, its number would look like a result.
+#
+# ## What to try next
+#
+# Lab 09: eight broken functions (a wrong reshape, fakes labelled real, a KL with the wrong
+# sign, a GRU fed a 4-D tensor, a double sigmoid, a missing `detach`, a forgotten
+# `eval()`, weights shared by accident). Each check describes the symptom; you find the fix.

@@ -1,0 +1,309 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lab 09 · Debugging lab: eight classic bugs
+#
+# > Fix eight classic bugs, each shown by a check that describes its symptom.
+#
+# Each section shows a `broken_*` function with one classic mistake from the models of this
+# course, then runs a check on it: the check **fails and describes the symptom** you would
+# see in a training run (not the fix). Your job: write the `fixed_*` function in the
+# exercise cell below it (start by copying the broken body) so that its check passes.
+#
+# | # | bug | you write |
+# | --- | --- | --- |
+# | 1 | flat generator output reshaped to the wrong image shape | `fixed_generator_output` |
+# | 2 | discriminator trained with fakes labelled real | `fixed_discriminator_loss` |
+# | 3 | KL term with the wrong sign | `fixed_kl_divergence` |
+# | 4 | recurrent layer fed a 4-D tensor | `fixed_row_rnn` |
+# | 5 | sigmoid applied before BCE-with-logits | `fixed_bce_loss` |
+# | 6 | missing `detach` on the fakes | `fixed_discriminator_update` |
+# | 7 | model left in train mode during evaluation | `fixed_predict` |
+# | 8 | two networks sharing weights by accident | `fixed_ema_copy` |
+
+# %% tags=["setup"]
+# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+try:
+    import genlab
+except ImportError:
+    # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
+    import genlab
+
+# %% tags=["support"]
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import genlab
+from genlab import checks
+from genlab.checks.lab09 import show_symptom
+
+session = genlab.start(seed=0)
+
+# %% [markdown]
+# ## 1. A flat generator output reshaped to the wrong image shape
+#
+# An MLP generator ends in `nn.Linear(hidden, C * H * W)`: one flat vector per sample that
+# must become a `(C, H, W)` image. The broken version below was written for gray images.
+
+# %% tags=["support"]
+def broken_generator_output(flat: torch.Tensor, channels: int, size: int) -> torch.Tensor:
+    """(B, C*size*size) -> images (B, C, size, size)."""
+    return flat.view(-1, 1, size, size)
+
+
+# %%
+show_symptom(checks.check_fixed_generator_output, broken_generator_output)
+
+# %% tags=["exercise"]
+def fixed_generator_output(flat: torch.Tensor, channels: int, size: int) -> torch.Tensor:
+    """(B, C*size*size) -> images (B, C, size, size); image b is row b of ``flat``."""
+    ### BEGIN SOLUTION
+    # HINT: copy broken_generator_output and fix it; keep the batch dimension as it is.
+    return flat.view(flat.shape[0], channels, size, size)
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_generator_output(fixed_generator_output)
+
+# %% [markdown]
+# ## 2. A discriminator trained with fakes labelled real
+#
+# The discriminator's loss is a binary cross-entropy on logits: real images should get
+# label 1, generated images label 0.
+
+# %% tags=["support"]
+def broken_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Discriminator BCE from logits (N,) on real and (M,) on fake images."""
+    real_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+    fake_loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+    return real_loss + fake_loss
+
+
+# %%
+show_symptom(checks.check_fixed_discriminator_loss, broken_discriminator_loss)
+
+# %% tags=["exercise"]
+def fixed_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Discriminator BCE from logits: real labelled 1, fake labelled 0, mean over each batch, summed."""
+    ### BEGIN SOLUTION
+    # HINT: copy broken_discriminator_loss and fix it.
+    real_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+    fake_loss = F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    return real_loss + fake_loss
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_discriminator_loss(fixed_discriminator_loss)
+
+# %% [markdown]
+# ## 3. A KL term with the wrong sign
+#
+# The VAE loss is reconstruction + $\mathrm{KL}(q(z\mid x)\,\|\,p(z))$ with
+# $\mathrm{KL} = \tfrac12\sum_j(\sigma_j^2 + \mu_j^2 - 1 - \log\sigma_j^2)$.
+
+# %% tags=["support"]
+def broken_kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per example, (B, D) -> (B,)."""
+    return 0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)
+
+
+# %%
+show_symptom(checks.check_fixed_kl_divergence, broken_kl_divergence)
+
+# %% tags=["exercise"]
+def fixed_kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per example, (B, D) -> (B,), always >= 0."""
+    ### BEGIN SOLUTION
+    # HINT: copy broken_kl_divergence and fix it; a divergence is never negative.
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(dim=1)
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_kl_divergence(fixed_kl_divergence)
+
+# %% [markdown]
+# ## 4. A recurrent layer fed a 4-D tensor
+#
+# The CRNN runs a bidirectional GRU (`batch_first=True`) along every row of a feature map
+# `(B, C, H, W)`, and wants the result back as a map `(B, 2*hidden, H, W)`.
+
+# %% tags=["support"]
+def broken_row_rnn(rnn: nn.GRU, feat: torch.Tensor) -> torch.Tensor:
+    """Run ``rnn`` along every row of ``feat`` (B, C, H, W) -> (B, 2*hidden, H, W)."""
+    out, _ = rnn(feat)
+    return out
+
+
+# %%
+show_symptom(checks.check_fixed_row_rnn, broken_row_rnn)
+
+# %% tags=["exercise"]
+def fixed_row_rnn(rnn: nn.GRU, feat: torch.Tensor) -> torch.Tensor:
+    """Run a batch_first ``rnn`` along every row of ``feat`` (B, C, H, W) -> (B, D*hidden, H, W)."""
+    ### BEGIN SOLUTION
+    # HINT: a GRU reads (N, L, F) sequences: which dimensions are N, L and F for rows of a feature map?
+    b, c, h, w = feat.shape
+    out, _ = rnn(feat.permute(0, 2, 3, 1).reshape(b * h, w, c))       # (B*H, W, D*hidden)
+    return out.reshape(b, h, w, -1).permute(0, 3, 1, 2)
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_row_rnn(fixed_row_rnn)
+
+# %% [markdown]
+# ## 5. A sigmoid applied before BCE-with-logits
+#
+# `F.binary_cross_entropy_with_logits` applies the sigmoid itself (in a numerically stable
+# way). The broken loss below was written for a model whose last layer is... a logit.
+
+# %% tags=["support"]
+def broken_bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of the model's logits against 0/1 targets."""
+    return F.binary_cross_entropy_with_logits(torch.sigmoid(logits), targets)
+
+
+# %%
+show_symptom(checks.check_fixed_bce_loss, broken_bce_loss)
+
+# %% tags=["exercise"]
+def fixed_bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of logits against 0/1 targets."""
+    ### BEGIN SOLUTION
+    # HINT: copy broken_bce_loss and fix it.
+    return F.binary_cross_entropy_with_logits(logits, targets)
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_bce_loss(fixed_bce_loss)
+
+# %% [markdown]
+# ## 6. A missing `detach` on the fakes
+#
+# One discriminator update of a GAN: score real and generated samples, step D's optimiser.
+
+# %% tags=["support"]
+def broken_discriminator_update(generator: nn.Module, discriminator: nn.Module,
+                                opt_d: torch.optim.Optimizer, z: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """One D step; returns the D loss (before the step)."""
+    fake = generator(z)
+    loss = (F.binary_cross_entropy_with_logits(discriminator(real), torch.ones(len(real)))
+            + F.binary_cross_entropy_with_logits(discriminator(fake), torch.zeros(len(fake))))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+# %%
+show_symptom(checks.check_fixed_discriminator_update, broken_discriminator_update)
+
+# %% tags=["exercise"]
+def fixed_discriminator_update(generator: nn.Module, discriminator: nn.Module,
+                               opt_d: torch.optim.Optimizer, z: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """One D step (real = 1, fake = 0) that leaves the generator and its gradients untouched."""
+    ### BEGIN SOLUTION
+    # HINT: copy broken_discriminator_update and fix it.
+    fake = generator(z).detach()       # D's loss must not flow back into G
+    loss = (F.binary_cross_entropy_with_logits(discriminator(real), torch.ones(len(real)))
+            + F.binary_cross_entropy_with_logits(discriminator(fake), torch.zeros(len(fake))))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_discriminator_update(fixed_discriminator_update)
+
+# %% [markdown]
+# ## 7. A model left in train mode during evaluation
+#
+# Predictions on the test set for a model with dropout and batch norm.
+
+# %% tags=["support"]
+def broken_predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's predictions for x, for evaluation."""
+    with torch.no_grad():
+        return model(x)
+
+
+# %%
+show_symptom(checks.check_fixed_predict, broken_predict)
+
+# %% tags=["exercise"]
+def fixed_predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Predictions in evaluation behaviour, without gradients; the model is left in the mode it was in."""
+    ### BEGIN SOLUTION
+    # HINT: copy broken_predict and fix it; remember which mode the model was in.
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        model.train(was_training)
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_predict(fixed_predict)
+
+# %% [markdown]
+# ## 8. Two networks sharing weights by accident
+#
+# Many generators sample from an exponential moving average (EMA) of their weights, kept
+# in a second network that starts as a copy of the first.
+
+# %% tags=["support"]
+def broken_ema_copy(model: nn.Module) -> nn.Module:
+    """A second network with the same weights as ``model``, to hold the moving average."""
+    ema = model
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return ema
+
+
+# %%
+show_symptom(checks.check_fixed_ema_copy, broken_ema_copy)
+
+# %% tags=["exercise"]
+def fixed_ema_copy(model: nn.Module) -> nn.Module:
+    """An independent network with the same weights as ``model`` (no parameter shared), frozen."""
+    ### BEGIN SOLUTION
+    # HINT: copy broken_ema_copy and fix it; `import copy` is done.
+    ema = copy.deepcopy(model)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return ema
+    ### END SOLUTION
+
+
+# %%
+checks.check_fixed_ema_copy(fixed_ema_copy)
+
+# %% [markdown]
+# ## All fixed?
+#
+# Run every check once more: eight green lines.
+
+# %%
+for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence, fixed_row_rnn, fixed_bce_loss,
+           fixed_discriminator_update, fixed_predict, fixed_ema_copy]:
+    getattr(checks, f"check_{fn.__name__}")(fn)
