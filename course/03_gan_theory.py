@@ -11,6 +11,8 @@
 # %% [markdown]
 # # 03 · GAN theory
 #
+# > The minimax value, the optimal discriminator (sympy + brute force), V(D*, G) = -log 4 + 2 JS by numerical integration, saturating vs non-saturating gradients, a 2-D toy GAN with mode collapse made visible.
+#
 # A VAE (lecture 02) writes down a likelihood and maximises a bound on it. A **generative
 # adversarial network** never writes a likelihood: a generator $G$ turns noise $z$ into
 # samples, a discriminator $D$ tries to tell them from real data, and the two are trained

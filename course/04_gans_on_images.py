@@ -11,6 +11,8 @@
 # %% [markdown]
 # # 04 · GANs on images
 #
+# > A fully connected GAN vs a DCGAN on digits with one budget, training tricks, Frechet distance and class coverage beside the real-vs-real baseline, a conditional GAN that draws the digit you ask for.
+#
 # Lecture 03 played the GAN game in 2-D. Now the samples are images: handwritten digits,
 # 16x16. We train a **fully connected GAN** and a **DCGAN** (convolutional) side by side with
 # the same data, the same number of updates and the same optimiser, look at what each gets

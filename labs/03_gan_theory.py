@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lab 03 · GAN theory
 #
+# > Write `discriminator_loss`, `generator_loss`, `optimal_discriminator`; check V(D*, G) with them and train a 2-D toy GAN with your losses.
+#
 # You write the three functions every GAN is built from: the discriminator's loss, the
 # generator's loss (both forms) and the optimal discriminator. Then you check the theory
 # with them and train a 2-D toy GAN with your own losses.

@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lab 04 · A DCGAN on digits
 #
+# > Build the DCGAN `Generator` and `Discriminator` and `gan_training_step`; train on digits and measure against real-vs-real.
+#
 # You build the two DCGAN networks and the training step, train them on 16x16 digits, and
 # measure the result against the real-vs-real baseline. Conventions (the checks and the
 # grader rely on them):
