@@ -87,8 +87,8 @@ class Settings:
     gan_budget: float = 120.0
     repair_budget: float = 60.0
     photo_budget: float = 30.0
-    trainer_epochs: int = 3
-    trainer_repeats: int = 7
+    trainer_epochs: int = 4
+    trainer_repeats: int = 11
     trainer_limit: int | None = None
     loader_epochs: int = 5
     loader_repeats: int = 5
