@@ -11,6 +11,8 @@
 # %% [markdown]
 # # 01 · Autoencoders
 #
+# > PCA vs fully connected vs convolutional autoencoder on digits at the same code size, a 2-D latent map by class, a denoising autoencoder.
+#
 # A 16x16 digit is a point in $\mathbb R^{256}$, but digits do not fill that space: almost
 # every random 256-vector looks like static. If digits live near a much smaller set, a few
 # numbers per image should describe them. An **autoencoder** learns such a description:

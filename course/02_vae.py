@@ -11,6 +11,8 @@
 # %% [markdown]
 # # 02 · Variational autoencoders
 #
+# > The ELBO derived; the closed-form KL checked with sympy and Monte Carlo; reparameterisation vs score-function gradient variance; samples, interpolation, beta-VAE, IWAE vs ELBO.
+#
 # The autoencoder of lecture 01 compresses digits well, but its code space has holes:
 # decode a point between the clusters and you get a smudge, and there is no rule for
 # *drawing* a new code. A **variational autoencoder** (Kingma & Welling, 2014) turns the

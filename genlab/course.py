@@ -266,7 +266,7 @@ MAP_END = "<!-- COURSE MAP END -->"
 
 def _title_and_summary(text: str) -> tuple[str, str]:
     """A notebook's title (its first ``# `` heading) and one-line summary (its first ``> `` line)."""
-    title, summary = "", ""
+    title, summary, in_quote = "", [], False
     for line in text.splitlines():
         if line.startswith("# %%") and title:
             break
@@ -274,8 +274,12 @@ def _title_and_summary(text: str) -> tuple[str, str]:
         if not title and body.startswith("# "):
             title = body[2:].strip()
         elif title and not summary and body.startswith("> "):
-            summary = body[2:].strip()
-    return title, summary
+            summary, in_quote = [body[2:].strip()], True
+        elif in_quote:
+            if not body.strip():
+                break
+            summary.append(body.removeprefix(">").strip())  # a quote continued on the next line
+    return title, " ".join(summary)
 
 
 def colab_url(path: str) -> str:

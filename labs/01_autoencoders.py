@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lab 01 · A convolutional denoising autoencoder
 #
+# > Write `ConvEncoder`, `ConvDecoder` and `add_noise`; train a denoising autoencoder.
+#
 # You will build the two halves of a convolutional autoencoder and the noise that a
 # *denoising* autoencoder learns to remove, then train it on digits and look at what it
 # does to noisy images. Three graded exercises, each followed by a check:

@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lab 02 · The three pieces of a VAE
 #
+# > Write `reparameterize`, `kl_divergence`, `elbo_loss`; train a conv VAE and sample.
+#
 # A variational autoencoder needs three small functions on top of an encoder and a
 # decoder. You write them, each followed by a check, then train a convolutional VAE with
 # them and draw new digits from it:
