@@ -279,7 +279,7 @@ def bench_trainer(s: Settings) -> dict[str, Any]:
                                    note=f"median of {s.trainer_repeats} interleaved pairs, {steps} steps each"))
         figures.append(_fig(f"{name}: fit / bare loop, wall time", round(wall_ratio, 3), "x",
                             note="load-sensitive on a shared machine"))
-        figures.append(_fig(f"{name}: max |loss fit - loss bare|", None if math.isinf(max_diff) else max_diff, "",
+        figures.append(_fig(f"{name}: max abs(loss fit - loss bare)", None if math.isinf(max_diff) else max_diff, "",
                             "== 0 (identical)", max_diff == 0.0))
         details[name] = {"steps": steps, "repeats": s.trainer_repeats, "wall_s": walls, "cpu_s": cpus,
                          "wall_ratios": wall_ratios, "cpu_ratios": cpu_ratios, "max_abs_loss_diff": max_diff}
