@@ -386,20 +386,44 @@ def write_outputs(out: Path, spec: LabSpec, results: list[SubmissionResult], met
         "max_points": spec.max_points,
         "items": {it.name: {"points": it.points, "public_cases": sum(c.public for c in it.cases),
                             "held_back_cases": sum(not c.public for c in it.cases)} for it in spec.items},
-        "students": [{"student": r.student, "path": r.path, "status": r.status, "total": r.total,
+        "students": [{"student": r.student, "path": r.path, "feedback": f"feedback/{fb}",
+                      "status": r.status, "total": r.total,
                       "seconds": round(r.seconds, 3), "messages": r.messages,
                       "items": {n: {"points": i.points, "max": i.max_points, "passed": i.passed,
                                     "messages": i.messages} for n, i in r.items.items()}}
-                     for r in results],
+                     for r, fb in zip(results, feedback_names([r.student for r in results]), strict=True)],
     }
-    for r in results:
-        _atomic_write(out / "feedback" / f"{_safe(r.student)}.md", feedback_markdown(spec, r))
+    files = feedback_names([r.student for r in results])
+    for r, name in zip(results, files, strict=True):
+        _atomic_write(out / "feedback" / name, feedback_markdown(spec, r))
     _atomic_write(out / "gradebook.json", json.dumps(book, indent=2))
     _atomic_write(out / "gradebook.csv", buf.getvalue())
 
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).lstrip(".") or "student"
+
+
+def feedback_names(students: list[str]) -> list[str]:
+    """One distinct feedback file name per student, in order.
+
+    Student ids are made file-system safe (``"a b"`` and ``"a_b"`` both become
+    ``a_b``); names that collide, also case-insensitively (macOS, Windows), get a
+    suffix ``-2``, ``-3``... in the order of ``students`` (sorted by the caller),
+    so no student's feedback overwrites another's. ``gradebook.json`` records
+    each student's file.
+    """
+    taken: set[str] = set()
+    out = []
+    for s in students:
+        base = _safe(s)[:120]
+        name, k = base, 1
+        while name.lower() in taken:
+            k += 1
+            name = f"{base}-{k}"
+        taken.add(name.lower())
+        out.append(f"{name}.md")
+    return out
 
 
 def grade(spec: LabSpec, lab_notebook: Path, submissions: Path, out: Path, *, seed: int | None = None,

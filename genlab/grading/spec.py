@@ -197,3 +197,32 @@ def outputs_of(outputs: dict[str, torch.Tensor], prefix: str = "out") -> torch.T
         parts.append(outputs[f"{prefix}.{i}"])
         i += 1
     return tuple(parts) if parts else None
+
+
+# --------------------------------------------------------------------------- behaviour scenarios
+
+def scenario_case(name: str, scenario: str, args: list, public: bool = True) -> Case:
+    """A case that runs :mod:`genlab.grading.scenarios` ``scenario`` with plain JSON ``args``."""
+    return Case(name, lambda g, a=list(args): Call(list(a)), public=public, driver="scenario",
+                options={"scenario": scenario})
+
+
+def scenario_check(scenario: str, reference: Callable[..., Any], messages: dict[str, str],
+                   rtol: float = 1e-4, atol: float = 1e-6,
+                   loose: Callable[[list], dict[str, float]] | None = None) -> CheckFn:
+    """A check that runs the same scenario on ``reference`` in the parent and compares observations.
+
+    The reference's observations are computed once per set of arguments and cached.
+    ``loose(args)`` gives per-key absolute tolerances for a case (e.g. under autocast).
+    """
+    from .scenarios import compare_scenarios, run_scenario
+
+    cache: dict[str, dict[str, torch.Tensor]] = {}
+
+    def check(call: Call, outputs: dict[str, torch.Tensor], ref) -> str | None:  # noqa: ARG001
+        key = repr(call.args)
+        if key not in cache:
+            cache[key] = run_scenario(scenario, reference, list(call.args), None)
+        return compare_scenarios(outputs, cache[key], messages, rtol, atol, loose(list(call.args)) if loose else None)
+
+    return check

@@ -28,6 +28,8 @@ import traceback
 
 import torch
 
+from genlab.grading.scenarios import run_scenario
+
 # Bound now, before any submitted code runs: a cell that patches builtins, json,
 # os or torch.save cannot change how the worker reports (the parent checks anyway).
 _isinstance, _type, _len, _str, _repr = builtins.isinstance, builtins.type, builtins.len, builtins.str, builtins.repr
@@ -278,7 +280,15 @@ def drive_module(cls, case, inputs, ns) -> dict:
     return out
 
 
-DRIVERS = {"call": drive_call, "module": drive_module}
+def drive_scenario(fn, case, inputs, ns) -> dict:
+    """Run a trusted behaviour scenario of :mod:`genlab.grading.scenarios` on the submission."""
+    opts = case.get("options", {})
+    args = _decode(case["args"], inputs)
+    out = run_scenario(opts["scenario"], fn, args, ns, opts.get("forbidden", []))
+    return {k: v.detach().clone().contiguous() for k, v in out.items() if _type(v) is _Tensor}
+
+
+DRIVERS = {"call": drive_call, "module": drive_module, "scenario": drive_scenario}
 
 
 # --------------------------------------------------------------------------- main

@@ -15,3 +15,14 @@ def fixture_lab(tmp_path: Path) -> dict:
     sol = write_nb(tmp_path / "solutions" / "99_fixture.ipynb", lab_cells(DOUBLE_OK, KL_OK))
     return {"lab": lab, "solution": sol, "spec": fixture_spec(), "root": tmp_path}
 
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """In-process grading is tiny work: one thread avoids thread-pool spin on a shared 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

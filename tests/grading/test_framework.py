@@ -124,7 +124,9 @@ def test_cli_self_check_reports_missing_lab(capsys, tmp_path):
 
     assert main(["grade", "--self-check", "02", "--root", str(tmp_path)]) == 1
     assert "does not exist yet" in capsys.readouterr().err
-    assert main(["grade", "--self-check", "07"]) == 2
+    capsys.readouterr()
+    assert main(["grade", "--self-check", "08"]) == 2  # lab 08 has no lab notebook and no spec
+    assert "has no grading spec" in capsys.readouterr().err
 
 
 def test_cli_grades_a_folder(fixture_lab, tmp_path, monkeypatch, capsys):
@@ -142,3 +144,27 @@ def test_cli_grades_a_folder(fixture_lab, tmp_path, monkeypatch, capsys):
     assert "alice,2,3,5,5,ok" in (out / "gradebook.csv").read_text()
     assert "graded 1 submission(s)" in capsys.readouterr().out
     assert Path(out / "feedback" / "alice.md").exists()
+
+
+def test_colliding_student_ids_get_distinct_feedback_files(fixture_lab, tmp_path):
+    """'a b', 'a_b', 'a?b' and 'A_B' all make the safe name a_b: none may overwrite another's feedback."""
+    from genlab.grading.grader import ItemResult, SubmissionResult, feedback_names, write_outputs
+
+    students = ["A_B", "a b", "a?b", "a_b", "a_b-2", ".hidden"]
+    names = feedback_names(students)
+    assert len({n.lower() for n in names}) == len(students), names
+    assert names[:4] == ["A_B.md", "a_b-2.md", "a_b-3.md", "a_b-4.md"] and names[4] == "a_b-2-2.md"
+    spec = fixture_lab["spec"]
+    results = []
+    for i, s in enumerate(students):
+        r = SubmissionResult(s, f"{s}.ipynb", "ok")
+        r.items = {it.name: ItemResult(it.name, float(i % 2) * it.points, it.points, bool(i % 2)) for it in spec.items}
+        results.append(r)
+    out = tmp_path / "out"
+    write_outputs(out, spec, results, {"seed": 0})
+    files = sorted(p.name for p in (out / "feedback").iterdir())
+    assert len(files) == len(students)
+    book = read_book(out)
+    for s in students:  # each student's recorded feedback file holds that student's own feedback
+        text = (out / book[s]["feedback"]).read_text()
+        assert f"Student: `{s}`" in text

@@ -6,13 +6,19 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from ...errors import NotALabError
 from ..notebook import lab_number
 from ..spec import LabSpec
 
-#: Labs that have a grading spec.
-GRADED_LABS = ("01", "02", "03", "05", "06")
+#: Labs that have a grading spec: every ``labNN.py`` in this folder.
+GRADED_LABS: tuple[str, ...] = tuple(sorted(p.stem[3:] for p in Path(__file__).parent.glob("lab[0-9][0-9].py")))
+
+#: Labs with exercise cells that are deliberately not graded, and why.
+UNGRADED_LABS: dict[str, str] = {
+    "00": "the setup lab: its exercises check the student's environment, not course material",
+}
 
 
 def load_spec(lab: str) -> LabSpec:

@@ -15,6 +15,8 @@ import torch
 from ..spec import Call, Case, Item, LabSpec, rand
 
 IMAGE = (8, 1, 16, 16)
+#: add_noise cases with at least this sigma test the clamp to [0, 1] (the others test the statistics).
+CLAMP_SIGMA = 0.4
 
 
 def _noise_case(sigma: float, level: float | None = 0.5):
@@ -31,6 +33,12 @@ def _check_add_noise(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         return "no tensor output"
     if tuple(y.shape) != tuple(x.shape):
         return f"shape {tuple(y.shape)}, expected the shape of x {tuple(x.shape)}"
+    if sigma >= CLAMP_SIGMA:  # the clamp case: large noise on images in [0, 1]
+        if y.min() < 0 or y.max() > 1:
+            return f"values in [{float(y.min()):.3g}, {float(y.max()):.3g}]: clamp the noisy images to [0, 1]"
+        if not (bool((y == 0).any()) and bool((y == 1).any())):
+            return "no pixel is exactly 0 or 1 with this much noise: clamp (x + noise).clamp(0, 1), do not rescale"
+        return None
     noise = (y.double() - x.double()).flatten()
     if sigma == 0:
         return None if noise.abs().max() < 1e-6 else "with sigma = 0 the images must come back unchanged"
@@ -105,10 +113,11 @@ SPEC = LabSpec(
             cases=[
                 Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2}),
                 Case("public-zero", _noise_case(0.0, None), options={"seed": 3}),
+                Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}),
                 Case("held-1", _noise_case(0.05, 0.4), public=False, options={"seed": 11, "repeat": 2}),
             ],
-            expected="x + sigma * eps with eps ~ N(0, I) drawn fresh, shaped like x.",
-            hint="use torch.randn_like(x) * sigma; do not use uniform noise or multiply x by the noise.",
+            expected="clamp(x + sigma * eps, 0, 1) with eps ~ N(0, I) drawn fresh, shaped like x.",
+            hint="use (x + sigma * torch.randn_like(x)).clamp(0, 1); not uniform noise, not x times the noise.",
         ),
     ],
 )

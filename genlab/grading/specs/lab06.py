@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..spec import Call, Case, Item, LabSpec, randn
+import torch
+
+from ..spec import Call, Case, Item, LabSpec, randn, scenario_case
 
 
 def _rows_to_sequences(feat):
@@ -21,6 +23,26 @@ def _feat(b, c, h, w):
 
 def _seq(b, c, h, w):
     return lambda g: Call([randn(g, b * h, w, c), b, h])
+
+
+def _check_crnn(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    _, batch, h, w = call.args
+    if int(out.get("is_reference", torch.tensor(0))):
+        return "the model is (or contains) genlab's CRNN: write the forward pass yourself"
+    shape = tuple(out["shape"].tolist()) if "shape" in out else None
+    if shape != (batch, 1, h, w):
+        return (f"masked images ({batch}, 1, {h}, {w}) gave {shape}, expected the image shape "
+                "(non-square images: transpose the column features back)")
+    if not int(out["known_pixels_kept"]):
+        return "known pixels (mask 0) of the output differ from x_masked: end with the composite"
+    if not int(out["hole_in_0_1"]):
+        return "hole pixels outside [0, 1]: apply torch.sigmoid to the decoder output"
+    if not int(out["global_context"]):
+        return ("a hole pixel does not depend on a pixel in another row and column: run the row GRU, then "
+                "the column GRU on the transposed features")
+    if not int(out["other_images_ignored"]):
+        return "an output depends on other images of the batch: sequences mix images (check the reshapes)"
+    return None
 
 
 SPEC = LabSpec(
@@ -51,6 +73,16 @@ SPEC = LabSpec(
             ],
             expected="(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences.",
             hint="reshape to (B, H, W, C) first, then permute(0, 3, 1, 2).",
+        ),
+        Item(
+            name="CRNN", points=4,
+            also_forbidden=("genlab.models.crnn.CRNNRepairer",),
+            compare="custom", check=_check_crnn,
+            cases=[scenario_case("public-1", "crnn", [0, 2, 8, 12]),
+                   scenario_case("held-1", "crnn", [3, 3, 10, 6], public=False)],
+            expected="forward(x_masked, mask): encoder on [x_masked, mask], row GRU then column GRU (residual), "
+                     "decoder, sigmoid, composite; output (B, C, H, W), known pixels equal x_masked.",
+            hint="for the columns use feat.transpose(2, 3) with the same two functions and transpose back.",
         ),
     ],
 )
