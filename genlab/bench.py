@@ -676,7 +676,7 @@ def run_benchmarks(names: list[str], s: Settings, progress: bool = True) -> dict
     from tqdm.auto import tqdm
 
     s.out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "quick": s.quick,
+    meta = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "quick": s.quick,
             "machine_start": machine_info(), "settings": {k: (str(v) if isinstance(v, Path) else v)
                                                           for k, v in vars(s).items() if k != "notebooks"}}
     results: dict[str, Any] = {}
