@@ -35,6 +35,7 @@ import torch
 import genlab
 from genlab import checks, data, plot
 from genlab.models.repair import ConvRepairer, RepairConfig
+from genlab.widgets import TrainingDashboard
 from genlab.restoration import evaluate_repairers
 from genlab.train import RepairTask, fit
 
@@ -142,7 +143,7 @@ x_train, _ = data.load("digits", "train", size=16, limit=genlab.fast_or(256, Non
 x_test, _ = data.load("digits", "test", size=16, limit=genlab.fast_or(64, None))
 model = ConvRepairer(RepairConfig(width=32)).to(device)
 history = fit(MyRepairTask(model, lr=2e-3, masks=my_masks), x_train, genlab.fast_or(1, 30),
-              device=device, progress=False)
+              device=device, progress=False, callbacks=[TrainingDashboard()])  # live loss curve
 plot.plot_history(history, logy=True, title="masked MSE on the training masks")
 
 # %% [markdown]

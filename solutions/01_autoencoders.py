@@ -37,6 +37,7 @@ from torch import nn
 
 import genlab
 from genlab import checks, data, metrics, plot, train
+from genlab.widgets import TrainingDashboard
 
 session = genlab.start(seed=0)
 device = session.device
@@ -189,8 +190,10 @@ class DenoisingTask(train.AutoencoderTask):
 
 model = nn.Sequential(ConvEncoder(LATENT_DIM), ConvDecoder(LATENT_DIM))
 task = DenoisingTask(model, lr=2e-3, noise_sigma=SIGMA)
+# The dashboard redraws the loss curves and a few reconstructions while training runs
+# (it stays quiet in fast mode and outside a notebook).
 history = train.fit(task, x_train, epochs=genlab.fast_or(2, 40), batch_size=64, val_data=x_test,
-                    device=device)
+                    device=device, callbacks=[TrainingDashboard()])
 plot.plot_history(history, keys=["loss", "val_loss"], title="BCE per image (nats), noisy in, clean out");
 
 # %% [markdown]

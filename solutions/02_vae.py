@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 import genlab
 from genlab import checks, data, models, plot, train
+from genlab.widgets import TrainingDashboard
 
 session = genlab.start(seed=0)
 device = session.device
@@ -152,7 +153,8 @@ x_train, _ = data.load("digits", "train", 16, limit=genlab.fast_or(256, None))
 x_test, _ = data.load("digits", "test", 16)
 vae = models.ConvVAE(models.VAEConfig(image_size=16, latent_dim=LATENT_DIM))
 task = MyVAETask(vae, lr=2e-3)
-history = train.fit(task, x_train, epochs=genlab.fast_or(2, 60), batch_size=64, val_data=x_test, device=device)
+history = train.fit(task, x_train, epochs=genlab.fast_or(2, 60), batch_size=64, val_data=x_test, device=device,
+                    callbacks=[TrainingDashboard()])  # live curves and samples while it trains
 plot.plot_history(history, keys=["loss", "val_loss", "val_kl"], title="negative ELBO and KL (nats per image)");
 
 # %% [markdown]
