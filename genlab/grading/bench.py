@@ -1,4 +1,4 @@
-"""Grading throughput: grade N generated lab-02 submissions and report seconds per submission.
+"""Grading throughput: grade N generated submissions (lab 02 by default) and report seconds per submission.
 
 ``python -m genlab.grading.bench --n 200 --workers 2`` grades ``n`` copies of
 lab 02 with a mix of correct and wrong exercise cells. It uses the real
@@ -68,13 +68,31 @@ def _variant(solution: Path, k: int, dest: Path) -> None:
     dest.write_text(json.dumps(nb))
 
 
-def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0) -> dict:
-    """Grade ``n`` generated submissions; return timings (seconds, per submission, status counts)."""
-    spec = load_spec("02")
+def _stub_variant(solution: Path, lab: Path, k: int, dest: Path) -> None:
+    """Submission k of another lab: the solution with exercise cell (k mod m) left as the lab's stub (3 in 4)."""
+    nb = json.loads(solution.read_text())
+    stubs = [c for c in json.loads(lab.read_text())["cells"]
+             if c.get("cell_type") == "code" and "exercise" in c.get("metadata", {}).get("tags", [])]
+    ex = [c for c in nb["cells"] if c.get("cell_type") == "code" and "exercise" in c.get("metadata", {}).get("tags", [])]
+    if k % 4 < 3 and ex and len(ex) == len(stubs):
+        i = k % len(ex)
+        ex[i]["source"] = stubs[i]["source"]
+    dest.write_text(json.dumps(nb))
+
+
+def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: str = "02") -> dict:
+    """Grade ``n`` generated submissions of a lab; return timings (seconds, per submission, status counts).
+
+    Lab 02 gets hand-written wrong cells (or a stand-in lab when its notebooks are
+    missing); any other graded lab needs its notebooks and gets stubs left in place.
+    """
+    spec = load_spec(lab_name)
     with tempfile.TemporaryDirectory(prefix="genlab-gradebench-") as d:
         root = Path(d)
-        lab, sol = find_lab("02", folder="labs"), find_lab("02", folder="solutions")
+        lab, sol = find_lab(lab_name, folder="labs"), find_lab(lab_name, folder="solutions")
         real = lab is not None and sol is not None
+        if not real and spec.lab != "02_vae":
+            raise SystemExit(f"lab {spec.lab}: labs/ or solutions/ notebook missing; run `genlab build`")
         if not real:
             lab = _stand_in(root / "lab.ipynb", {k: f"def {k}(*a):\n    raise NotImplementedError\n" for k in _SOLUTION})
             sol = _stand_in(root / "solution.ipynb", _SOLUTION)
@@ -82,7 +100,10 @@ def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0) -> dict:
         subs = root / "subs"
         subs.mkdir()
         for k in range(n):
-            _variant(sol, k, subs / f"student{k:04d}.ipynb")
+            if spec.lab == "02_vae":
+                _variant(sol, k, subs / f"student{k:04d}.ipynb")
+            else:
+                _stub_variant(sol, lab, k, subs / f"student{k:04d}.ipynb")
         t0 = time.perf_counter()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         results = grade(spec, lab, subs, root / "out", seed=0, limits=Limits(timeout=timeout),
@@ -100,7 +121,7 @@ def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0) -> dict:
             # CPU seconds of the workers: what a submission costs on an idle machine, whatever the load now.
             "worker_cpu_s_per_submission": round(cpu / max(1, n), 3),
             "idle_estimate_200_on_2_cores_s": round(200 * cpu / max(1, n) / 2, 1),
-            "statuses": statuses, "lab": "real labs/02" if real else "stand-in lab 02",
+            "statuses": statuses, "lab": f"real labs/{spec.lab}" if real else "stand-in lab 02",
             "full_marks": sum(r.total == spec.max_points for r in results)}
 
 
@@ -109,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--lab", default="02", help="graded lab to bench (default 02)")
     a = p.parse_args(argv)
-    print(json.dumps(run_bench(a.n, a.workers, a.timeout), indent=2))
+    print(json.dumps(run_bench(a.n, a.workers, a.timeout, a.lab), indent=2))
     return 0
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -740,12 +741,18 @@ SCENARIOS: dict[str, Callable[..., Outputs]] = {
 _WITH_FORBIDDEN = {"dcgan_generator", "dcgan_discriminator", "crnn"}
 
 
+#: Scenarios seed and use torch's *global* RNG; the parent judges submissions from several
+#: threads, so reference runs take turns (a race would give another dropout mask).
+_LOCK = threading.Lock()
+
+
 def run_scenario(name: str, fn: Callable, args: list, ns: dict | None, forbidden: list[str] = ()) -> Outputs:
     """Run scenario ``name`` on ``fn`` (a submission in the worker, a reference in the parent)."""
     scenario = SCENARIOS[name]
-    if name in _WITH_FORBIDDEN:
-        return scenario(fn, args, ns, forbidden=list(forbidden))
-    return scenario(fn, args, ns)
+    with _LOCK:
+        if name in _WITH_FORBIDDEN:
+            return scenario(fn, args, ns, forbidden=list(forbidden))
+        return scenario(fn, args, ns)
 
 
 def compare_scenarios(got: Outputs, want: Outputs, messages: dict[str, str], rtol: float = 1e-4,

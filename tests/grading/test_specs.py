@@ -799,3 +799,17 @@ def test_self_check_real_lab(lab):
     assert lab_nb is not None, f"solutions/{sol_nb.name} exists but labs/{sol_nb.name} does not: run `genlab build`"
     ok, lines, _ = self_check(spec, lab_nb, sol_nb, seed=0, limits=Limits(timeout=120), workers=2)
     assert ok, "\n".join(lines)
+
+
+def test_reference_scenarios_are_thread_safe():
+    """The parent judges submissions from several threads; scenarios seed the global RNG (dropout)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from genlab.grading.scenarios import ref_train_epoch, run_scenario
+
+    def run(_):
+        return run_scenario("train_epoch", ref_train_epoch, [0, False, False], None)["weights"]
+
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(run, range(8)))
+    assert all(torch.equal(o, outs[0]) for o in outs)
