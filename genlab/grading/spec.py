@@ -53,7 +53,8 @@ class Case:
         public: public cases show their inputs and expected output in feedback;
             held-back cases only say that they failed and why.
         driver: the worker procedure that exercises the submission (see
-            ``genlab.grading.worker.DRIVERS``): ``"call"``, ``"module"``, ``"autoencoder"``.
+            ``genlab.grading.worker.DRIVERS``): ``"call"``, ``"module"``, ``"scenario"``
+            (options ``scenario``: a name in ``genlab.grading.scenarios.SCENARIOS``).
         options: driver options (plain JSON): ``grad`` (indices of arguments that
             require grad; the worker back-propagates ``out.sum()``), ``repeat``
             (call again on fresh copies), ``seed`` (``torch.manual_seed`` before each call).
@@ -201,10 +202,20 @@ def outputs_of(outputs: dict[str, torch.Tensor], prefix: str = "out") -> torch.T
 
 # --------------------------------------------------------------------------- behaviour scenarios
 
-def scenario_case(name: str, scenario: str, args: list, public: bool = True) -> Case:
-    """A case that runs :mod:`genlab.grading.scenarios` ``scenario`` with plain JSON ``args``."""
-    return Case(name, lambda g, a=list(args): Call(list(a)), public=public, driver="scenario",
-                options={"scenario": scenario})
+def scenario_case(name: str, scenario: str, args: list, public: bool = True, seeded: bool = True) -> Case:
+    """A case that runs :mod:`genlab.grading.scenarios` ``scenario`` with plain JSON ``args``.
+
+    For a held-back case whose scenario takes a seed first (``seeded``), that seed
+    is drawn from the run's generator, so held-back setups change with ``--seed``.
+    """
+    a = list(args)  # a copy: the spec's list cannot change the case later
+
+    def make(g: torch.Generator) -> Call:
+        if seeded and not public:
+            return Call([randint(g, 0, 2**20)] + list(a[1:]))
+        return Call(list(a))
+
+    return Case(name, make, public=public, driver="scenario", options={"scenario": scenario})
 
 
 def scenario_check(scenario: str, reference: Callable[..., Any], messages: dict[str, str],

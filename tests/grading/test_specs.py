@@ -813,3 +813,15 @@ def test_reference_scenarios_are_thread_safe():
     with ThreadPoolExecutor(4) as pool:
         outs = list(pool.map(run, range(8)))
     assert all(torch.equal(o, outs[0]) for o in outs)
+
+
+@pytest.mark.parametrize("lab", ["04", "06", "07", "09"])
+def test_held_back_scenarios_pass_correct_code_for_any_seed(lab):
+    """Held-back scenario setups are drawn from --seed: correct code must pass whatever the seed.
+
+    Seeds 0, 6 and 16 once hid a correct CRNN's long-range dependency behind dead ReLUs.
+    """
+    spec = load_spec(lab)
+    for seed in (0, 6, 16, 12345):
+        res = grade_functions(spec, CORRECT, seed=seed)
+        assert all(r.passed for r in res.values()), (seed, {k: v.messages for k, v in res.items() if not v.passed})

@@ -78,8 +78,8 @@ SPEC = LabSpec(
             name="CRNN", points=4,
             also_forbidden=("genlab.models.crnn.CRNNRepairer",),
             compare="custom", check=_check_crnn,
-            cases=[scenario_case("public-1", "crnn", [0, 2, 8, 12]),
-                   scenario_case("held-1", "crnn", [3, 3, 10, 6], public=False)],
+            cases=[scenario_case("public-1", "crnn", [0, 2, 12, 16]),
+                   scenario_case("held-1", "crnn", [3, 2, 14, 10], public=False)],
             expected="forward(x_masked, mask): encoder on [x_masked, mask], row GRU then column GRU (residual), "
                      "decoder, sigmoid, composite; output (B, C, H, W), known pixels equal x_masked.",
             hint="for the columns use feat.transpose(2, 3) with the same two functions and transpose back.",

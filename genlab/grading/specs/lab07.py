@@ -49,7 +49,7 @@ SPEC = LabSpec(
                             "CUDA without -> (True, float16, True); CPU -> (True, bfloat16, False); "
                             "MPS -> (True, float16, False). A scaler only with float16 on CUDA"}),
             cases=[scenario_case("public-1", "autocast", _SETTINGS_PUBLIC),
-                   scenario_case("held-1", "autocast", _SETTINGS_HELD, public=False)],
+                   scenario_case("held-1", "autocast", _SETTINGS_HELD, public=False, seeded=False)],
             expected="(enabled, dtype, use_scaler): bfloat16 without a scaler where supported (CUDA with bf16, "
                      "CPU), float16 with a GradScaler on CUDA without bf16, float16 without a scaler elsewhere; "
                      "accepts a string or a torch.device.",
