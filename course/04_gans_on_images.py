@@ -77,7 +77,7 @@ for name, pair in gans.items():
     tasks[name] = train.GANTask(pair, lr=2e-4, betas=(0.5, 0.999))
     histories[name] = train.fit(tasks[name], x_train, epochs, **budget)
     params = sum(p.numel() for p in pair.parameters())
-    print(f"{name:16s}: {params:,} parameters, {histories[name]['seconds'][-1] * epochs:.0f} s")
+    print(f"{name:16s}: {params:,} parameters, {sum(histories[name]['seconds']):.0f} s of training")
 
 # %%
 plot.show_rows({name: task.sample(16) for name, task in tasks.items()}, n=16,
