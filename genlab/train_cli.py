@@ -64,6 +64,13 @@ FAMILIES: dict[str, tuple[type[Task], float]] = {
     "classifier": (ClassifierTask, 1e-3),
 }
 
+#: Mask mix of the shipped repairers: the evaluation masks of ``genlab.restoration.EVAL_MASKS``
+#: (centre 8x8, 5-row band, 3 scattered rows) plus 8x8 blocks anywhere, an equal share of each batch.
+_REPAIR_MASK_MIX: dict[str, Any] = {
+    "masks": ("center", "block", "rows", "scattered_rows"),
+    "mask_params": {"block": {"hole": 8}, "rows": {"rows": 5}, "scattered_rows": {"rows": 3}},
+}
+
 #: The shipped weights and exactly how each was trained (``genlab train --preset NAME``).
 #: ``task`` holds the task's own settings (masks, beta, ...); ``config`` the model's.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -74,11 +81,11 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "file": "conv_vae.pt"},
     "dcgan": {"model": "dcgan", "data": "digits", "size": 16, "epochs": 25, "batch_size": 64,
               "lr": 2e-4, "seed": 0, "config": {}, "task": {"betas": (0.5, 0.999)}, "file": "dcgan.pt"},
-    "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 15, "batch_size": 64,
-                    "lr": 2e-3, "seed": 0, "config": {}, "task": {"masks": ("center", "rows")},
+    "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
+                    "lr": 2e-3, "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
                     "file": "conv_repair.pt"},
     "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 12, "batch_size": 64,
-             "lr": 2e-3, "seed": 0, "config": {}, "task": {"masks": ("center", "rows")}, "file": "crnn.pt"},
+             "lr": 2e-3, "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX), "file": "crnn.pt"},
 }
 
 
@@ -200,6 +207,12 @@ def make_task(model_name: str, config: dict[str, Any], lr: float, task_kwargs: d
     cls, _ = FAMILIES[model_name]
     model = models.build(model_name, **config)
     kwargs = dict(task_kwargs or {})
+    if "mask_params" in kwargs:
+        # a mask mix with per-kind sizes ({"rows": {"rows": 5}}): plain data in PRESETS and the
+        # manifest, turned here into the sampler RepairTask takes
+        from .restoration import training_masks
+
+        kwargs["masks"] = training_masks(kwargs.pop("masks"), kwargs.pop("mask_params"))
     return cls(model, lr=lr, **kwargs, model_name=model_name, model_config=config)
 
 

@@ -30,8 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import ShapeError
-from .autoencoder import check_size_multiple
-from .repair import _RepairerBase, repair_input
+from .repair import _DilatedBlock, _RepairerBase, repair_input
 
 __all__ = ["CRNNConfig", "CRNNRepairer", "cols_to_sequences", "rows_to_sequences",
            "sequences_to_cols", "sequences_to_rows"]
@@ -99,39 +98,56 @@ class CRNNConfig:
     """Sizes of the CRNN repairer.
 
     Attributes:
-        image_size: height = width (any even size works at run time).
+        image_size: height = width (any size works at run time: everything runs at full resolution).
         channels: 1 or 3.
-        width: conv channels at full resolution (``2 * width`` at half resolution).
+        width: conv channels (the features the sweeps read and write).
         hidden: hidden size of each direction of the recurrent layers.
         rnn: ``"gru"`` or ``"lstm"``.
         layers: stacked recurrent layers per sweep.
+        trunk: dilated residual conv blocks before the sweeps (dilations 1, 2, 1, 2, ...): local
+            stroke features for the recurrence to carry.
+        zero_init: start each sweep's output projection at zero, so every residual sweep is the
+            identity at initialisation and training starts like a plain conv net (the sweeps
+            then learn what to add). ``False`` keeps PyTorch's default init (used by the tests
+            that check the receptive field at initialisation).
     """
 
     image_size: int = 16
     channels: int = 1
-    width: int = 32
-    hidden: int = 64
+    width: int = 48
+    hidden: int = 96
     rnn: str = "gru"
     layers: int = 1
+    trunk: int = 2
+    zero_init: bool = True
 
     def __post_init__(self) -> None:
         if self.rnn not in ("gru", "lstm"):
             raise ValueError(f"CRNNConfig.rnn must be 'gru' or 'lstm', got {self.rnn!r}.")
+        if self.trunk < 0:
+            raise ValueError(f"CRNNConfig.trunk must be >= 0 (number of conv blocks), got {self.trunk}.")
 
 
 class _BiSweep(nn.Module):
-    """Bidirectional RNN over every row (or column) plus a linear map back to ``C`` channels, residual.
+    r"""Bidirectional RNN over every row (or column) plus a linear map back to ``C`` channels, residual.
 
     ``(B, C, H, W) -> sequences (B*H, W, C) -> RNN -> (B*H, W, 2*hidden) -> Linear -> (B, C, H, W)``;
-    the result is added to the input so the conv features pass through unchanged
-    where the recurrence has nothing to add.
+    the result is added to the input, :math:`h \leftarrow h + P\,\mathrm{BiRNN}(h)`, so the conv
+    features pass through unchanged where the recurrence has nothing to add. With ``zero_init``
+    :math:`P = 0` at the start: the sweep is exactly the identity until training says otherwise.
     """
 
-    def __init__(self, channels: int, hidden: int, rnn: str, layers: int, along: str) -> None:
+    def __init__(self, channels: int, hidden: int, rnn: str, layers: int, along: str,
+                 zero_init: bool = True) -> None:
         super().__init__()
         cls = nn.GRU if rnn == "gru" else nn.LSTM
         self.rnn = cls(channels, hidden, num_layers=layers, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * hidden, channels)
+        if zero_init:
+            # identity residual at init: gradients still reach proj (its input is not zero),
+            # so the sweep switches itself on as soon as it helps
+            nn.init.zeros_(self.proj.weight)
+            nn.init.zeros_(self.proj.bias)
         self.along = along
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
@@ -146,16 +162,15 @@ class _BiSweep(nn.Module):
 
 
 class CRNNRepairer(_RepairerBase):
-    """Conv encoder -> BiRNN along rows -> BiRNN along columns -> conv decoder -> sigmoid -> composite.
+    """Conv stem -> dilated conv trunk -> BiRNN along rows -> BiRNN along columns -> conv head -> composite.
 
-    Shapes (``w = width``, ``k = hidden``)::
+    Shapes (``w = width``, ``k = hidden``), all at full resolution::
 
         [x_masked, mask]              (B, C+1, H, W)
-          -> conv3x3, conv3x3         (B, w, H, W)              = skip
-          -> conv4x4 stride 2, conv3x3 (B, 2w, H/2, W/2)
-          -> rows:    (B*H/2, W/2, 2w) -> BiGRU -> (B*H/2, W/2, 2k) -> Linear -> (B, 2w, H/2, W/2)
-          -> columns: (B*W/2, H/2, 2w) -> BiGRU -> (B*W/2, H/2, 2k) -> Linear -> (B, 2w, H/2, W/2)
-          -> conv3x3, convT4x4 stride 2 (B, w, H, W)
+          -> conv3x3                  (B, w, H, W)              = skip
+          -> trunk x dilated residual blocks (dilations 1, 2, ...)  (B, w, H, W)
+          -> rows:    (B*H, W, w) -> BiGRU -> (B*H, W, 2k) -> Linear -> (B, w, H, W), + residual
+          -> columns: (B*W, H, w) -> BiGRU -> (B*W, H, 2k) -> Linear -> (B, w, H, W), + residual
           -> concat skip, conv3x3, conv1x1 -> (B, C, H, W) -> sigmoid -> composite
 
     Why it helps with whole-row holes: when rows ``r..r+k`` are missing, no
@@ -165,30 +180,31 @@ class CRNNRepairer(_RepairerBase):
     and the row sweep gives each output the whole row. Every output pixel
     depends on every input pixel (tested by a gradient check).
 
-    About 290k parameters (1.2 MB) with the defaults, like ``ConvRepairer``.
+    Why full resolution: at half resolution a 5-row band of a 16 px digit is
+    only 2.5 feature rows, and the sweeps can no longer tell which pixel rows
+    are missing; at full resolution each sequence step is one pixel. Why
+    zero-initialised projections (``zero_init``): each residual sweep starts as
+    the identity, so the network starts training as fast as a conv net and the
+    recurrence is added where it lowers the loss.
+
+    About 310k parameters (1.3 MB) with the defaults, like ``ConvRepairer`` (380k).
     Same API as the other repairers: ``forward(x_masked, mask)`` and ``raw``.
     """
 
     def __init__(self, cfg: CRNNConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = cfg or CRNNConfig()
-        check_size_multiple(cfg.image_size, 2, "CRNNRepairer")
         w = cfg.width
-        self.stem = nn.Sequential(nn.Conv2d(cfg.channels + 1, w, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(w, w, 3, padding=1), nn.ReLU())
-        self.down = nn.Sequential(nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),
-                                  nn.Conv2d(2 * w, 2 * w, 3, padding=1))
-        self.rows = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="rows")
-        self.cols = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="cols")
-        self.up = nn.Sequential(nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(),
-                                nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU())
-        self.head = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(),
+        self.stem = nn.Sequential(nn.Conv2d(cfg.channels + 1, w, 3, padding=1), nn.ReLU())
+        self.trunk = nn.Sequential(*[_DilatedBlock(w, 1 + i % 2) for i in range(cfg.trunk)])
+        self.rows = _BiSweep(w, cfg.hidden, cfg.rnn, cfg.layers, along="rows", zero_init=cfg.zero_init)
+        self.cols = _BiSweep(w, cfg.hidden, cfg.rnn, cfg.layers, along="cols", zero_init=cfg.zero_init)
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(w, cfg.channels, 1))
 
     def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Prediction for every pixel ``(B, C, H, W)`` in ``[0, 1]``, before keeping the known pixels."""
-        inp, _ = repair_input(x_masked, mask, self.config.channels, multiple=2)
+        inp, _ = repair_input(x_masked, mask, self.config.channels)
         skip = self.stem(inp)                             # (B, w, H, W)
-        h = self.cols(self.rows(self.down(skip)))         # (B, 2w, H/2, W/2)
-        h = self.up(h)                                    # (B, w, H, W)
+        h = self.cols(self.rows(self.trunk(skip)))        # (B, w, H, W): every pixel sees every pixel
         return torch.sigmoid(self.head(torch.cat([h, skip], dim=1)))

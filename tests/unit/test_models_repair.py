@@ -133,7 +133,8 @@ def _grad_from(model, out_rc: tuple[int, int], size: tuple[int, int]) -> torch.T
 
 def test_crnn_output_sees_the_whole_row_and_column() -> None:
     torch.manual_seed(0)
-    model = CRNNRepairer(CRNNConfig(image_size=16, width=8, hidden=8))
+    # zero_init=False: with zero-initialised sweeps the recurrence adds nothing yet (next test)
+    model = CRNNRepairer(CRNNConfig(image_size=16, width=8, hidden=8, zero_init=False))
     g = _grad_from(model, (5, 0), (16, 16))
     assert g[5, 15].abs() > 0             # far end of the same row
     assert g[15, 15].abs() > 0            # opposite corner
@@ -143,11 +144,41 @@ def test_crnn_output_sees_the_whole_row_and_column() -> None:
     assert g_wide[5, 127].abs() > 0
 
 
+def test_crnn_zero_init_sweeps_start_as_identity_and_learn() -> None:
+    # zero-initialised projections: each residual sweep returns its input exactly at init,
+    # so the receptive field is the conv layers' (stem 1 + blocks 2 + 3 + head 1 = radius 7 px)
+    torch.manual_seed(0)
+    model = CRNNRepairer(CRNNConfig(image_size=16, width=8, hidden=8))
+    feat = torch.randn(2, 8, 5, 7)
+    torch.testing.assert_close(model.rows(feat), feat, rtol=0, atol=0)
+    torch.testing.assert_close(model.cols(feat), feat, rtol=0, atol=0)
+    g = _grad_from(model, (5, 0), (16, 128))
+    assert torch.equal(g[:, 20:], torch.zeros_like(g[:, 20:]))
+    # ... but the projection still gets a gradient, so one Adam step switches the sweeps on
+    x = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    mask = torch.zeros(4, 1, 16, 16)
+    mask[:, :, 6:11] = 1
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    ((model.raw(apply_mask(x, mask), mask) - x) ** 2).mean().backward()
+    assert model.rows.proj.weight.grad.abs().sum() > 0 and model.cols.proj.weight.grad.abs().sum() > 0
+    opt.step()
+    g = _grad_from(model, (5, 0), (16, 128))
+    assert g[5, 127].abs() > 0 and (g[:, 20:] != 0).any()
+
+
+def test_crnn_default_size_is_like_the_conv_repairer() -> None:
+    # the course compares the two at similar size: within 25 % of ConvRepairer, weight file < 2 MB
+    n_crnn = sum(p.numel() for p in CRNNRepairer(CRNNConfig(image_size=16)).parameters())
+    n_conv = sum(p.numel() for p in ConvRepairer(RepairConfig(image_size=16)).parameters())
+    assert 0.75 * n_conv <= n_crnn <= 1.25 * n_conv
+    assert n_crnn * 4 < 2e6
+
+
 def test_crnn_fills_a_whole_row_hole_from_far_pixels() -> None:
     # rows 6..9 missing: the hole pixel at (7, 0) has no known neighbour in its row;
     # through forward (composite included) it still depends on known pixels far away
     torch.manual_seed(0)
-    model = CRNNRepairer(CRNNConfig(image_size=16, width=8, hidden=8))
+    model = CRNNRepairer(CRNNConfig(image_size=16, width=8, hidden=8, zero_init=False))
     x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
     mask = torch.zeros(1, 1, 16, 16)
     mask[:, :, 6:10] = 1
