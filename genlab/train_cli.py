@@ -84,7 +84,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
                     "lr": 2e-3, "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
                     "file": "conv_repair.pt"},
-    "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 12, "batch_size": 64,
+    "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
              "lr": 2e-3, "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX), "file": "crnn.pt"},
 }
 
