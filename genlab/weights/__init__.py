@@ -8,7 +8,7 @@ name            what it is (digits, 16x16, trained on the CPU by ``genlab train 
 ``conv_vae``    ``ConvVAE``: sample, interpolate, explore the latent space
 ``dcgan``       the DCGAN *pair* (a ``GANPair``): ``.generator`` draws digits,
                 ``.discriminator`` scores them; ``load_pretrained("dcgan").sample(16)``
-``conv_repair`` ``ConvRepairer`` trained on a mix of centre-block and row masks
+``conv_repair`` ``ConvRepairer`` trained on a mix of centre blocks, random 8x8 blocks, 5-row bands and 3 scattered rows
 ``crnn``        ``CRNNRepairer`` trained on the same mask mix
 ==============  =====================================================================
 
