@@ -194,7 +194,7 @@ def to_ipynb(text: str) -> str:
 
     nb = jupytext.reads(text, fmt="py:percent")
     seen: dict[str, int] = {}
-    for index, cell in enumerate(nb.cells):
+    for cell in nb.cells:
         cell.metadata.pop("lines_to_next_cell", None)
         if cell.cell_type == "code":
             cell.outputs = []
@@ -204,7 +204,6 @@ def to_ipynb(text: str) -> str:
         digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:8]
         seen[digest] = seen.get(digest, 0) + 1
         cell.id = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
-        del index
     nb.metadata.pop("jupytext", None)
     nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
     nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python",
