@@ -305,7 +305,7 @@ def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,
     Returns:
         The training :class:`genlab.train.History`.
     """
-    from .train import RepairTask, fit
+    from .train import LRDrop, RepairTask, fit
 
     if masks is None:
         side = x_train.shape[-1]
@@ -316,12 +316,5 @@ def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,
     task = RepairTask(model, lr=lr, masks=masks, loss=loss, seed=seed)
     callbacks = list(fit_kw.pop("callbacks", ()))
     if lr_drop is not None:
-        drop_after, factor = max(1, round(lr_drop[0] * epochs)), float(lr_drop[1])
-
-        def drop_lr(ctx: Any) -> None:
-            if ctx.epoch + 1 == drop_after and drop_after < epochs:
-                for group in ctx.task.optimizers["model"].param_groups:
-                    group["lr"] *= factor
-
-        callbacks.append(drop_lr)
+        callbacks.append(LRDrop(epochs, *lr_drop))
     return fit(task, x_train, epochs, batch_size=batch_size, seed=seed, callbacks=callbacks, **fit_kw)

@@ -34,6 +34,7 @@ from .train import (
     AutoencoderTask,
     ClassifierTask,
     GANTask,
+    LRDrop,
     RepairTask,
     Task,
     VAETask,
@@ -82,10 +83,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "dcgan": {"model": "dcgan", "data": "digits", "size": 16, "epochs": 25, "batch_size": 64,
               "lr": 2e-4, "seed": 0, "config": {}, "task": {"betas": (0.5, 0.999)}, "file": "dcgan.pt"},
     "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
-                    "lr": 2e-3, "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
+                    "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
                     "file": "conv_repair.pt"},
     "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
-             "lr": 2e-3, "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX), "file": "crnn.pt"},
+             "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
+             "file": "crnn.pt"},
 }
 
 
@@ -259,7 +261,8 @@ def _update_manifest(preset: str, settings: dict[str, Any], sha: str, file: Path
         "data": {"name": settings["data"], "split": "train", "size": settings["size"],
                  "limit": settings["limit"]},
         "training": {"epochs": settings["epochs"], "batch_size": settings["batch_size"],
-                     "lr": settings["lr"], "seed": settings["seed"]},
+                     "lr": settings["lr"], "seed": settings["seed"],
+                     **({"lr_drop": list(settings["lr_drop"])} if settings.get("lr_drop") else {})},
         "metrics": metrics,
         "date": _dt.date.today().isoformat(),
         "torch": str(torch.__version__),
@@ -315,10 +318,13 @@ def run(args: argparse.Namespace) -> int:
             body = {**meta, **ctx.history.to_dict()}
             _atomic_write_bytes(metrics_path, json.dumps(_json_safe(body), indent=1).encode())
 
+    callbacks: list[Any] = [write_metrics]
+    if settings.get("lr_drop"):  # presets only: (fraction of the epochs, factor), see genlab.train.LRDrop
+        callbacks.append(LRDrop(settings["epochs"], *settings["lr_drop"]))
     progress = False if args.no_progress else None
     try:
         history = fit(task, (x, y), settings["epochs"], batch_size=settings["batch_size"], device=args.device,
-                      amp=args.amp, checkpoint_dir=out, resume=args.resume, callbacks=[write_metrics],
+                      amp=args.amp, checkpoint_dir=out, resume=args.resume, callbacks=callbacks,
                       progress=progress, seed=seed, val_data=test)
     except CheckpointError as exc:
         return _fail(str(exc))

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import ShapeError
+from .autoencoder import check_size_multiple
 from .repair import _DilatedBlock, _RepairerBase, repair_input
 
 __all__ = ["CRNNConfig", "CRNNRepairer", "cols_to_sequences", "rows_to_sequences",
@@ -98,14 +99,14 @@ class CRNNConfig:
     """Sizes of the CRNN repairer.
 
     Attributes:
-        image_size: height = width (any size works at run time: everything runs at full resolution).
+        image_size: height = width (any size divisible by 2 also works at run time).
         channels: 1 or 3.
-        width: conv channels (the features the sweeps read and write).
+        width: conv channels at full resolution; the trunk and the sweeps work on ``2 * width``.
         hidden: hidden size of each direction of the recurrent layers.
         rnn: ``"gru"`` or ``"lstm"``.
         layers: stacked recurrent layers per sweep.
-        trunk: dilated residual conv blocks before the sweeps (dilations 1, 2, 1, 2, ...): local
-            stroke features for the recurrence to carry.
+        depth: dilated residual conv blocks at half resolution before the sweeps (dilations
+            1, 2, 4, 1, ...): the local stroke features the recurrence carries.
         zero_init: start each sweep's output projection at zero, so every residual sweep is the
             identity at initialisation and training starts like a plain conv net (the sweeps
             then learn what to add). ``False`` keeps PyTorch's default init (used by the tests
@@ -114,18 +115,18 @@ class CRNNConfig:
 
     image_size: int = 16
     channels: int = 1
-    width: int = 48
-    hidden: int = 96
+    width: int = 32
+    hidden: int = 64
     rnn: str = "gru"
     layers: int = 1
-    trunk: int = 2
+    depth: int = 2
     zero_init: bool = True
 
     def __post_init__(self) -> None:
         if self.rnn not in ("gru", "lstm"):
             raise ValueError(f"CRNNConfig.rnn must be 'gru' or 'lstm', got {self.rnn!r}.")
-        if self.trunk < 0:
-            raise ValueError(f"CRNNConfig.trunk must be >= 0 (number of conv blocks), got {self.trunk}.")
+        if self.depth < 0:
+            raise ValueError(f"CRNNConfig.depth must be >= 0 (number of conv blocks), got {self.depth}.")
 
 
 class _BiSweep(nn.Module):
@@ -162,49 +163,60 @@ class _BiSweep(nn.Module):
 
 
 class CRNNRepairer(_RepairerBase):
-    """Conv stem -> dilated conv trunk -> BiRNN along rows -> BiRNN along columns -> conv head -> composite.
+    """The conv repairer's encoder and decoder with a row sweep and a column sweep in the middle.
 
-    Shapes (``w = width``, ``k = hidden``), all at full resolution::
+    Shapes (``w = width``, ``k = hidden``)::
 
         [x_masked, mask]              (B, C+1, H, W)
           -> conv3x3                  (B, w, H, W)              = skip
-          -> trunk x dilated residual blocks (dilations 1, 2, ...)  (B, w, H, W)
-          -> rows:    (B*H, W, w) -> BiGRU -> (B*H, W, 2k) -> Linear -> (B, w, H, W), + residual
-          -> columns: (B*W, H, w) -> BiGRU -> (B*W, H, 2k) -> Linear -> (B, w, H, W), + residual
+          -> conv4x4 stride 2         (B, 2w, H/2, W/2)
+          -> depth x dilated residual blocks (dilations 1, 2, 4, ...)
+          -> rows:    (B*H/2, W/2, 2w) -> BiGRU -> (B*H/2, W/2, 2k) -> Linear -> (B, 2w, H/2, W/2), + residual
+          -> columns: (B*W/2, H/2, 2w) -> BiGRU -> (B*W/2, H/2, 2k) -> Linear -> (B, 2w, H/2, W/2), + residual
+          -> convT4x4 stride 2        (B, w, H, W)
           -> concat skip, conv3x3, conv1x1 -> (B, C, H, W) -> sigmoid -> composite
 
+    It is :class:`~genlab.models.repair.ConvRepairer` with two of its four dilated
+    blocks traded for the two sweeps (about 350k parameters against 380k), so the
+    comparison in course/06_crnn changes one thing: how the middle of the network
+    moves information across the image.
+
     Why it helps with whole-row holes: when rows ``r..r+k`` are missing, no
-    pixel of the hole has a known neighbour in its own row; a conv net must
-    reach the rows above and below through its bounded receptive field, while
-    here the column sweep carries them to every hole pixel wherever they are,
-    and the row sweep gives each output the whole row. Every output pixel
-    depends on every input pixel (tested by a gradient check).
+    pixel of the hole has a known neighbour in its own row. A conv net reaches
+    the rows above and below through a stack of bounded windows; here the column
+    sweep carries them to every hole position in one pass, whatever the distance,
+    and the row sweep hands each position its whole row. Every output pixel
+    depends on every input pixel, on any image size (tested by a gradient check).
 
-    Why full resolution: at half resolution a 5-row band of a 16 px digit is
-    only 2.5 feature rows, and the sweeps can no longer tell which pixel rows
-    are missing; at full resolution each sequence step is one pixel. Why
-    zero-initialised projections (``zero_init``): each residual sweep starts as
-    the identity, so the network starts training as fast as a conv net and the
-    recurrence is added where it lowers the loss.
+    Why half resolution: the sweeps' sequences are half as long and there are half
+    as many of them, so the recurrence costs a quarter of what it would at full
+    resolution, while the full-resolution skip keeps the exact, pixel-level mask
+    for the head. Why zero-initialised projections (``zero_init``): each residual
+    sweep starts as the identity, so the network starts training as fast as a conv
+    net and the recurrence is added where it lowers the loss.
 
-    About 310k parameters (1.3 MB) with the defaults, like ``ConvRepairer`` (380k).
     Same API as the other repairers: ``forward(x_masked, mask)`` and ``raw``.
     """
 
     def __init__(self, cfg: CRNNConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = cfg or CRNNConfig()
+        check_size_multiple(cfg.image_size, 2, "CRNNRepairer")
         w = cfg.width
         self.stem = nn.Sequential(nn.Conv2d(cfg.channels + 1, w, 3, padding=1), nn.ReLU())
-        self.trunk = nn.Sequential(*[_DilatedBlock(w, 1 + i % 2) for i in range(cfg.trunk)])
-        self.rows = _BiSweep(w, cfg.hidden, cfg.rnn, cfg.layers, along="rows", zero_init=cfg.zero_init)
-        self.cols = _BiSweep(w, cfg.hidden, cfg.rnn, cfg.layers, along="cols", zero_init=cfg.zero_init)
-        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(),
+        self.down = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)                  # H -> H/2
+        self.trunk = nn.Sequential(*[_DilatedBlock(2 * w, 2 ** (i % 3)) for i in range(cfg.depth)])
+        self.rows = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="rows", zero_init=cfg.zero_init)
+        self.cols = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="cols", zero_init=cfg.zero_init)
+        self.up = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1),
+                                nn.ReLU())                                        # H/2 -> H
+        self.head = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(),
                                   nn.Conv2d(w, cfg.channels, 1))
 
     def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Prediction for every pixel ``(B, C, H, W)`` in ``[0, 1]``, before keeping the known pixels."""
-        inp, _ = repair_input(x_masked, mask, self.config.channels)
-        skip = self.stem(inp)                             # (B, w, H, W)
-        h = self.cols(self.rows(self.trunk(skip)))        # (B, w, H, W): every pixel sees every pixel
-        return torch.sigmoid(self.head(torch.cat([h, skip], dim=1)))
+        inp, _ = repair_input(x_masked, mask, self.config.channels, multiple=2)
+        skip = self.stem(inp)                                       # (B, w, H, W)
+        h = self.trunk(self.down(skip))                             # (B, 2w, H/2, W/2)
+        h = self.cols(self.rows(h))                                 # every position sees every position
+        return torch.sigmoid(self.head(torch.cat([self.up(h), skip], dim=1)))

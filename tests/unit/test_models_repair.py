@@ -146,14 +146,15 @@ def test_crnn_output_sees_the_whole_row_and_column() -> None:
 
 def test_crnn_zero_init_sweeps_start_as_identity_and_learn() -> None:
     # zero-initialised projections: each residual sweep returns its input exactly at init,
-    # so the receptive field is the conv layers' (stem 1 + blocks 2 + 3 + head 1 = radius 7 px)
+    # so the receptive field is the conv layers' (stem, down, two dilated blocks at half
+    # resolution, up, head: a radius of about 20 px)
     torch.manual_seed(0)
     model = CRNNRepairer(CRNNConfig(image_size=16, width=8, hidden=8))
-    feat = torch.randn(2, 8, 5, 7)
+    feat = torch.randn(2, 16, 5, 7)                       # the sweeps work on 2 * width channels
     torch.testing.assert_close(model.rows(feat), feat, rtol=0, atol=0)
     torch.testing.assert_close(model.cols(feat), feat, rtol=0, atol=0)
     g = _grad_from(model, (5, 0), (16, 128))
-    assert torch.equal(g[:, 20:], torch.zeros_like(g[:, 20:]))
+    assert torch.equal(g[:, 40:], torch.zeros_like(g[:, 40:]))
     # ... but the projection still gets a gradient, so one Adam step switches the sweeps on
     x = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(1))
     mask = torch.zeros(4, 1, 16, 16)
@@ -163,7 +164,7 @@ def test_crnn_zero_init_sweeps_start_as_identity_and_learn() -> None:
     assert model.rows.proj.weight.grad.abs().sum() > 0 and model.cols.proj.weight.grad.abs().sum() > 0
     opt.step()
     g = _grad_from(model, (5, 0), (16, 128))
-    assert g[5, 127].abs() > 0 and (g[:, 20:] != 0).any()
+    assert g[5, 127].abs() > 0 and (g[:, 40:] != 0).any()
 
 
 def test_crnn_default_size_is_like_the_conv_repairer() -> None:

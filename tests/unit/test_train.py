@@ -13,6 +13,7 @@ from genlab.train import (
     AutoencoderTask,
     ClassifierTask,
     History,
+    LRDrop,
     Task,
     TrainingDiverged,
     fit,
@@ -115,6 +116,35 @@ def test_resume_is_exact_on_cpu(tmp_path):
     sa = straight.optimizers["model"].state_dict()["state"]
     sb = second.optimizers["model"].state_dict()["state"]
     assert all(torch.equal(sa[k]["exp_avg"], sb[k]["exp_avg"]) for k in sa)
+
+
+def test_lr_drop_once_late_and_exact_across_resume(tmp_path):
+    torch.set_num_threads(1)
+    x, _ = toy_data()
+    lrs: list[float] = []
+
+    def record(ctx):
+        lrs.append(ctx.task.optimizers["model"].param_groups[0]["lr"])
+
+    straight = ae_task()
+    fit(straight, x, epochs=4, batch_size=16, device="cpu", progress=False, seed=3,
+        callbacks=[LRDrop(4, at=0.5, factor=0.1), record])
+    assert lrs == pytest.approx([1e-2, 1e-3, 1e-3, 1e-3])       # dropped once, after epoch 2 of 4
+    # stopped after the drop and resumed: the dropped rate comes back with the optimiser state
+    first = ae_task()
+    fit(first, x, epochs=3, batch_size=16, device="cpu", progress=False, seed=3, checkpoint_dir=tmp_path,
+        callbacks=[LRDrop(4, at=0.5, factor=0.1)])
+    second = ae_task(seed=42)
+    fit(second, x, epochs=4, batch_size=16, device="cpu", progress=False, seed=3, checkpoint_dir=tmp_path,
+        resume=True, callbacks=[LRDrop(4, at=0.5, factor=0.1)])
+    for a, b in zip(straight.model.state_dict().values(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    # one epoch: nothing to drop; bad settings are refused
+    lrs.clear()
+    fit(ae_task(), x, epochs=1, batch_size=16, device="cpu", progress=False, callbacks=[LRDrop(1), record])
+    assert lrs == [1e-2]
+    with pytest.raises(ValueError, match="0 < at < 1"):
+        LRDrop(10, at=1.5)
 
 
 def test_resume_latest_restores_into_a_task(tmp_path):
