@@ -141,7 +141,7 @@ print("round trip:", torch.equal(sequences_to_rows(seq, b, h), feat))
 
 # %%
 torch.manual_seed(0)
-crnn = CRNNRepairer(CRNNConfig(width=32, hidden=64, depth=2)).to(device)
+crnn = CRNNRepairer(CRNNConfig(width=32, hidden=96, depth=2)).to(device)
 conv = ConvRepairer(RepairConfig(width=32, depth=4)).to(device)
 for name, model in {"conv": conv, "CRNN": crnn}.items():
     print(f"{name:5s} {sum(p.numel() for p in model.parameters()):>8,} parameters")

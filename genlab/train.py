@@ -550,6 +550,9 @@ class GANTask(Task):
     G minimises :math:`-\log D(G(z))` (non-saturating, the default: strong gradients early
     when D easily rejects fakes) or :math:`\log(1 - D(G(z)))` (saturating, the minimax form).
     Conditional when the pair has ``n_classes > 0``: labels go to both G and D.
+    ``augment=k`` shifts every image D sees during training, real and fake, by up to ``k``
+    pixels (``genlab.data.random_translate``): on a dataset of a few thousand images D
+    otherwise memorises the training set and its gradients stop teaching G much.
 
     Logged: ``loss_d``, ``loss_g``, ``d_real`` and ``d_fake`` (mean D probabilities) and
     ``loss`` (= ``loss_d + loss_g``, a single number to watch for divergence only).
@@ -558,13 +561,19 @@ class GANTask(Task):
     """
 
     def __init__(self, pair: nn.Module, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 non_saturating: bool = True, **kw: Any) -> None:
+                 non_saturating: bool = True, augment: int = 0, **kw: Any) -> None:
         generator, discriminator = _gan_parts(pair)
         betas = (float(betas[0]), float(betas[1]))
+        if not isinstance(augment, int) or augment < 0:
+            raise ValueError(f"augment is a shift in pixels (an integer >= 0), got {augment!r}.")
+        hparams = {"lr": lr, "betas": betas, "non_saturating": bool(non_saturating)}
+        if augment:
+            hparams["augment"] = augment
         super().__init__(pair, {"generator": generator, "discriminator": discriminator},
                          {"generator": _adam(generator, lr, betas), "discriminator": _adam(discriminator, lr, betas)},
-                         hparams={"lr": lr, "betas": betas, "non_saturating": bool(non_saturating)}, **kw)
+                         hparams=hparams, **kw)
         self.non_saturating = bool(non_saturating)
+        self.augment = augment
         self.z_dim = int(_find_attr([generator, pair], ("z_dim", "latent_dim", "nz")))
         self.n_classes = int(_find_attr([generator, pair], ("n_classes", "num_classes"), 0) or 0)
         # A fixed noise batch: sample grids stay comparable from epoch to epoch.
@@ -578,6 +587,10 @@ class GANTask(Task):
 
     def _d(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         d = self.net("discriminator")
+        if self.augment and d.training:
+            # differentiable augmentation: every image D sees, real or fake, is shifted
+            from .data import random_translate
+            x = random_translate(x, self.augment, self.generator)
         return d(x, y) if self.n_classes else d(x)
 
     def step(self, batch, ctx):

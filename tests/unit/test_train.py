@@ -299,3 +299,34 @@ def test_distributed_without_torchrun_is_explained(monkeypatch):
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(ValueError, match="torchrun"):
         fit(ae_task(), toy_data(8)[0], epochs=1, device="cpu", progress=False, distributed=True)
+
+
+def test_gan_augment_shifts_what_d_sees_and_resumes_exactly(tmp_path):
+    from genlab.models import build
+    from genlab.train import GANTask
+
+    torch.set_num_threads(1)
+    x = torch.rand(32, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+
+    def task(augment: int) -> GANTask:
+        torch.manual_seed(0)
+        return GANTask(build("dcgan", width=8, z_dim=4), augment=augment)
+
+    t = task(2)
+    seen = []
+    t.modules["discriminator"].register_forward_pre_hook(lambda m, args: seen.append(args[0].detach()))
+    fit(t, x[:8], epochs=1, batch_size=8, device="cpu", progress=False)
+    assert not torch.equal(seen[0], x[:8]) and seen[0].shape == x[:8].shape   # reals arrive shifted
+    assert t.hparams["augment"] == 2 and "augment" not in task(0).hparams
+    with pytest.raises(ValueError, match="augment"):
+        GANTask(build("dcgan", width=8), augment=-1)
+    # the shifts come from the task's checkpointed generator: 2 + resume == 3 straight
+    straight = task(1)
+    fit(straight, x, epochs=3, batch_size=16, device="cpu", progress=False, seed=1)
+    first = task(1)
+    fit(first, x, epochs=2, batch_size=16, device="cpu", progress=False, seed=1, checkpoint_dir=tmp_path)
+    second = task(1)
+    fit(second, x, epochs=3, batch_size=16, device="cpu", progress=False, seed=1, checkpoint_dir=tmp_path,
+        resume=True)
+    for a, b in zip(straight.model.state_dict().values(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
