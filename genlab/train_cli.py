@@ -82,10 +82,10 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "file": "conv_vae.pt"},
     "dcgan": {"model": "dcgan", "data": "digits", "size": 16, "epochs": 25, "batch_size": 64,
               "lr": 2e-4, "seed": 0, "config": {}, "task": {"betas": (0.5, 0.999)}, "file": "dcgan.pt"},
-    "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
+    "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 60, "batch_size": 64,
                     "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
                     "file": "conv_repair.pt"},
-    "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 30, "batch_size": 64,
+    "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 60, "batch_size": 64,
              "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
              "file": "crnn.pt"},
 }

@@ -254,6 +254,7 @@ def test_painter_stroke_reaches_the_kernel(tmp_path: Path, artifacts: Path):
                 if shot:
                     cell = page.locator(".jp-OutputArea-output").filter(has=canvas)
                     cell.screenshot(path=shot)
+                    box = canvas.bounding_box()  # the element screenshot may have scrolled the page
 
                 # A finger: a vertical touch drag in the top part (rows ~3-8) of column ~21.
                 cdp = page.context.new_cdp_session(page)
