@@ -202,8 +202,9 @@ for m in ["5-row band", "rows {'rows': 7}"]:
 # The gain on digits is under 1 dB, so read it with care:
 #
 # * **Training length.** At 30 epochs neither model has converged: 60 epochs add about
-#   2 dB to both. Trained for 60 epochs (the shipped pair), the CRNN leads on every mask:
-#   25.5 dB against 24.7 dB on the 5-row band, and 32.4 against 31.6 on the scattered rows.
+#   2 dB to both. Trained for 60 epochs (the shipped pair), the CRNN leads on every mask; on
+#   the full test set, 25.4 dB against 24.8 dB on the 5-row band, 21.2 against 20.8 on the
+#   7-row band and 32.6 against 31.6 on the scattered rows.
 # * **Seeds.** Two trainings of the *same* model with different seeds can differ by up to
 #   about 1 dB at 30 epochs, much less at 60. So a 30-epoch run like the one above can show
 #   either model ahead. `genlab bench --only restoration` repeats the comparison over seeds

@@ -123,9 +123,12 @@ class _Recorder:
             if _isinstance(original, _type):
                 continue  # classes are detected by behaviour (isinstance/mro) in the module driver
             wrapper = self._wrap(original, path)
-            # Replace every genlab module attribute that is this function (re-exports too).
+            # Replace every genlab module attribute that is this function (re-exports too), except
+            # in the grader's own modules: genlab.checks.lab07 re-exports the grader's reference
+            # implementations (genlab.grading.scenarios), and the grader calling them is not the
+            # submission calling them.
             for mod_name, mod in list(sys.modules.items()):
-                if mod is None or not mod_name.startswith("genlab"):
+                if mod is None or not mod_name.startswith("genlab") or mod_name.startswith("genlab.grading"):
                     continue
                 for attr, value in list(vars(mod).items()):
                     if value is original:

@@ -825,3 +825,41 @@ def test_held_back_scenarios_pass_correct_code_for_any_seed(lab):
     for seed in (0, 6, 16, 12345):
         res = grade_functions(spec, CORRECT, seed=seed)
         assert all(r.passed for r in res.values()), (seed, {k: v.messages for k, v in res.items() if not v.passed})
+
+
+def test_lab07_calling_the_check_reference_scores_zero_while_the_grader_may(tmp_path):
+    """genlab.checks.lab07 re-exports the grader's own references (genlab.grading.scenarios).
+
+    The grader's scenarios call them; a submission that calls them through the check module,
+    even with no name to see in its source, must still score zero for that item only.
+    """
+    import json as _json
+
+    from gradekit import read_book
+
+    from genlab.grading.grader import grade
+
+    spec = load_spec("07")
+    sol = find_lab("07", folder="solutions")
+    nb = _json.loads(Path(sol).read_text())
+    hidden = ("import importlib\n\n"
+              "def save_checkpoint(path, model, optimizer, scaler, epoch):\n"
+              "    m = importlib.import_module('genlab.checks.' + 'lab07')\n"
+              "    return getattr(m, '_ref_' + 'save')(path, model, optimizer, scaler, epoch)\n")
+    for cell in nb["cells"]:
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code" and "def save_checkpoint(" in src:
+            cell["source"] = hidden
+    subs = tmp_path / "subs"
+    for name, book in (("cheat", nb), ("honest", _json.loads(Path(sol).read_text()))):
+        (subs / name).mkdir(parents=True)
+        (subs / name / f"{spec.lab}.ipynb").write_text(_json.dumps(book))
+    out = tmp_path / "out"
+    grade(spec, find_lab("07", folder="labs"), subs, out, seed=0, limits=Limits(timeout=120), workers=2,
+          progress=False)
+    book = read_book(out)
+    full = {it.name: it.points for it in spec.items}
+    assert {k: v["points"] for k, v in book["honest"]["items"].items()} == full
+    cheat = {k: v["points"] for k, v in book["cheat"]["items"].items()}
+    assert cheat == dict(full, save_checkpoint=0), cheat
+    assert "while being graded" in " ".join(book["cheat"]["items"]["save_checkpoint"]["messages"])
