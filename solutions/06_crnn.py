@@ -158,8 +158,9 @@ checks.check_crnn(CRNN)
 # Same masks as lecture 05 (random 8x8 blocks, 5-row bands, 3 scattered rows). The
 # convolutional repairer is the one shipped with genlab (`load_pretrained("conv_repair")`),
 # trained for 60 epochs (`genlab train --preset conv_repair`): a strong reference. Your CRNN
-# trains for 30 epochs here, so expect it a dB or two below that reference and far above
-# biharmonic; lecture 06 shows what longer training and the full CRNN add.
+# is half its size and trains for 30 epochs here, so expect it 2-5 dB below that reference
+# but 6 dB or more above biharmonic on blocks and bands; on scattered rows biharmonic is hard
+# to beat (lecture 05 says why). Lecture 06 shows what longer training and the full CRNN add.
 
 # %%
 x_train, _ = data.load("digits", "train", size=16, limit=genlab.fast_or(256, None))
