@@ -137,40 +137,27 @@ def _budget_fig(name: str, value: float, unit: str, op: str, bound: float, note:
 
 
 class _CPUBudget:
-    """A ``fit`` callback that stops training once this process has used ``seconds`` of CPU time.
+    """A ``fit`` callback that stops training once this process has used ``seconds`` of CPU time."""
 
-    With ``lr_drop=(at, factor)`` it also multiplies the learning rates by ``factor`` once
-    ``at * seconds`` are spent: ``genlab.train.LRDrop`` for a budget counted in seconds.
-    """
-
-    def __init__(self, seconds: float, lr_drop: tuple[float, float] | None = None) -> None:
+    def __init__(self, seconds: float) -> None:
         self.seconds = float(seconds)
         self.start = time.process_time()
         self.steps = 0
-        self.lr_drop = lr_drop
-        self.dropped = False
 
     def used(self) -> float:
         return time.process_time() - self.start
 
     def on_step(self, ctx: Any) -> None:
         self.steps += 1
-        used = self.used()
-        if self.lr_drop is not None and not self.dropped and used >= self.lr_drop[0] * self.seconds:
-            self.dropped = True
-            for opt in ctx.task.optimizers.values():
-                for group in opt.param_groups:
-                    group["lr"] *= self.lr_drop[1]
-        if used >= self.seconds:
+        if self.used() >= self.seconds:
             ctx.stop = True
 
 
-def _train_budget(task: Any, data: Any, seconds: float, seed: int, batch_size: int = 64,
-                  lr_drop: tuple[float, float] | None = None) -> dict[str, Any]:
+def _train_budget(task: Any, data: Any, seconds: float, seed: int, batch_size: int = 64) -> dict[str, Any]:
     """Train ``task`` with ``genlab.train.fit`` until ``seconds`` of CPU time are spent."""
     from .train import fit
 
-    budget = _CPUBudget(seconds, lr_drop)
+    budget = _CPUBudget(seconds)
     t0 = time.perf_counter()
     hist = fit(task, data, 10**6, batch_size=batch_size, device="cpu", progress=False, seed=seed,
                callbacks=[budget])
@@ -515,21 +502,16 @@ def _train_repairers(x: torch.Tensor, epochs: int, seed: int, which: tuple[tuple
                      ) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     """The repairers, each trained with the course's recipe for the same number of epochs."""
     from .models import build
-    from .restoration import train_repairer, training_masks
+    from .restoration import train_repairer
 
     side = x.shape[-1]
-    # the course's mix (course/05, course/06, the shipped presets): the evaluation masks plus blocks anywhere
-    masks = training_masks(("center", "block", "rows", "scattered_rows"),
-                           {"center": {"hole": side // 2}, "block": {"hole": side // 2},
-                            "rows": {"rows": max(1, round(5 * side / 16))},
-                            "scattered_rows": {"rows": max(1, round(3 * side / 16))}})
     models, info = {}, {}
     for name, key in which:
         torch.manual_seed(seed)
         model = build(key, image_size=side, channels=x.shape[1])
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        # Adam 2e-3 with the late learning-rate drop (x0.3 after 75 % of the epochs)
-        train_repairer(model, x, epochs, masks=masks, lr=2e-3, seed=seed, device="cpu", progress=False)
+        # the course's mask mix, Adam 2e-3 and the late learning-rate drop (x0.3 after 75 % of the epochs)
+        train_repairer(model, x, epochs, lr=2e-3, seed=seed, device="cpu", progress=False)
         info[name] = {"epochs": epochs, "cpu_s": round(time.process_time() - cpu0, 2),
                       "wall_s": round(time.perf_counter() - wall0, 2),
                       "params": sum(p.numel() for p in model.parameters())}

@@ -291,9 +291,10 @@ def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,
         model: a repairer ``forward(x_masked, mask) -> x_hat``.
         x_train: training images ``(N, C, H, W)``.
         epochs: passes over ``x_train``.
-        masks: what ``RepairTask`` accepts (a kind, kinds, or a sampler); default
-            :func:`training_masks` with random 8x8 blocks, 5-row bands and 3 scattered
-            rows (for 16 px images; scaled with the image size otherwise).
+        masks: what ``RepairTask`` accepts (a kind, kinds, or a sampler); default the
+            course's mix (course/05 and 06, the shipped presets): :func:`training_masks` with
+            centre 8x8 blocks, 8x8 blocks anywhere, 5-row bands and 3 scattered rows (for
+            16 px images; scaled with the image size otherwise).
         lr: Adam learning rate.
         loss: ``"masked_mse"`` (score the hole only), ``"masked_l1"``, ``"mse"``, ``"l1"``.
         batch_size, seed: passed to ``fit``.
@@ -309,8 +310,8 @@ def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,
 
     if masks is None:
         side = x_train.shape[-1]
-        masks = training_masks(("block", "rows", "scattered_rows"),
-                               {"block": {"hole": max(1, side // 2)},
+        masks = training_masks(("center", "block", "rows", "scattered_rows"),
+                               {"center": {"hole": max(1, side // 2)}, "block": {"hole": max(1, side // 2)},
                                 "rows": {"rows": max(1, round(5 * side / 16))},
                                 "scattered_rows": {"rows": max(1, round(3 * side / 16))}})
     task = RepairTask(model, lr=lr, masks=masks, loss=loss, seed=seed)
