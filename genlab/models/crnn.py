@@ -31,7 +31,7 @@ from torch import nn
 
 from ..errors import ShapeError
 from .autoencoder import check_size_multiple
-from .repair import _DilatedBlock, _RepairerBase, repair_input
+from .repair import _decoder, _encoder, _RepairerBase, repair_input
 
 __all__ = ["CRNNConfig", "CRNNRepairer", "cols_to_sequences", "rows_to_sequences",
            "sequences_to_cols", "sequences_to_rows"]
@@ -203,15 +203,11 @@ class CRNNRepairer(_RepairerBase):
         self.config = cfg = cfg or CRNNConfig()
         check_size_multiple(cfg.image_size, 2, "CRNNRepairer")
         w = cfg.width
-        self.stem = nn.Sequential(nn.Conv2d(cfg.channels + 1, w, 3, padding=1), nn.ReLU())
-        self.down = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)                  # H -> H/2
-        self.trunk = nn.Sequential(*[_DilatedBlock(2 * w, 2 ** (i % 3)) for i in range(cfg.depth)])
+        # the conv repairer's encoder and decoder (built in this order: seeded inits stay the same)
+        self.stem, self.down, self.trunk = _encoder(cfg.channels, w, cfg.depth)
         self.rows = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="rows", zero_init=cfg.zero_init)
         self.cols = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="cols", zero_init=cfg.zero_init)
-        self.up = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1),
-                                nn.ReLU())                                        # H/2 -> H
-        self.head = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(w, cfg.channels, 1))
+        self.up, self.head = _decoder(cfg.channels, w)
 
     def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Prediction for every pixel ``(B, C, H, W)`` in ``[0, 1]``, before keeping the known pixels."""

@@ -139,6 +139,26 @@ class _DilatedBlock(nn.Module):
         return h + self.body(h)
 
 
+def _encoder(channels: int, width: int, depth: int) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """``stem`` (full resolution, the skip), ``down`` (H -> H/2) and the dilated ``trunk`` at H/2.
+
+    Shared by :class:`ConvRepairer` and ``CRNNRepairer`` (which adds its sweeps after the trunk).
+    """
+    w = width
+    stem = nn.Sequential(nn.Conv2d(channels + 1, w, 3, padding=1), nn.ReLU())
+    down = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)                            # H -> H/2
+    trunk = nn.Sequential(*[_DilatedBlock(2 * w, 2 ** (i % 3)) for i in range(depth)])
+    return stem, down, trunk
+
+
+def _decoder(channels: int, width: int) -> tuple[nn.Module, nn.Module]:
+    """``up`` (H/2 -> H) and the ``head`` that reads ``[up(h), skip]``."""
+    w = width
+    up = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU())
+    head = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, channels, 1))
+    return up, head
+
+
 class ConvRepairer(_RepairerBase):
     """Convolutional encoder-decoder repairer with a dilated residual trunk.
 
@@ -163,14 +183,8 @@ class ConvRepairer(_RepairerBase):
         super().__init__()
         self.config = cfg = cfg or RepairConfig()
         check_size_multiple(cfg.image_size, 2, "ConvRepairer")
-        w = cfg.width
-        self.stem = nn.Sequential(nn.Conv2d(cfg.channels + 1, w, 3, padding=1), nn.ReLU())
-        self.down = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)                  # H -> H/2
-        self.trunk = nn.Sequential(*[_DilatedBlock(2 * w, 2 ** (i % 3)) for i in range(cfg.depth)])
-        self.up = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1),
-                                nn.ReLU())                                        # H/2 -> H
-        self.head = nn.Sequential(nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(w, cfg.channels, 1))
+        self.stem, self.down, self.trunk = _encoder(cfg.channels, cfg.width, cfg.depth)
+        self.up, self.head = _decoder(cfg.channels, cfg.width)
 
     def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Prediction for every pixel ``(B, C, H, W)`` in ``[0, 1]``, before keeping the known pixels."""
