@@ -2,17 +2,23 @@
 
 The library holds the reference implementations that the notebooks in
 ``course/`` and ``labs/`` build step by step. See docs/architecture.md.
+
+Importing ``genlab`` loads neither torch nor NumPy (the ``genlab`` command starts
+fast); the functions below import them when called, and submodules such as
+``genlab.colab`` load on first use (``genlab.colab`` works without an import).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from .config import FAST, fast_or
+
+if TYPE_CHECKING:
+    import torch
 
 __version__ = "0.1.0"
 __all__ = ["FAST", "__version__", "device", "fast_or", "seed_everything", "start"]
@@ -28,6 +34,8 @@ def device(prefer: str | None = None) -> torch.device:
     Returns:
         A ``torch.device``.
     """
+    import torch
+
     choice = prefer or os.environ.get("GENLAB_DEVICE")
     if choice:
         dev = torch.device(choice)
@@ -50,6 +58,9 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
     Call it once at the top of a notebook: results are then reproducible on CPU.
     """
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
@@ -61,3 +72,15 @@ def start(seed: int = 0, quiet: bool = False):
     from .session import start as _start
 
     return _start(seed, quiet=quiet)
+
+
+def __getattr__(name: str):
+    """Load a submodule on first attribute access, e.g. ``genlab.colab`` after ``import genlab``."""
+    if name.startswith("_"):
+        raise AttributeError(name)
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'genlab' has no attribute {name!r}") from None

@@ -1,7 +1,9 @@
-"""The ``genlab`` command: doctor, build, train, grade, bench.
+"""The ``genlab`` command: doctor, build, workspace, train, grade, bench.
 
 Each subcommand lives in the module that owns its work; the module exposes
-``add_arguments(parser)`` and ``run(args) -> int``. This file only wires them.
+``add_arguments(parser)`` and ``run(args) -> int``. This file only wires them,
+and imports only the module of the subcommand being run (``genlab --help``
+imports none, so it answers without loading torch).
 """
 
 from __future__ import annotations
@@ -13,17 +15,26 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("genlab.doctor", "check the environment and say how to fix what is missing"),
     "build": ("genlab.course", "write every .ipynb and labs/ from the py:percent sources"),
+    "workspace": ("genlab.workspace", "copy the lecture and lab notebooks into your own folder (work/)"),
     "train": ("genlab.train_cli", "train a model family on a dataset, with checkpoints"),
     "grade": ("genlab.grading.cli", "grade a folder of lab submissions in a sandbox"),
     "bench": ("genlab.bench", "run the benchmarks and print a table"),
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _chosen(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is one), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genlab", description="genlab course tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = _chosen(sys.argv[1:] if argv is None else argv)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        if name != chosen:
+            continue  # its module is imported only when it runs
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -37,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    parser = _parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -15,13 +15,36 @@ writes it from one template so the Colab install URL lives in one place
 (``genlab.config.REPO_URL``).
 
 ``genlab build --check`` writes nothing and exits 1 listing each file that
-differs from what the build would write.
+differs from what the build would write, or a check below that fails.
+
+**Student work is never overwritten.** Every lab notebook the build writes
+carries a stamp in its metadata (``genlab.cells``: a hash of its cells' types and
+sources, outputs excluded). Before writing a lab, the build compares the lab on
+disk (``.ipynb`` and its ``.py`` twin) with its stamp; a lab whose cells changed
+since the build wrote it holds someone's answers, and the build refuses: it writes
+nothing, names the file and exits 1 (``--force``, for maintainers, overwrites). A
+lab written before stamps existed counts as untouched when each of its exercise
+cells still holds the ``raise NotImplementedError`` stub. Running cells (outputs)
+is not editing.
+
+**Marked copies.** A solution cell whose first line is
+``# Same as genlab.<module>.<function>`` must define that function with the same
+code as the library. Compared normalised: both parsed with ``ast``, docstrings
+dropped, then unparsed, so comments, blank lines, quoting and line wrapping do not
+count; names, defaults and every statement do. ``--check`` fails when they differ.
+
+**Where a library function was developed.** A docstring in genlab/ that says
+"Developed in course/NN_name" (or labs/, solutions/) must name a notebook that
+exists; ``--check`` fails otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
+import importlib
+import json
 import os
 import re
 import sys
@@ -187,8 +210,22 @@ def make_lab(text: str, path: Path) -> str:
 # py:percent -> ipynb
 # --------------------------------------------------------------------------------------------
 
-def to_ipynb(text: str) -> str:
-    """Convert py:percent text to .ipynb JSON with empty outputs and stable cell ids."""
+STAMP_KEY = "genlab"
+
+
+def cells_digest(cells: list) -> str:
+    """The hash that says whether a notebook's cells were edited: types and sources, not outputs."""
+    data = [[c["cell_type"], c["source"] if isinstance(c["source"], str) else "".join(c["source"])]
+            for c in cells]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
+
+
+def to_ipynb(text: str, stamp: bool = False) -> str:
+    """Convert py:percent text to .ipynb JSON with empty outputs and stable cell ids.
+
+    With ``stamp`` (labs) the metadata records :func:`cells_digest` of the cells, so a
+    later build can tell an untouched lab from one holding a student's answers.
+    """
     import jupytext
     import nbformat
 
@@ -209,6 +246,8 @@ def to_ipynb(text: str) -> str:
     nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python",
                                           "name": "python3"})
     nb.metadata["language_info"] = {"name": "python"}
+    if stamp:
+        nb.metadata[STAMP_KEY] = {"cells": cells_digest(nb.cells)}
     nb.nbformat, nb.nbformat_minor = 4, 5
     nbformat.validate(nb)
     return nbformat.writes(nb) + "\n"
@@ -242,7 +281,7 @@ def plan(root: Path) -> tuple[list[Output], list[Path]]:
             lab_text = make_lab(text, rel)
             lab = root / LAB_DIR / src.name
             outputs.append(Output(lab, lab_text, rel))
-            outputs.append(Output(lab.with_suffix(".ipynb"), to_ipynb(lab_text), rel))
+            outputs.append(Output(lab.with_suffix(".ipynb"), to_ipynb(lab_text, stamp=True), rel))
     readme = readme_with_map(root)
     if readme is not None:
         outputs.append(readme)
@@ -257,6 +296,131 @@ def plan(root: Path) -> tuple[list[Output], list[Path]]:
             if generated and NOTEBOOK_NAME.match(p.with_suffix(".py").name) and p not in wanted:
                 stale.append(p)
     return outputs, sorted(stale)
+
+
+def release_notebooks(src: Path, root: Path) -> tuple[str, str]:
+    """The solution and lab notebooks (.ipynb text) that the build writes from ``solutions/NN_x.py``.
+
+    ``genlab grade --self-check`` grades these, not the working copies in labs/.
+    """
+    rel = src.resolve().relative_to(root.resolve())
+    text = normalise_source(src.read_text(encoding="utf-8"), rel)
+    return to_ipynb(text), to_ipynb(make_lab(text, rel), stamp=True)
+
+
+def _stub_only(cells: list) -> bool:
+    """Unstamped labs: untouched when every exercise cell still raises the stub's NotImplementedError."""
+    for c in cells:
+        tags = c.get("metadata", {}).get("tags", [])
+        source = c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+        if c["cell_type"] == "code" and "exercise" in tags and "raise NotImplementedError(" not in source:
+            return False
+    return True
+
+
+def holds_work(path: Path) -> bool:
+    """True when the lab file at ``path`` (``.ipynb`` or its ``.py`` twin) was edited since the build wrote it."""
+    ipynb = path.with_suffix(".ipynb")
+    stamp = None
+    if ipynb.is_file():
+        try:
+            stamp = json.loads(ipynb.read_text(encoding="utf-8")).get("metadata", {}).get(STAMP_KEY, {})
+            stamp = stamp.get("cells") if isinstance(stamp, dict) else None
+        except ValueError:
+            return True  # not even JSON: someone's half-saved notebook, keep it
+    try:
+        if path.suffix == ".ipynb":
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        else:
+            import jupytext
+
+            cells = [dict(c) for c in jupytext.reads(path.read_text(encoding="utf-8"), fmt="py:percent").cells]
+    except Exception:
+        return True
+    if stamp is None:
+        return not _stub_only(cells)
+    return cells_digest(cells) != stamp
+
+
+SAME_AS = re.compile(r"^#\s*Same as\s+(genlab(?:\.\w+)+)\s*$")
+
+
+def _normalised(node: ast.AST) -> str:
+    """A function's code without its docstrings, comments or layout (see the module docstring)."""
+    node = ast.parse(ast.unparse(node))  # a copy
+    for n in ast.walk(node):
+        body = getattr(n, "body", None)
+        if (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            n.body = body[1:] or [ast.Pass()]
+    return ast.unparse(node)
+
+
+def _library_def(dotted: str) -> ast.AST | None:
+    """The definition of ``genlab.a.b.name`` as parsed from its source file (None if not found)."""
+    module_name, _, name = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    if not getattr(module, "__file__", None):
+        return None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                 and n.name == name), None)
+
+
+def same_as_problems(root: Path) -> list[str]:
+    """Solution cells marked ``# Same as genlab.x.f`` whose ``f`` differs from the library's."""
+    problems: list[str] = []
+    for src in sorted((root / "solutions").glob("[0-9][0-9]_*.py")):
+        rel = src.relative_to(root)
+        lines = src.read_text(encoding="utf-8").splitlines()
+        for no, line in enumerate(lines, 1):
+            m = SAME_AS.match(line.strip())
+            if not m:
+                continue
+            dotted = m.group(1)
+            stop = next((i for i in range(no, len(lines)) if lines[i].startswith("# %%")), len(lines))
+            cell = "\n".join(l for l in lines[no:stop] if CODE_BEGIN not in l and CODE_END not in l)
+            name = dotted.rpartition(".")[2]
+            try:
+                tree = ast.parse(cell)
+            except SyntaxError as exc:
+                problems.append(f"{rel}:{no}: the cell marked 'Same as {dotted}' does not parse ({exc.msg}).")
+                continue
+            mine = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                 ast.ClassDef)) and n.name == name), None)
+            theirs = _library_def(dotted)
+            if mine is None:
+                problems.append(f"{rel}:{no}: marked 'Same as {dotted}' but the cell defines no {name}.")
+            elif theirs is None:
+                problems.append(f"{rel}:{no}: marked 'Same as {dotted}' but the library has no such function.")
+            elif _normalised(mine) != _normalised(theirs):
+                problems.append(f"{rel}:{no}: {name} differs from {dotted} (docstrings, comments and "
+                                "layout aside); change one to match the other.")
+    return problems
+
+
+DEVELOPED_IN = re.compile(r"\b(course|labs|solutions)/(\d\d_[a-z0-9_]+)")
+
+
+def developed_in_problems(root: Path) -> list[str]:
+    """"Developed in course/NN_name" (or labs/, solutions/) docstrings in genlab/ naming no notebook."""
+    problems: list[str] = []
+    package = root / "genlab"
+    if not package.is_dir():
+        return problems
+    for py in sorted(package.rglob("*.py")):
+        text = py.read_text(encoding="utf-8")
+        for m in re.finditer(r"Developed in[^\n]*(?:\n[^\n]*){0,1}", text):
+            for folder, name in DEVELOPED_IN.findall(m.group(0)):
+                if not (root / folder / f"{name}.py").is_file():
+                    line = text.count("\n", 0, m.start()) + 1
+                    problems.append(f"{py.relative_to(root)}:{line}: 'Developed in {folder}/{name}' "
+                                    f"names a notebook that does not exist ({folder}/{name}.py).")
+    return problems
 
 
 MAP_START = "<!-- COURSE MAP START (written by `genlab build`) -->"
@@ -333,25 +497,52 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def build(root: Path, check: bool = False, out=None) -> int:
-    """Write (or, with ``check``, compare) every generated file. Returns the exit code."""
+KEEP_WORK = ("To keep your answers, copy the notebook out of labs/ first (`genlab workspace` gives "
+             "everyone their own copies in work/; or `mv labs/{name} work/`), then run `genlab build` again. "
+             "Maintainers who mean to discard the edits: `genlab build --force`.")
+
+
+def build(root: Path, check: bool = False, out=None, force: bool = False) -> int:
+    """Write (or, with ``check``, compare) every generated file. Returns the exit code.
+
+    Refuses (exit 1, nothing written) to overwrite a lab notebook edited since the build
+    wrote it, unless ``force``; see the module docstring.
+    """
     out = out or sys.stdout
     root = root.resolve()
     outputs, stale = plan(root)  # plan everything first: a BuildError writes nothing
     differ = [o for o in outputs if not o.path.exists() or o.path.read_text(encoding="utf-8") != o.text]
+    edited = [o.path for o in differ
+              if o.path.parent == root / LAB_DIR and o.path.exists() and holds_work(o.path)]
+    edited += [p for p in stale if p.parent == root / LAB_DIR and holds_work(p)]
     if check:
         for o in differ:
             state = "missing" if not o.path.exists() else "out of date"
             why = f"source: {o.source}" if o.source else "the course map"
+            if o.path in edited:
+                why += "; it holds edits, which `genlab build` will not overwrite"
             print(f"{o.path.relative_to(root)}: {state} ({why})", file=out)
         for p in stale:
             print(f"{p.relative_to(root)}: generated file without a source (would be removed)", file=out)
-        if differ or stale:
+        problems = same_as_problems(root) + developed_in_problems(root)
+        for p in problems:
+            print(p, file=out)
+        if differ or stale or problems:
+            advice = ("Run `genlab build` and commit the result." if not edited else
+                      "Copy your edited labs out of labs/ (`genlab workspace`), then run `genlab build`; "
+                      "it never overwrites a lab holding answers.")
             print(f"genlab build --check: {len(differ) + len(stale)} file(s) differ from what "
-                  "`genlab build` would write. Run `genlab build` and commit the result.", file=out)
+                  f"`genlab build` would write, {len(problems)} check(s) failed. "
+                  + (advice if differ or stale else "Fix the lines above."), file=out)
             return 1
         print(f"genlab build --check: all {len(outputs)} generated files are up to date.", file=out)
         return 0
+    if edited and not force:
+        for p in edited:
+            print(f"genlab build: {p.relative_to(root)} has been edited since `genlab build` wrote it "
+                  "(someone's answers?); nothing was written.", file=sys.stderr)
+        print("genlab build: " + KEEP_WORK.format(name=edited[0].name), file=sys.stderr)
+        return 1
     for o in differ:
         _write_atomic(o.path, o.text)
         print(f"wrote {o.path.relative_to(root)}", file=out)
@@ -376,11 +567,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 listing every file that differs")
     parser.add_argument("--root", type=Path, default=None, help="repository root (default: found from cwd)")
+    parser.add_argument("--force", action="store_true",
+                        help="for maintainers: overwrite lab notebooks even when they hold edits")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return build(find_root(args.root), check=args.check)
+        return build(find_root(args.root), check=args.check, force=getattr(args, "force", False))
     except BuildError as exc:
         print(f"genlab build: error: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import torch
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported only where a tensor is checked: `genlab --help` stays fast
+    import torch
 
 
 class GenlabError(Exception):
@@ -35,7 +39,8 @@ class BuildError(GenlabError, ValueError):
 
 def describe(x: object) -> str:
     """A short description of a value for error messages."""
-    if isinstance(x, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor exists only if torch was imported
+    if torch is not None and isinstance(x, torch.Tensor):
         return f"tensor of shape {tuple(x.shape)}, dtype {x.dtype}"
     return f"{type(x).__name__}"
 
@@ -48,6 +53,8 @@ def check_image(x: object, name: str = "x", *, channels: int | None = None,
         ShapeError: not a 4-D floating tensor, or wrong channels/size.
         RangeError: values outside ``[0, 1]`` (when ``value_range``).
     """
+    import torch
+
     if not isinstance(x, torch.Tensor):
         raise ShapeError(f"{name} must be a torch.Tensor of shape (N, C, H, W), got {describe(x)}.")
     if x.dim() != 4:
@@ -78,6 +85,8 @@ def check_mask(mask: object, like: torch.Tensor | None = None, name: str = "mask
         ShapeError: wrong rank, or does not broadcast to ``like``'s batch and size.
         RangeError: values other than 0 and 1.
     """
+    import torch
+
     if not isinstance(mask, torch.Tensor):
         raise ShapeError(f"{name} must be a torch.Tensor of shape (N, 1, H, W), got {describe(mask)}.")
     if mask.dim() != 4:

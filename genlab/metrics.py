@@ -313,7 +313,7 @@ def classifier_features(x: torch.Tensor, classifier: nn.Module | None = None,
                         batch_size: int = 256) -> torch.Tensor:
     """Penultimate-layer features of a classifier, in eval mode, without gradients.
 
-    Developed in course/04_gan_images (lab 04).
+    Developed in course/04_gans_on_images (lab 04).
 
     Args:
         x: images ``(N, C, H, W)`` in ``[0, 1]`` (the classifier's input size).
@@ -336,7 +336,7 @@ def classifier_frechet(x_a: torch.Tensor, x_b: torch.Tensor, classifier: nn.Modu
     with the same classifier and similar sample sizes (the estimate is biased
     upwards for small N).
 
-    Developed in course/04_gan_images (lab 04).
+    Developed in course/04_gans_on_images (lab 04).
 
     Args:
         x_a, x_b: images ``(N, C, H, W)`` in ``[0, 1]``.
@@ -360,7 +360,7 @@ def class_coverage(x: torch.Tensor, classifier: nn.Module | None = None, thresho
     all of them with a near-uniform histogram (for 10 balanced classes each
     holds about 0.1, so the default 0.02 flags classes that nearly vanished).
 
-    Developed in course/04_gan_images (lab 04).
+    Developed in course/04_gans_on_images (lab 04).
 
     Args:
         x: images ``(N, C, H, W)`` in ``[0, 1]``.

@@ -557,7 +557,7 @@ class GANTask(Task):
     Logged: ``loss_d``, ``loss_g``, ``d_real`` and ``d_fake`` (mean D probabilities) and
     ``loss`` (= ``loss_d + loss_g``, a single number to watch for divergence only).
 
-    Developed in course/04_gans_images (lab 04).
+    Developed in course/04_gans_on_images (lab 04).
     """
 
     def __init__(self, pair: nn.Module, lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import NotALabError
@@ -50,15 +51,24 @@ def run(args: argparse.Namespace) -> int:
     lab_nb = find_lab(args.lab, root, "labs")
     if args.self_check:
         sol_nb = find_lab(args.lab, root, "solutions")
-        if lab_nb is None or sol_nb is None:
-            missing = [f"{folder}/{nn}_*.ipynb" for folder, nb in (("labs", lab_nb), ("solutions", sol_nb))
-                       if nb is None]
+        sol_src = sol_nb.with_suffix(".py") if sol_nb is not None else None
+        if sol_src is None or not sol_src.is_file():
             print(f"genlab grade --self-check {args.lab}: lab {nn} ({spec.lab}) does not exist yet: "
-                  f"{' and '.join(missing)} not found under {root}. Write solutions/{spec.lab}.py and "
+                  f"solutions/{nn}_*.py not found under {root}. Write solutions/{spec.lab}.py and "
                   "run `genlab build`.", file=sys.stderr)
             return 1
-        ok, lines, _ = self_check(spec, lab_nb, sol_nb, seed=0 if args.seed is None else args.seed,
-                                  limits=limits, workers=min(2, args.workers))
+        # Grade the notebooks as `genlab build` writes them from the source, never the working
+        # copies: labs/ may hold a student's answers, and those must neither fail nor fake the check.
+        from ..course import release_notebooks
+
+        sol_text, lab_text = release_notebooks(sol_src, root)
+        with tempfile.TemporaryDirectory(prefix="genlab-release-") as d:
+            sol_tmp, lab_tmp = Path(d) / "solutions" / sol_nb.name, Path(d) / "labs" / sol_nb.name
+            for path, text in ((sol_tmp, sol_text), (lab_tmp, lab_text)):
+                path.parent.mkdir()
+                path.write_text(text, encoding="utf-8")
+            ok, lines, _ = self_check(spec, lab_tmp, sol_tmp, seed=0 if args.seed is None else args.seed,
+                                      limits=limits, workers=min(2, args.workers))
         print("\n".join(lines))
         return 0 if ok else 1
     if args.submissions is None or args.out is None:
@@ -81,18 +91,26 @@ def run(args: argparse.Namespace) -> int:
     return 0 if results else 1
 
 
+def _median(values: list[float]) -> float:
+    """The median of a non-empty list: the middle value, or the mean of the two middle ones."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
 def _summary(spec, results, out: Path) -> None:
     n = len(results)
     if not n:
         print(f"no submissions found; an empty gradebook was written to {out}")
         return
     totals = sorted(r.total for r in results)
+    median = _median(totals)
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     full = sum(t == spec.max_points for t in totals)
     print(f"graded {n} submission(s) of lab {spec.lab}: mean {sum(totals) / n:.2f} / {spec.max_points:g}, "
-          f"median {totals[n // 2]:g}, full marks {full}")
+          f"median {median:g}, full marks {full}")
     print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     for item in spec.items:
         passed = sum(r.items[item.name].passed for r in results if item.name in r.items)

@@ -12,7 +12,7 @@ an FID computed with a digits network instead of Inception),
 and its predicted labels give the class coverage of a GAN (mode collapse shows
 up as missing digits).
 
-Developed in course/04_gan_images (lab 04).
+Developed in course/04_gans_on_images (lab 04).
 """
 
 from __future__ import annotations

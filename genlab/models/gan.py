@@ -29,7 +29,7 @@ concatenates the embedding to the flattened image and the DCGAN ``D`` uses a
 projection (Miyato & Koyama, 2018): :math:`D(x, y) = \\psi(\\phi(x)) +
 \\langle e_y, \\textstyle\\sum_{hw} \\phi(x) \\rangle`.
 
-Developed in course/04_gan_images (lab 04).
+Developed in course/04_gans_on_images (lab 04).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Latent explorer: move through a VAE's or GAN's latent space with sliders and watch the decoded image.
 
-Developed in course/02_vae (lab 02) and used again in course/04_gan.
+Developed in course/02_vae (lab 02) and used again in course/04_gans_on_images.
 
 A decoder maps a latent code ``z`` (shape ``(1, D)``) to an image. Sliders set
 the first few coordinates of ``z`` (the others stay where they are); a class

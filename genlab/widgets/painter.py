@@ -1,6 +1,6 @@
 """Mask painter: paint a hole on an image and watch models fill it, live.
 
-Developed in course/05_repair (lab 05) and used again in course/06_crnn.
+Developed in course/05_restoration (lab 05) and used again in course/06_crnn.
 
 The painter shows one image scaled up on a canvas. The student paints the
 hole (mask = 1) with the mouse or a finger; when a stroke ends the mask goes to
