@@ -497,9 +497,9 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-KEEP_WORK = ("To keep your answers, copy the notebook out of labs/ first (`genlab workspace` gives "
-             "everyone their own copies in work/; or `mv labs/{name} work/`), then run `genlab build` again. "
-             "Maintainers who mean to discard the edits: `genlab build --force`.")
+KEEP_WORK = ("To keep the answers, run `genlab workspace` first: it copies labs/, answers included, into "
+             "work/labs/ (git-ignored), where students work from now on. Once work/labs/{name} holds them, "
+             "`genlab build --force` rewrites labs/ (maintainers: --force discards edits in labs/).")
 
 
 def build(root: Path, check: bool = False, out=None, force: bool = False) -> int:
@@ -529,8 +529,8 @@ def build(root: Path, check: bool = False, out=None, force: bool = False) -> int
             print(p, file=out)
         if differ or stale or problems:
             advice = ("Run `genlab build` and commit the result." if not edited else
-                      "Copy your edited labs out of labs/ (`genlab workspace`), then run `genlab build`; "
-                      "it never overwrites a lab holding answers.")
+                      "Copy the edited labs out of labs/ with `genlab workspace` (answers included, into "
+                      "work/labs/) before building: `genlab build` refuses to overwrite a lab holding edits.")
             print(f"genlab build --check: {len(differ) + len(stale)} file(s) differ from what "
                   f"`genlab build` would write, {len(problems)} check(s) failed. "
                   + (advice if differ or stale else "Fix the lines above."), file=out)

@@ -131,26 +131,36 @@ def sync(root: Path, dest: Path) -> Report:
     config = dest / "jupytext.toml"
     if not config.exists():
         _write_new(config, JUPYTEXT_CONFIG)
+    from .course import holds_work
+
     manifest = _load_manifest(dest)
     report = Report()
     for src in releases(root):
         rel = f"{src.parent.name}/{src.name}"
+        # A lab in the checkout that someone edited (answers typed before workspaces existed) is
+        # copied like a release, but not recorded: its copy then counts as the student's own.
+        pristine = src.parent.name != "labs" or not holds_work(src)
         text = release_copy(src.read_text(encoding="utf-8"))
         new = _sha(text)
         target = dest / rel
         if not target.exists():
             _write_new(target, text)
             report.copied.append(rel)
-            manifest[rel] = new
+            if pristine:
+                manifest[rel] = new
             continue
         have = _sha(target.read_text(encoding="utf-8", errors="replace"))
         if have == new:
             report.unchanged.append(rel)
-            manifest[rel] = new
+            if pristine:
+                manifest[rel] = new
         elif manifest.get(rel) == have:  # untouched since we wrote it: nothing of the student's
             _write_new(target, text, replace=True)
             report.updated.append(rel)
-            manifest[rel] = new
+            if pristine:
+                manifest[rel] = new
+            else:
+                manifest.pop(rel, None)
         else:
             side = target.with_name(f"{target.stem}.release-{new[:8]}{target.suffix}")
             side_rel = f"{src.parent.name}/{side.name}"
