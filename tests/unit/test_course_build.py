@@ -144,3 +144,143 @@ def test_every_notebook_starts_with_the_setup_cell():
         assert code and code[0]["metadata"].get("tags") == ["setup"], path
         src = "".join(code[0]["source"])
         assert "%pip install" in src and REPO_URL in src and "except ImportError" in src, path
+
+
+# ---------------------------------------------------------------- student work in labs/
+
+def _solve_lab(root: Path) -> None:
+    """Type the answer into the generated lab, as a student in JupyterLab would."""
+    path = root / "labs" / "99_test.ipynb"
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if "exercise" in cell["metadata"].get("tags", []):
+            cell["source"] = "def answer(x):\n    return x * 42\n"
+    path.write_text(json.dumps(nb))
+
+
+def test_build_refuses_to_overwrite_a_lab_holding_answers(tmp_path, capsys):
+    root = _repo(tmp_path)
+    assert build(root) == 0
+    _solve_lab(root)
+    solved = (root / "labs" / "99_test.ipynb").read_text()
+    src = root / "solutions" / "99_test.py"
+    src.write_text(src.read_text().replace("Visible text.", "Visible text, edited."))
+    assert build(root) == 1
+    err = capsys.readouterr().err
+    assert "labs/99_test.ipynb" in err and "genlab workspace" in err and "--force" in err
+    assert (root / "labs" / "99_test.ipynb").read_text() == solved           # answers intact
+    assert "edited" not in (root / "solutions" / "99_test.ipynb").read_text()  # nothing written at all
+    assert build(root, check=True) == 1
+    out = capsys.readouterr().out
+    assert "holds edits" in out and "Run `genlab build` and commit" not in out
+    assert build(root, force=True) == 0
+    assert "return x * 42" not in (root / "labs" / "99_test.ipynb").read_text()
+
+
+def test_running_a_lab_is_not_editing_it(tmp_path):
+    root = _repo(tmp_path)
+    build(root)
+    path = root / "labs" / "99_test.ipynb"
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran\n"}]
+            cell["execution_count"] = 1
+    path.write_text(json.dumps(nb))
+    src = root / "solutions" / "99_test.py"
+    src.write_text(src.read_text().replace("Visible text.", "Visible text, edited."))
+    assert build(root) == 0
+    assert "edited" in path.read_text()
+
+
+def test_an_edited_py_twin_is_kept_too(tmp_path):
+    root = _repo(tmp_path)
+    build(root)
+    py = root / "labs" / "99_test.py"
+    py.write_text(py.read_text().replace("raise NotImplementedError('multiply by six, then by seven.')",
+                                         "return x * 42"))
+    src = root / "solutions" / "99_test.py"
+    src.write_text(src.read_text().replace("Visible text.", "Visible text, edited."))
+    assert build(root) == 1
+    assert "return x * 42" in py.read_text()
+
+
+def test_self_check_notebooks_are_the_built_release(tmp_path):
+    from genlab.course import release_notebooks
+
+    root = _repo(tmp_path)
+    build(root)
+    _solve_lab(root)
+    sol, lab = release_notebooks(root / "solutions" / "99_test.py", root)
+    assert sol == (root / "solutions" / "99_test.ipynb").read_text()
+    assert "NotImplementedError" in lab and "return x * 42" not in lab
+
+
+# ---------------------------------------------------------------- marked copies and "Developed in"
+
+LIB = '''"""A tiny library.
+
+Developed in course/{nb} (lab 99).
+"""
+
+
+def double(x, k=2):
+    """Twice x."""
+    # a comment the check ignores
+    return x * k
+'''
+
+
+def _repo_with_library(tmp_path: Path, monkeypatch, cell: str, nb: str = "99_test") -> Path:
+    root = _repo(tmp_path)
+    pkg = root / "genlab" / "fakelib_ux"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(LIB.format(nb=nb))
+    src = root / "solutions" / "99_test.py"
+    src.write_text(src.read_text() + "\n# %%\n" + cell)
+    (root / "course" / "99_test.py").write_text('# %% [markdown]\n# # L\n\n# %% tags=["setup"]\n')
+    import genlab
+
+    monkeypatch.setattr(genlab, "__path__", [*genlab.__path__, str(root / "genlab")])
+    sys.modules.pop("genlab.fakelib_ux", None)
+    return root
+
+
+SAME = "# Same as genlab.fakelib_ux.double\ndef double(x, k=2):\n    ### BEGIN SOLUTION\n    return x * k\n    ### END SOLUTION\n"
+
+
+def test_marked_copy_equal_to_the_library_passes(tmp_path, monkeypatch, capsys):
+    root = _repo_with_library(tmp_path, monkeypatch, SAME)
+    assert build(root) == 0
+    assert build(root, check=True) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cell, words", [
+    (SAME.replace("x * k", "x * k + 1"), "double differs from genlab.fakelib_ux.double"),
+    (SAME.replace("k=2", "k=3"), "double differs"),
+    (SAME.replace("def double", "def triple"), "defines no double"),
+    (SAME.replace("fakelib_ux.double", "fakelib_ux.nothing").replace("def double", "def nothing"),
+     "no such function"),
+])
+def test_marked_copy_that_drifted_fails_the_check(tmp_path, monkeypatch, capsys, cell, words):
+    root = _repo_with_library(tmp_path, monkeypatch, cell)
+    assert build(root) == 0
+    capsys.readouterr()
+    assert build(root, check=True) == 1
+    out = capsys.readouterr().out
+    assert words in out and "solutions/99_test.py:" in out
+
+
+def test_developed_in_must_name_an_existing_notebook(tmp_path, monkeypatch, capsys):
+    root = _repo_with_library(tmp_path, monkeypatch, SAME, nb="99_gone")
+    build(root)
+    capsys.readouterr()
+    assert build(root, check=True) == 1
+    out = capsys.readouterr().out
+    assert "genlab/fakelib_ux/__init__.py:3" in out and "course/99_gone" in out
+
+
+def test_every_developed_in_of_the_library_names_a_notebook():
+    from genlab.course import developed_in_problems
+
+    assert developed_in_problems(ROOT) == []
