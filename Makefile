@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make lab    create .venv (once), install genlab and the course, start JupyterLab
+#   make lab    create .venv (once), install genlab and the course, copy the notebooks into
+#               your workspace (work/, git-ignored) and start JupyterLab there
 #   make test   create .venv (once), install genlab and the test tools, run every test
 # Both are idempotent: the environment is rebuilt only when pyproject.toml or
 # constraints.txt change (the stamp file records their hash).
@@ -11,12 +12,14 @@ STAMP  := $(VENV)/.genlab-installed
 # xdist workers for the suite; CI has 2 cores.
 WORKERS ?= auto
 PORT   ?= 8888
+# students' own copies of the notebooks (`genlab workspace`); git-ignored
+WORKSPACE ?= work
 # extra arguments for `jupyter lab` (tests pass a token and --no-browser)
 LAB_ARGS ?=
 # JupyterLab refuses to run as root without this (CI and containers run as root)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install clean-venv build check lint
+.PHONY: lab test install clean-venv build check lint workspace
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +30,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --port=$(PORT) --notebook-dir=. $(ROOT_FLAG) $(LAB_ARGS)
+workspace: $(STAMP)
+	$(VENV)/bin/genlab workspace $(WORKSPACE)
+
+# Serves the whole checkout (course/, labs/ stay reachable) but opens the workspace, where
+# students type; no news or update toasts over the notebooks.
+lab: workspace
+	$(VENV)/bin/jupyter lab --port=$(PORT) --notebook-dir=. --LabApp.default_url=/lab/tree/$(WORKSPACE) \
+	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile --timeout=900 --nbval-lax --nbval-cell-timeout=300 tests course solutions

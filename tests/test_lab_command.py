@@ -1,4 +1,4 @@
-"""The README's lab command starts JupyterLab on the course (`make lab`)."""
+"""The README's lab command starts JupyterLab on the course (`make lab`), in the student workspace."""
 
 from __future__ import annotations
 
@@ -29,13 +29,15 @@ def _free_port() -> int:
 def test_make_lab_serves_course_labs_and_solutions(tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     server_args = (f"--no-browser --ip=127.0.0.1 --IdentityProvider.token={token} "
-                   f"--ServerApp.open_browser=False --LabApp.news_url=None")
+                   f"--ServerApp.open_browser=False")
     venv = Path(sys.prefix)
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
     if shutil.which("make") and venv == ROOT / ".venv" and (venv / ".genlab-installed").exists():
         cmd = ["make", "-s", "lab", f"PORT={port}", f"LAB_ARGS={server_args}"]
-    else:  # a venv not made by `make`: start the same server directly
-        cmd = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--notebook-dir=.", *server_args.split()]
+    else:  # a venv not made by `make`: the same two steps directly
+        subprocess.run([sys.executable, "-m", "genlab", "workspace"], cwd=ROOT, check=True)
+        cmd = [sys.executable, "-m", "jupyter", "lab", f"--port={port}", "--notebook-dir=.",
+               "--LabApp.default_url=/lab/tree/work", "--LabApp.news_url=None", *server_args.split()]
         if os.geteuid() == 0:
             cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -52,10 +54,17 @@ def test_make_lab_serves_course_labs_and_solutions(tmp_path):
                 time.sleep(0.5)
         assert listing is not None, f"JupyterLab did not answer on port {port}"
         names = {item["name"] for item in listing["content"]}
-        assert {"course", "labs", "solutions"} <= names, names
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/labs?token={token}") as r:
+        assert {"course", "labs", "solutions", "work"} <= names, names
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/work/labs?token={token}") as r:
             labs = {item["name"] for item in json.load(r)["content"]}
         assert "00_setup.ipynb" in labs
+        # It opens in the workspace, without the news toast.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token={token}") as r:
+            assert r.url.split("?")[0].endswith("/lab/tree/work"), r.url
+            page = r.read().decode()
+        assert '"news": {"disabled": true}' in page, "the news toast is not turned off"
+        out = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+        assert "work/" not in out.stdout, out.stdout
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
