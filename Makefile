@@ -34,9 +34,10 @@ workspace: $(STAMP)
 	$(VENV)/bin/genlab workspace $(WORKSPACE)
 
 # Serves the whole checkout (course/, labs/ stay reachable) but opens the workspace, where
-# students type; no news or update toasts over the notebooks.
+# students type; no news or update toasts over the notebooks. .venv/bin goes first on the
+# PATH so that `!genlab ...` in a notebook finds the command.
 lab: workspace
-	$(VENV)/bin/jupyter lab --port=$(PORT) --notebook-dir=. --LabApp.default_url=/lab/tree/$(WORKSPACE) \
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter lab --port=$(PORT) --notebook-dir=. --LabApp.default_url=/lab/tree/$(WORKSPACE) \
 	  --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	  $(ROOT_FLAG) $(LAB_ARGS)
 

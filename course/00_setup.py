@@ -21,19 +21,22 @@
 # explains *fast* and *full* mode, and shows the data and the masks we will restore.
 
 # %% tags=["setup"]
-# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+# Setup: on Colab this installs genlab and copies the notebooks to your workspace; locally it changes nothing.
 try:
     import genlab
 except ImportError:
     # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
     import genlab
+    genlab.colab.workspace()  # on Colab: your own copies (on Drive when mounted); elsewhere nothing
 
 # %% [markdown]
 # ## 1. Is the environment ready?
 #
 # `genlab doctor` lists the versions the course relies on, the device it will use, whether
 # interactive widgets can render, and which datasets are available without a network.
-# Anything missing comes with the command that fixes it. (In a terminal: `genlab doctor`.)
+# Anything missing comes with the command that fixes it. The cell below calls it from
+# Python; `!genlab doctor` in a cell does the same. In a terminal, activate the course's
+# environment first (`source .venv/bin/activate`) or type `.venv/bin/genlab doctor`.
 
 # %%
 from genlab.doctor import run as doctor

@@ -1,4 +1,4 @@
-"""Checkpoints that survive a Colab disconnect: Google Drive folders and one-call resume.
+"""Colab: the student's workspace, and checkpoints that survive a disconnect (Drive, one-call resume).
 
 A Colab runtime is lent, not owned: after an idle period or a few hours it is
 recycled and everything under ``/content`` is gone. Training that writes its
@@ -13,6 +13,12 @@ Off Colab (a laptop, JupyterLab, CI) ``drive=False`` gives a local folder
 (``runs/<name>``) and ``drive=True`` raises :class:`ColabError` saying why:
 nothing is mounted unless a student asks for it, and only where Drive exists.
 
+On a fresh Colab runtime the setup cell of every notebook also calls
+:func:`workspace`: it copies the course's lecture and lab notebooks into the
+student's own folder (``MyDrive/genlab-work`` when Drive is mounted, else ``work/`` in
+the runtime's working folder), with the rules of ``genlab workspace``: an edited copy
+is never written over. Without a network it says so and carries on.
+
 Developed in course/07_gpu_training (lab 07).
 """
 
@@ -20,18 +26,23 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .errors import GenlabError
 
-__all__ = ["DRIVE_FOLDER", "ColabError", "checkpoint_dir", "on_colab", "resume_or_start"]
+__all__ = ["DRIVE_FOLDER", "WORK_FOLDER", "ColabError", "checkpoint_dir", "on_colab", "resume_or_start",
+           "workspace"]
 
 #: Where Drive is mounted on Colab, and the folder inside "My Drive" that holds course runs.
 DRIVE_MOUNT = "/content/drive"
 DRIVE_FOLDER = "genlab-runs"
+#: The folder inside "My Drive" that holds the student's copies of the notebooks.
+WORK_FOLDER = "genlab-work"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -147,3 +158,59 @@ def resume_or_start(task: Any, data: Any, epochs: int, checkpoint_dir: str | os.
         else:
             print(f"no checkpoint in {checkpoint_dir}: starting a fresh run of {epochs} epochs")
     return fit(task, data, epochs, checkpoint_dir=checkpoint_dir, resume=True, **fit_kwargs)
+
+
+def _clone_release(into: Path) -> None:
+    """Fetch the course repository's notebooks (a shallow git clone of ``REPO_URL``)."""
+    from .config import REPO_BRANCH, REPO_URL
+
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", REPO_BRANCH, REPO_URL, str(into)],
+                   check=True, capture_output=True, timeout=120)
+
+
+def workspace(dest: str | os.PathLike | None = None, *, fetch: Callable[[Path], Any] | None = None,
+              mount_point: str = DRIVE_MOUNT, quiet: bool = False) -> Path | None:
+    """On Colab, copy the course notebooks into the student's own folder; elsewhere do nothing.
+
+    The setup cell calls this on a fresh runtime. The copies follow ``genlab workspace``:
+    missing notebooks are copied, untouched ones updated, an edited one never written
+    (a newer release goes beside it). Nothing is mounted here: Drive is used when it is
+    mounted already.
+
+    Args:
+        dest: the workspace; default ``MyDrive/genlab-work`` when Drive is mounted at
+            ``mount_point``, else ``work`` in the working folder (``/content/work``).
+        fetch: puts a course checkout (course/, labs/) into the folder it is given; default
+            a shallow ``git clone`` of the course repository. Tests pass a fake.
+        mount_point: where Colab mounts Drive.
+        quiet: print nothing.
+
+    Returns:
+        The workspace folder, or None off Colab or when the notebooks could not be fetched
+        (no network): the notebook still runs, there is just no workspace yet.
+    """
+    if not on_colab():
+        return None
+    from .workspace import sync
+
+    if dest is None:
+        my_drive = Path(mount_point) / "MyDrive"
+        dest = my_drive / WORK_FOLDER if my_drive.is_dir() else Path.cwd() / "work"
+    dest = Path(dest)
+    with tempfile.TemporaryDirectory(prefix="genlab-release-") as tmp:
+        release = Path(tmp) / "course"
+        try:
+            (fetch or _clone_release)(release)
+            report = sync(release, dest)
+        except Exception as exc:  # offline, or git missing: the course still runs without a workspace
+            if not quiet:
+                print(f"genlab: no workspace this time ({type(exc).__name__}: the course notebooks could "
+                      "not be fetched; without a network this is expected). Save a copy of this notebook "
+                      "(File > Save a copy in Drive) to keep your work.")
+            return None
+    if not quiet:
+        for line in report.lines():
+            print(f"  {line}")
+        print(f"genlab: your own copies of the notebooks are in {dest} (open them with File > Open "
+              "notebook); work there so that your answers are kept.")
+    return dest

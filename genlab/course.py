@@ -86,16 +86,19 @@ def setup_cell_body() -> str:
 
     Locally genlab is installed (``make lab``) and the cell only imports it. On
     Colab (or any kernel without genlab) it installs genlab from the course
-    repository first. ``genlab.session.start()`` then reports the device and
+    repository first, and on Colab copies the notebooks into the student's
+    workspace (``genlab.colab.workspace``; offline it says so and goes on). ``genlab.session.start()`` then reports the device and
     mode and, on Colab, enables the custom widget manager.
     """
     return (
-        "# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.\n"
+        "# Setup: on Colab this installs genlab and copies the notebooks to your workspace; "
+        "locally it changes nothing.\n"
         "try:\n"
         "    import genlab\n"
         "except ImportError:\n"
         f'    %pip install -q "genlab @ git+{REPO_URL}@{REPO_BRANCH}"\n'
         "    import genlab\n"
+        "    genlab.colab.workspace()  # on Colab: your own copies (on Drive when mounted); elsewhere nothing\n"
     )
 
 

@@ -23,12 +23,13 @@
 #   returns `{"loss_d": float, "loss_g": float}`.
 
 # %% tags=["setup"]
-# Setup: on Colab this installs genlab from the course repository; locally it changes nothing.
+# Setup: on Colab this installs genlab and copies the notebooks to your workspace; locally it changes nothing.
 try:
     import genlab
 except ImportError:
     # %pip install -q "genlab @ git+https://github.com/genlab-course/genlab@main"
     import genlab
+    genlab.colab.workspace()  # on Colab: your own copies (on Drive when mounted); elsewhere nothing
 
 # %% tags=["support"]
 import torch

@@ -1,7 +1,9 @@
-"""genlab.colab off Colab: local folders, a clear error for Drive, and one-call resume that is exact."""
+"""genlab.colab off Colab (and on a faked one): local folders, a clear error for Drive, one-call
+resume that is exact, and the student workspace the setup cell makes (offline-safe)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 
@@ -105,3 +107,69 @@ def test_resume_into_another_model_is_refused(tmp_path):
         colab.resume_or_start(other, x, 2, tmp_path, batch_size=8, device="cpu", progress=False)
     with pytest.raises(TypeError, match="resume"):
         colab.resume_or_start(_task(), x, 2, tmp_path, resume=False)
+
+
+# ---------------------------------------------------------------- the workspace on Colab
+
+def _fake_release(into):
+    """What the clone brings: a course checkout with one lecture and one lab notebook."""
+    from genlab.course import build
+
+    (into / "course").mkdir(parents=True)
+    (into / "solutions").mkdir()
+    (into / "course" / "99_x.py").write_text('# %% [markdown]\n# # L\n\n# %% tags=["setup"]\n')
+    (into / "solutions" / "99_x.py").write_text(
+        '# %% [markdown]\n# # Lab\n\n# %% tags=["setup"]\n\n# %% tags=["exercise"]\ndef f():\n'
+        '    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n')
+    build(into, out=open(os.devnull, "w"))
+
+
+def test_workspace_off_colab_does_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    assert colab.workspace(fetch=calls.append) is None
+    assert calls == [] and list(tmp_path.iterdir()) == []
+
+
+def test_workspace_on_colab_copies_into_the_working_folder_then_keeps_edits(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.chdir(tmp_path)
+    dest = colab.workspace(fetch=_fake_release, mount_point=str(tmp_path / "no-drive"))
+    assert dest == tmp_path / "work"
+    lab = dest / "labs" / "99_x.ipynb"
+    assert lab.is_file() and (dest / "course" / "99_x.ipynb").is_file()
+    assert "your own copies" in capsys.readouterr().out
+    lab.write_text(lab.read_text().replace("NotImplementedError", "print('mine'); NotImplementedError"))
+    mine = lab.read_text()
+    colab.workspace(fetch=_fake_release, mount_point=str(tmp_path / "no-drive"))
+    assert lab.read_text() == mine
+
+
+def test_workspace_uses_drive_when_mounted(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "drive" / "MyDrive").mkdir(parents=True)
+    dest = colab.workspace(fetch=_fake_release, mount_point=str(tmp_path / "drive"), quiet=True)
+    assert dest == tmp_path / "drive" / "MyDrive" / colab.WORK_FOLDER
+    assert (dest / "labs" / "99_x.ipynb").is_file()
+
+
+def test_workspace_offline_says_so_and_does_not_raise(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.chdir(tmp_path)
+
+    def offline(into):
+        raise OSError("Could not resolve host: github.com")
+
+    assert colab.workspace(fetch=offline) is None
+    assert "without a network" in capsys.readouterr().out
+    assert not (tmp_path / "work").exists()
+
+
+def test_setup_cell_makes_the_workspace_only_where_genlab_was_missing():
+    from genlab.course import setup_cell_body
+
+    body = setup_cell_body()
+    before, after = body.split("except ImportError:")
+    code_before = [ln for ln in before.splitlines() if not ln.lstrip().startswith("#")]
+    assert not any("workspace" in ln for ln in code_before) and "genlab.colab.workspace()" in after
