@@ -294,18 +294,23 @@ def _root(root: str | os.PathLike | None) -> Path:
 
 
 def _missing_message(name: str, root: Path, download: bool, err: BaseException | None) -> str:
+    """What is missing, where, why, and the two ways to fix it: one short line each."""
     _, folder, files = _TORCHVISION[name]
     where = root / folder
-    msg = (f"The {name!r} dataset is not available: torchvision found no usable files in {where} "
-           f"(it needs {', '.join(files)}; missing, truncated or corrupted files all end here).")
     reason = f"{type(err).__name__}: {str(err).strip()}" if err is not None else "no details"
-    msg += f" Downloading it failed ({reason})." if download else f" torchvision said: {reason}"
-    msg = msg if msg.endswith(".") else msg + "."
-    msg += (f" To get it: run genlab.data.load({name!r}, download=True) on a machine with network "
-            f"(it saves into {root}), or copy the files into {where}. "
-            "Set GENLAB_DATA (or pass root=...) to use another folder. "
-            "Offline, the built-in 'digits' and 'photos' datasets always work.")
-    return msg
+    reason = reason if reason.endswith(".") else reason + "."
+    lines = [
+        f"The {name!r} dataset is not available: torchvision found no usable files in {where}",
+        f"It needs {', '.join(files)}",
+        "(missing, truncated or corrupted files all end here).",
+        f"Downloading it failed ({reason.rstrip('.')})." if download else f"torchvision said: {reason}",
+        "To get it, either",
+        f"  - run genlab.data.load({name!r}, download=True) on a machine with network (it saves into {root}), or",
+        f"  - copy the files into {where}.",
+        "Set GENLAB_DATA (or pass root=...) to use another folder.",
+        "Offline, the built-in 'digits' and 'photos' datasets always work.",
+    ]
+    return "\n".join(lines)
 
 
 def _load_torchvision(name: str, split: str, size: int | None, gray: bool | None, limit: int | None,

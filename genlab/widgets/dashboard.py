@@ -146,6 +146,9 @@ class TrainingDashboard:
         """Redraw now (if rendering is on) and display the widget once (if showing is on)."""
         self._flush()
         epoch = _get(ctx, "epoch") if ctx is not None else None
+        # fit's ctx.epoch counts from 0 while running; the label counts from 1, like the
+        # progress bar and History, so the last of 60 epochs reads "epoch 60".
+        epoch = epoch + 1 if isinstance(epoch, int) and not isinstance(epoch, bool) else epoch
         step = self._steps[-1] if self._steps else 0
         last = ", ".join(f"{k} {v[-1]:.4g}" for k, v in self._losses.items() if v)
         self.label.value = (f"<b>epoch {epoch}</b>, " if epoch is not None else "") + f"step {step}: {last}"

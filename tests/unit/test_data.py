@@ -331,7 +331,7 @@ def test_cifar10_gray_is_luma(tmp_path, skip_cifar_md5):
 
 
 def test_cifar10_missing_or_corrupt(tmp_path):
-    with pytest.raises(DataMissingError, match=r"'cifar10'.*cifar-10-batches-py.*download=True"):
+    with pytest.raises(DataMissingError, match=r"(?s)'cifar10'.*cifar-10-batches-py.*download=True"):
         data.load("cifar10", root=tmp_path)
     # Without the test-only patch, tiny files fail torchvision's md5 check: also reported.
     write_cifar(tmp_path)

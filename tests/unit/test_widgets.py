@@ -288,7 +288,15 @@ def test_dashboard_updates_without_a_display(monkeypatch):
     dash.on_epoch_end(ctx_at(5, epoch=1))
     assert dash.n_renders == 3 and dash.curves_png != first
     assert dash.samples.value == dash.samples_png and dash.samples_png.startswith(b"\x89PNG")
-    assert "epoch 1" in dash.label.value and not dash.displayed
+    assert "epoch 2" in dash.label.value and not dash.displayed   # ctx.epoch 1 is the second epoch
+
+
+def test_dashboard_numbers_epochs_like_the_progress_bar(monkeypatch):
+    monkeypatch.setenv("GENLAB_FAST", "1")
+    dash = TrainingDashboard(every=1)
+    dash.on_step(ctx_at(1, epoch=59))
+    dash.on_epoch_end(ctx_at(1, epoch=59))             # the last of 60 epochs, 0-based in ctx
+    assert "epoch 60" in dash.label.value and "epoch 59" not in dash.label.value
 
 
 def test_dashboard_is_quiet_in_fast_mode(monkeypatch):
