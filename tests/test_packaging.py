@@ -77,3 +77,38 @@ def test_readme_course_map_lists_every_notebook():
         assert f"course/{path.stem}.ipynb" in readme, f"README course map lacks {path.stem}"
     for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.py")):
         assert f"labs/{path.stem}.ipynb" in readme, f"README course map lacks lab {path.stem}"
+
+
+def test_genlab_help_loads_neither_torch_nor_a_subcommand():
+    import subprocess
+
+    code = ("import sys\nfrom genlab.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'numpy', 'jupytext', 'genlab.course', 'genlab.doctor') if m in sys.modules]\n"
+            "print('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+    assert "workspace" in out.stdout
+
+
+def test_public_names_still_work_lazily():
+    import genlab
+
+    assert callable(genlab.device) and callable(genlab.seed_everything) and callable(genlab.start)
+    assert genlab.colab.on_colab() is False            # a submodule, loaded on first use
+    for name in genlab.__all__:
+        assert hasattr(genlab, name), name
+
+
+def test_readme_says_how_to_run_genlab_and_how_big_the_install_is():
+    readme = (ROOT / "README.md").read_text()
+    assert "source .venv/bin/activate" in readme and ".venv/bin/genlab doctor" in readme
+    assert "genlab workspace" in readme and "work/" in readme
+    assert "download.pytorch.org/whl/cpu" in readme and "du -sh" in readme
+
+
+def test_make_lab_opens_the_workspace_without_news():
+    makefile = (ROOT / "Makefile").read_text()
+    lab = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "workspace" in makefile.split("\nlab:", 1)[1].splitlines()[0]
+    assert "default_url=/lab/tree/$(WORKSPACE)" in lab and "news_url=None" in lab
+    assert "/work/" in (ROOT / ".gitignore").read_text().splitlines()
