@@ -9,6 +9,9 @@ and whether the restorations changed and are right. It then paints a second
 stroke with touch events (a finger) and clicks the ipywidgets fallback grid in
 a new cell, checking both in the kernel too.
 
+A second test does the same first stroke in Notebook 7 (``jupyter notebook``), the
+other front end the course map promises besides JupyterLab, VS Code and Colab.
+
 - Chromium missing: skipped with a hint (``apt-get install chromium``); with
   ``CI`` set in the environment it fails instead, so CI cannot pass by skipping.
 - On failure a full-page screenshot and the server log go to ``$GENLAB_ARTIFACTS``
@@ -66,9 +69,10 @@ def _get_json(url: str, timeout: float = 5) -> object:
 
 
 class Lab:
-    """A JupyterLab server in its own process group, with private config/runtime dirs."""
+    """A JupyterLab (or, with ``app="notebook"``, Notebook 7) server in its own process group,
+    with private config/runtime dirs."""
 
-    def __init__(self, root: Path, work: Path):
+    def __init__(self, root: Path, work: Path, app: str = "lab"):
         self.port, self.token = _free_port(), uuid.uuid4().hex
         self.base = f"http://127.0.0.1:{self.port}"
         self.runtime = work / "runtime"
@@ -84,11 +88,14 @@ class Lab:
         env.pop("GENLAB_WIDGETS_BACKEND", None)
         self.log_path = work / "jupyterlab.log"
         self._log = self.log_path.open("wb")
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}",
+        cmd = [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={self.port}",
                "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}",
-               "--LabApp.expose_app_in_browser=True",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}"]
+        if app == "lab":
+            cmd += ["--LabApp.expose_app_in_browser=True",
+                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        else:  # Notebook 7: the same front-end objects, exposed the same way
+            cmd += ["--JupyterNotebookApp.expose_app_in_browser=True"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")      # CI containers run as root
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
@@ -313,3 +320,90 @@ def test_painter_stroke_reaches_the_kernel(tmp_path: Path, artifacts: Path):
         if kernel is not None:
             kernel.close()
         lab.stop()
+
+
+def _wait_kernel_idle_and_run_all(page) -> None:
+    """The notebook is open and its kernel idle: then run every cell (JupyterLab and Notebook 7)."""
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " const k = w && w.sessionContext && w.sessionContext.session"
+        " && w.sessionContext.session.kernel; return !!k && k.status === 'idle'; }")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def test_painter_stroke_in_notebook_7(tmp_path: Path, artifacts: Path):
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} was not found.")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("The playwright Python package is not installed (pip install playwright).")
+    import importlib.util
+
+    if importlib.util.find_spec("notebook") is None:
+        _unavailable("Notebook 7 is not installed (pip install 'notebook>=7'; it is in the dev extras).")
+
+    root = tmp_path / "nb"
+    root.mkdir()
+    shutil.copy(HERE / "painter_demo.ipynb", root / "painter_demo.ipynb")
+    server = Lab(root, tmp_path, app="notebook")
+    kernel = None
+    page = None
+    failure_shot = artifacts / "painter_nb7_failure.png"
+    t0 = time.monotonic()
+    try:
+        server.wait_ready()
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1100, "height": 1000})
+                page.set_default_timeout(UI_TIMEOUT_MS)
+                page.goto(f"{server.base}/notebooks/painter_demo.ipynb?token={server.token}")
+                page.wait_for_selector("#main-panel .jp-Notebook")   # Notebook 7's page, not Lab's
+                assert "/lab" not in page.url, page.url
+                _wait_kernel_idle_and_run_all(page)
+                canvas = page.locator("canvas.genlab-painter-canvas")
+                canvas.wait_for(state="visible")
+                page.wait_for_selector(".genlab-outputs img")
+                canvas.scroll_into_view_if_needed()
+
+                kernel = Kernel(server)
+                before = kernel.state()
+                assert before["mask_sum"] == 0 and before["ready"], before
+
+                box = canvas.bounding_box()
+                y = box["y"] + box["height"] * 0.5
+                page.mouse.move(box["x"] + box["width"] * 0.2, y)
+                page.mouse.down()
+                page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=15)
+                page.mouse.up()
+
+                deadline, after = time.monotonic() + 60, before
+                while time.monotonic() < deadline and after["mask_sum"] == 0:
+                    time.sleep(0.2)
+                    after = kernel.state()
+                assert after["mask_sum"] >= 2 * 16, "the stroke never reached the kernel (or has gaps)"
+                assert {13, 14} <= set(after["rows"]), after
+                assert after["model"] != before["model"], "the restored image did not change"
+                assert after["model_err"] < 1e-6 and after["errors"] == {}, after
+                page.wait_for_function(
+                    "() => /[1-9]\\d*% missing/.test(document.querySelector('.genlab-outputs').textContent)")
+            except BaseException:
+                if page is not None:
+                    try:
+                        page.screenshot(path=str(failure_shot), full_page=True)
+                    except Exception:
+                        pass
+                raise
+            finally:
+                browser.close()
+    except BaseException as err:
+        log = artifacts / "notebook7.log"
+        log.write_text(server.log_tail(100_000))
+        shot = failure_shot if failure_shot.exists() else "(none: the browser had not opened a page)"
+        raise AssertionError(f"Notebook 7 browser test failed after {time.monotonic() - t0:.0f} s: {err}\n"
+                             f"screenshot: {shot}\nserver log: {log}") from err
+    finally:
+        if kernel is not None:
+            kernel.close()
+        server.stop()
