@@ -49,6 +49,7 @@ class Report:
     copied: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # edited by the student, no newer release
     side_by_side: list[tuple[str, str]] = field(default_factory=list)  # (student file, new release)
 
     def lines(self) -> list[str]:
@@ -161,6 +162,8 @@ def sync(root: Path, dest: Path) -> Report:
                 manifest[rel] = new
             else:
                 manifest.pop(rel, None)
+        elif manifest.get(rel) == new:  # the student's edits, and no newer release since the copy
+            report.kept.append(rel)
         else:
             side = target.with_name(f"{target.stem}.release-{new[:8]}{target.suffix}")
             side_rel = f"{src.parent.name}/{side.name}"
@@ -194,8 +197,9 @@ def run(args: argparse.Namespace) -> int:
     report = sync(root, dest)
     for line in report.lines():
         print(f"  {line}")
-    total = len(report.copied) + len(report.updated) + len(report.unchanged) + len(report.side_by_side)
+    edited = len(report.kept) + len(report.side_by_side)
+    total = len(report.copied) + len(report.updated) + len(report.unchanged) + edited
     print(f"genlab workspace: {dest} holds your copies of {total} notebooks "
-          f"({len(report.copied)} new, {len(report.updated)} updated, {len(report.side_by_side)} "
-          "kept as you edited them). Open and save them there; the repository's notebooks stay untouched.")
+          f"({len(report.copied)} new, {len(report.updated)} updated, {edited} kept as you edited them). "
+          "Open and save them there; the repository's notebooks stay untouched.")
     return 0

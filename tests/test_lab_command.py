@@ -63,8 +63,27 @@ def test_make_lab_serves_course_labs_and_solutions(tmp_path):
             assert r.url.split("?")[0].endswith("/lab/tree/work"), r.url
             page = r.read().decode()
         assert '"news": {"disabled": true}' in page, "the news toast is not turned off"
-        out = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
-        assert "work/" not in out.stdout, out.stdout
+        # Save a notebook in the workspace as JupyterLab's autosave does (the contents API, through
+        # jupytext's contents manager): no paired .py appears, no tracked file changes. A scratch
+        # notebook of the test's own, so a student's copies are never touched; removed after.
+        before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+        name = f"work/labs/zz_autosave_probe_{token[:8]}.ipynb"
+        api = f"http://127.0.0.1:{port}/api/contents/{name}?token={token}"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/work/labs/00_setup.ipynb?token={token}") as r:
+            content = json.load(r)["content"]
+        body = json.dumps({"type": "notebook", "format": "json", "content": content}).encode()
+        req = urllib.request.Request(api, data=body, method="PUT", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req) as r:
+                assert r.status in (200, 201)
+            assert (ROOT / name).is_file()
+            assert not (ROOT / name).with_suffix(".py").exists(), "a notebook in work/ got a paired .py"
+            after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                                   text=True).stdout
+        finally:
+            (ROOT / name).unlink(missing_ok=True)
+            (ROOT / name).with_suffix(".py").unlink(missing_ok=True)
+        assert after == before and "work/" not in after, after
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -125,3 +125,14 @@ def test_cli_writes_the_workspace(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (root / "work" / "labs" / "99_test.ipynb").is_file()
     assert "2 new" in out.stdout
+
+
+def test_an_edited_copy_without_a_newer_release_is_simply_kept(tmp_path):
+    root = _repo(tmp_path)
+    work = tmp_path / "work"
+    sync(root, work)
+    mine = work / "labs" / "99_test.ipynb"
+    _edit(mine, "def answer(x):\n    return x * 42\n")
+    report = sync(root, work)
+    assert report.kept == ["labs/99_test.ipynb"] and report.side_by_side == []
+    assert not list((work / "labs").glob("*.release-*"))
