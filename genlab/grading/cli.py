@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, memory_mb=args.memory)
     lab_nb = find_lab(args.lab, root, "labs")
     if args.self_check:
-        sol_nb = find_lab(args.lab, root, "solutions")
-        sol_src = sol_nb.with_suffix(".py") if sol_nb is not None else None
-        if sol_src is None or not sol_src.is_file():
+        sources = sorted((root / "solutions").glob(f"{nn}_*.py"))
+        sol_src = next((p for p in sources if p.stem == args.lab), sources[0] if sources else None)
+        if sol_src is None:
             print(f"genlab grade --self-check {args.lab}: lab {nn} ({spec.lab}) does not exist yet: "
                   f"solutions/{nn}_*.py not found under {root}. Write solutions/{spec.lab}.py and "
                   "run `genlab build`.", file=sys.stderr)
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
         sol_text, lab_text = release_notebooks(sol_src, root)
         with tempfile.TemporaryDirectory(prefix="genlab-release-") as d:
-            sol_tmp, lab_tmp = Path(d) / "solutions" / sol_nb.name, Path(d) / "labs" / sol_nb.name
+            name = sol_src.with_suffix(".ipynb").name
+            sol_tmp, lab_tmp = Path(d) / "solutions" / name, Path(d) / "labs" / name
             for path, text in ((sol_tmp, sol_text), (lab_tmp, lab_text)):
                 path.parent.mkdir()
                 path.write_text(text, encoding="utf-8")
