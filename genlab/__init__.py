@@ -15,7 +15,7 @@ import torch
 from .config import FAST, fast_or
 
 __version__ = "0.1.0"
-__all__ = ["FAST", "__version__", "device", "fast_or", "seed_everything", "start"]
+__all__ = ["FAST", "__version__", "answer", "device", "fast_or", "hint", "questions", "seed_everything", "start"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -61,3 +61,7 @@ def start(seed: int = 0, quiet: bool = False):
     from .session import start as _start
 
     return _start(seed, quiet=quiet)
+
+
+from .exercises.hints import hint  # noqa: E402 - pure Python, no torch: cheap to import
+from .exercises.questions import answer, questions  # noqa: E402
