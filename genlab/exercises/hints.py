@@ -145,7 +145,7 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "In the constructor, build one sequential container following the table: three "
         "transposed convolutions, the first two each followed by batch normalisation and a ReLU "
         "(those two need no bias). The forward pass reshapes the codes to the 1 x 1 image shape, "
-        "applies the container and squashes the result to [0, 1] with the logistic function.",
+        "applies the container and squashes the result between 0 and 1 with the logistic function.",
     ),
     "Discriminator": (
         "The DCGAN discriminator is an image classifier that shrinks a 16 x 16 image to one "

@@ -7,7 +7,7 @@ The answers themselves live only in ``solutions/`` (the cell tagged ``question``
 grader reads them from there (``genlab.grading.questions``). In a notebook::
 
     answer = genlab.questions("02")   # lists the lab's questions
-    answer("q1", 1.31)                # prints "q1: right." or "q1: not yet ..."
+    answer("q1", 2.5)                 # prints "q1: right." or "q1: not yet ..."
 
 A hash of a number rounded to two decimals, or of one of four letters, can be found by
 trying every value: the hash keeps the answer out of the package's text and the check

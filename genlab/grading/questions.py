@@ -88,8 +88,8 @@ def answer_key(lab: str, root: Path | None = None) -> dict[str, Any] | None:
 def judge(lab: str, q: Q.Question, value: Any, key: dict[str, Any] | None) -> tuple[bool, str]:
     """Right or not, and a message that never reveals the answer."""
     if value is NOT_A_LITERAL:
-        return False, (f"{q.qid}: the answer is not a plain value; write it as a literal "
-                       f"({q.describe()}), e.g. answer(\"{q.qid}\", 0.5) or answer(\"{q.qid}\", \"b\")")
+        return False, (f"{q.qid}: the answer is not a plain value; write {q.describe()} itself, "
+                       "not a formula or a variable")
     if value is None or value is Ellipsis:
         return False, f"{q.qid}: not answered"
     mine = Q.canonical(q, value)
