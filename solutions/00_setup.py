@@ -27,7 +27,10 @@
 #
 # 1. an **exercise** cell has a function to write (replace `raise NotImplementedError`);
 # 2. the **check** cell right after it tests your function and says what was expected
-#    when something is off.
+#    when something is off;
+# 3. stuck? `genlab.hint("name")` gives a hint for exercise `name` in three steps (the idea,
+#    the maths and the shapes, the structure of the code in words), one more each call;
+# 4. graded labs end with **concept questions**: `answer("q1", value)` says right or not yet.
 
 # %% tags=["setup"]
 # Setup: on Colab this installs genlab from the course repository; locally it changes nothing.

@@ -8,7 +8,17 @@ that every graded item has three levels and that the stubs in ``labs/`` stay cod
 
 from __future__ import annotations
 
+from ..errors import GenlabError
+
 LEVELS = 3
+
+
+class UnknownNameError(GenlabError, KeyError):
+    """An item, lab or question that does not exist; the message lists those that do."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
 
 #: item -> (the idea, the maths and shapes, the code's structure in words)
 HINTS: dict[str, tuple[str, str, str]] = {
@@ -368,6 +378,14 @@ HINTS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
+def _unknown(item: object) -> UnknownNameError:
+    import difflib
+
+    close = difflib.get_close_matches(str(item), items(), n=1)
+    guess = f" Did you mean {close[0]!r}?" if close else ""
+    return UnknownNameError(f"no hints for {item!r}.{guess} Items with hints: {', '.join(items())}.")
+
+
 # Which level each item gets next in this kernel: item -> last level shown.
 _shown: dict[str, int] = {}
 
@@ -380,7 +398,7 @@ def items() -> list[str]:
 def hint_text(item: str, level: int) -> str:
     """The hint of ``item`` at ``level`` (1, 2 or 3), with its heading; raises for unknown items."""
     if item not in HINTS:
-        raise KeyError(f"no hints for {item!r}. Items with hints: {', '.join(items())}.")
+        raise _unknown(item)
     if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= LEVELS:
         raise ValueError(f"hint level must be 1, 2 or 3, got {level!r}.")
     names = {1: "the idea", 2: "the maths and the shapes", 3: "the structure of the code"}
@@ -405,7 +423,7 @@ def hint(item: str, level: int | None = None) -> None:
         ValueError: ``level`` is not 1, 2 or 3.
     """
     if not isinstance(item, str) or item not in HINTS:
-        raise KeyError(f"no hints for {item!r}. Items with hints: {', '.join(items())}.")
+        raise _unknown(item)
     if level is None:
         level = min(_shown.get(item, 0) + 1, LEVELS)
     text = hint_text(item, level)

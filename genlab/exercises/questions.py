@@ -21,6 +21,8 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
+from .hints import UnknownNameError
+
 SALT = "genlab-questions-v1"
 
 
@@ -176,7 +178,7 @@ def lab_key(lab: str | int) -> str:
     digits = "".join(ch for ch in str(lab).split("_")[0] if ch.isdigit())
     key = f"{int(digits):02d}" if digits else str(lab)
     if key not in QUESTIONS:
-        raise KeyError(f"lab {lab!r} has no concept questions; labs with questions: {', '.join(QUESTIONS)}.")
+        raise UnknownNameError(f"lab {lab!r} has no concept questions; labs with questions: {', '.join(QUESTIONS)}.")
     return key
 
 
@@ -187,7 +189,7 @@ def find(lab: str | int, qid: str) -> Question:
         if q.qid == qid:
             return q
     ids = ", ".join(q.qid for q in QUESTIONS[key])
-    raise KeyError(f"lab {key} has no question {qid!r}; its questions are {ids}.")
+    raise UnknownNameError(f"lab {key} has no question {qid!r}; its questions are {ids}.")
 
 
 def check(lab: str | int, qid: str, value: object) -> str:
