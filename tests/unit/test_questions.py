@@ -114,3 +114,15 @@ def test_the_static_reader_never_runs_anything(tmp_path: Path) -> None:
     assert GQ.judge("02", Q.find("02", "q1"), 1.3069, key)[0]
     assert not GQ.judge("02", Q.find("02", "q1"), 1.33, key)[0]
     assert GQ.judge("02", Q.find("02", "q1"), 1.3069, None)[0]  # no solution at hand: the hash decides
+
+
+@pytest.mark.parametrize("folder", ["solutions", "labs"])
+def test_every_lab_is_a_course_unit(folder: str) -> None:
+    """Objectives, Prerequisites and Time in the opening cell; References in the last cell."""
+    for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.py")):
+        cells = path.read_text(encoding="utf-8").split("# %%")
+        opening = next(c for c in cells if c.startswith(" [markdown]"))
+        for heading in ("**Objectives**", "**Prerequisites**", "**Time**"):
+            assert heading in opening, f"{folder}/{path.name}: no {heading} in the opening cell"
+        assert cells[-1].startswith(" [markdown]\n# ## References"), f"{folder}/{path.name}: no References at the end"
+        assert cells[-1].count("\n# * ") >= 1
