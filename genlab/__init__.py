@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import torch
 
 __version__ = "0.1.0"
-__all__ = ["FAST", "__version__", "device", "fast_or", "seed_everything", "start"]
+__all__ = ["FAST", "__version__", "answer", "device", "fast_or", "hint", "questions", "seed_everything", "start"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -74,10 +74,20 @@ def start(seed: int = 0, quiet: bool = False):
     return _start(seed, quiet=quiet)
 
 
+_LAZY = {
+    "hint": (".exercises.hints", "hint"),
+    "answer": (".exercises.questions", "answer"),
+    "questions": (".exercises.questions", "questions"),
+}
+
+
 def __getattr__(name: str):
     """Load a submodule on first attribute access, e.g. ``genlab.colab`` after ``import genlab``."""
     if name.startswith("_"):
         raise AttributeError(name)
+    if name in _LAZY:  # hint / answer / questions: the lab helpers, loaded on first use
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module, __name__), attr)
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as exc:

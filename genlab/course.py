@@ -8,7 +8,9 @@ with empty outputs. Labs are generated from solutions:
   ``raise NotImplementedError(<hint>)``; the hint is the text of a
   ``# HINT: ...`` line directly after ``### BEGIN SOLUTION`` (if any);
 * Markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``
-  is removed, markers included.
+  is removed, markers included;
+* a code block holding only ``answer("qN", value)`` lines (a concept question's
+  answers) keeps its calls with ``...`` for each value.
 
 Every notebook's first cell is the setup cell (tag ``setup``); the build
 writes it from one template so the Colab install URL lives in one place
@@ -64,6 +66,7 @@ CODE_END = "### END SOLUTION"
 MD_BEGIN = "<!-- BEGIN SOLUTION -->"
 MD_END = "<!-- END SOLUTION -->"
 HINT_PREFIX = "# HINT:"
+ANSWER_LINE = re.compile(r"""^\s*answer\(\s*(["']q\d+["'])\s*,.*\)\s*(#.*)?$""")
 DEFAULT_HINT = "Replace this line with your solution."
 
 HEADER = """\
@@ -194,6 +197,11 @@ def make_lab(text: str, path: Path) -> str:
                 hint = lines[j].strip()[len(HINT_PREFIX):].strip() or DEFAULT_HINT
             while CODE_END not in lines[j]:
                 j += 1
+            body = [b for b in lines[i + 1:j] if b.strip()]
+            if body and all(ANSWER_LINE.match(b) for b in body):  # concept questions: keep the calls
+                out += [f"{indent}answer({ANSWER_LINE.match(b).group(1)}, ...)" for b in body]
+                i = j + 1
+                continue
             out.append(f"{indent}# YOUR CODE HERE")
             out.append(f"{indent}raise NotImplementedError({hint!r})")
             i = j + 1

@@ -13,12 +13,24 @@
 #
 # > Warm-up, not graded: images as tensors, counting missing pixels.
 #
+# **Objectives**: after this lab you can
+#
+# * edit an exercise cell, run its check and read its message;
+# * handle images as tensors `(B, C, H, W)` and masks with 1 = missing.
+#
+# **Prerequisites**: Python and a first contact with PyTorch tensors; no lecture needed.
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 12 s for the solution run as a script; not measured on a GPU. Add your own time for the exercises.
+#
 # Nothing here is graded. The warm-up makes sure you can edit an exercise cell, run
 # its check, and read a check's message. In every lab:
 #
 # 1. an **exercise** cell has a function to write (replace `raise NotImplementedError`);
 # 2. the **check** cell right after it tests your function and says what was expected
-#    when something is off.
+#    when something is off;
+# 3. stuck? `genlab.hint("name")` gives a hint for exercise `name` in three steps (the idea,
+#    the maths and the shapes, the structure of the code in words), one more each call;
+# 4. graded labs end with **concept questions**: `answer("q1", value)` says right or not yet.
 
 # %% tags=["setup"]
 # Setup: on Colab this installs genlab and copies the notebooks to your workspace; locally it changes nothing.
@@ -48,7 +60,7 @@ session = genlab.start(seed=0)
 def to_course_format(images: torch.Tensor) -> torch.Tensor:
     """(N, H, W) uint8 in 0..255 -> (N, 1, H, W) float32 in [0, 1]."""
     # YOUR CODE HERE
-    raise NotImplementedError('add a channel dimension with unsqueeze(1), convert with .float() and divide by 255.')
+    raise NotImplementedError('Implement to_course_format; genlab.hint("to_course_format") gives a hint in three steps.')
 
 
 # %%
@@ -64,7 +76,7 @@ checks.check_to_course_format(to_course_format)
 def missing_fraction(mask: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) mask of 0/1 -> (N,) fraction of missing pixels per image."""
     # YOUR CODE HERE
-    raise NotImplementedError('average over every dimension except the first (the batch).')
+    raise NotImplementedError('Implement missing_fraction; genlab.hint("missing_fraction") gives a hint in three steps.')
 
 
 # %%
@@ -80,3 +92,9 @@ checks.check_missing_fraction(missing_fraction)
 x, _ = data.load("digits", split="train", size=16)
 raw = (x[:16, 0] * 255).round().to(torch.uint8)
 plot.show_grid(to_course_format(raw), nrow=16, title="your to_course_format on 16 digits");
+
+
+# %% [markdown]
+# ## References
+#
+# * Paszke, A. et al. (2019). PyTorch: an imperative style, high-performance deep learning library. *NeurIPS 2019*. (The tensors and autograd used throughout.)

@@ -13,6 +13,16 @@
 #
 # > Write `ConvEncoder`, `ConvDecoder` and `add_noise`; train a denoising autoencoder.
 #
+# **Objectives**: after this lab you can
+#
+# * build a convolutional encoder and decoder and follow the shapes through strided and transposed convolutions;
+# * explain why a decoder returns logits and how the loss uses them;
+# * write a corruption with the right statistics and train a denoising autoencoder.
+#
+# **Prerequisites**: lecture 01 (autoencoders) and lab 00.
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 42 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+#
 # You will build the two halves of a convolutional autoencoder and the noise that a
 # *denoising* autoencoder learns to remove, then train it on digits and look at what it
 # does to noisy images. Three graded exercises, each followed by a check:
@@ -52,12 +62,11 @@ LATENT_DIM = 16  # size of the code z
 # Write `ConvEncoder(latent_dim=16)`, an `nn.Module` whose `forward(x)` maps a batch of
 # images `(B, 1, 16, 16)` to codes `(B, latent_dim)`.
 #
-# * Use convolutions (`nn.Conv2d`): a `Conv2d(kernel_size=4, stride=2, padding=1)` halves
-#   the height and width exactly, so two of them take 16x16 to 4x4.
-# * Then flatten each image's feature map (`nn.Flatten()` or `h.flatten(1)`, which keeps the
-#   batch dimension) and finish with `nn.Linear(..., latent_dim)`: no activation on the code.
-# * Use the `latent_dim` argument (the check builds encoders with other sizes too) and keep
-#   the default `latent_dim=16`.
+# * Strided convolutions shrink the map: with kernel 4, stride 2 and padding 1 the side goes
+#   from $n$ to $n/2$, so two of them take 16 x 16 to 4 x 4;
+# * then one linear map from each image's whole feature map to its code; the code is a plain
+#   linear output, signed and unbounded (no activation after it);
+# * `latent_dim` is an argument (the check builds encoders of other sizes too), default 16.
 
 # %% tags=["exercise"]
 class ConvEncoder(nn.Module):
@@ -66,11 +75,11 @@ class ConvEncoder(nn.Module):
     def __init__(self, latent_dim: int = 16) -> None:
         super().__init__()
         # YOUR CODE HERE
-        raise NotImplementedError('build self.net = nn.Sequential(...): two Conv2d(kernel_size=4, stride=2, padding=1) with ReLUs (16 -> 8 -> 4), nn.Flatten(), nn.Linear(channels * 4 * 4, latent_dim).')
+        raise NotImplementedError('Build the layers of ConvEncoder; genlab.hint("ConvEncoder") gives a hint in three steps.')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # YOUR CODE HERE
-        raise NotImplementedError('pass x through the layers you built in __init__.')
+        raise NotImplementedError('Write the forward pass of ConvEncoder; genlab.hint("ConvEncoder") gives a hint in three steps.')
 
 
 # %%
@@ -81,13 +90,13 @@ checks.check_ConvEncoder(ConvEncoder)
 #
 # Write `ConvDecoder(latent_dim=16)`, whose `forward(z)` maps codes `(B, latent_dim)` to
 # **logits** `(B, 1, 16, 16)`: real numbers, one per pixel, with `sigmoid(logits)` the
-# image. Do not apply the sigmoid yourself: the loss, `binary_cross_entropy_with_logits`,
-# does it in a numerically stable way.
+# image. Do not apply the sigmoid yourself: the loss works on logits, which stays accurate
+# where a pixel is almost surely 0 or 1.
 #
-# Mirror the encoder: `nn.Linear(latent_dim, 64 * 4 * 4)`, reshape to `(B, 64, 4, 4)`
-# (`nn.Unflatten(1, (64, 4, 4))`), then `nn.ConvTranspose2d(kernel_size=4, stride=2,
-# padding=1)` layers, each of which doubles the size: 4 -> 8 -> 16. The last layer has one
-# output channel and no activation.
+# Mirror the encoder: a linear map from the code to 64 x 4 x 4 features seen as a
+# `(B, 64, 4, 4)` map, then transposed convolutions with kernel 4, stride 2 and padding 1,
+# each doubling the side: 4 -> 8 -> 16. The last layer has one output channel and no
+# activation.
 
 # %% tags=["exercise"]
 class ConvDecoder(nn.Module):
@@ -96,11 +105,11 @@ class ConvDecoder(nn.Module):
     def __init__(self, latent_dim: int = 16) -> None:
         super().__init__()
         # YOUR CODE HERE
-        raise NotImplementedError('build self.net = nn.Sequential(...): nn.Linear(latent_dim, 64 * 4 * 4), ReLU, nn.Unflatten(1, (64, 4, 4)), then two ConvTranspose2d(kernel_size=4, stride=2, padding=1), the last with 1 output channel and no activation.')
+        raise NotImplementedError('Build the layers of ConvDecoder; genlab.hint("ConvDecoder") gives a hint in three steps.')
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # YOUR CODE HERE
-        raise NotImplementedError('pass z through the layers you built in __init__; return logits (no sigmoid).')
+        raise NotImplementedError('Write the forward pass of ConvDecoder; genlab.hint("ConvDecoder") gives a hint in three steps.')
 
 
 # %%
@@ -118,11 +127,11 @@ checks.check_ConvDecoder(ConvDecoder)
 #
 # * `x` is a batch of images `(B, C, H, W)` in `[0, 1]`; the result has the same shape;
 # * `eps` is standard Gaussian noise of the **full** shape of `x` (every pixel of every
-#   image its own draw), drawn fresh on every call (`torch.randn_like(x)`; do not reseed);
+#   image its own draw) on `x`'s device and dtype, drawn fresh on every call (do not reseed);
 # * `sigma` is the standard deviation of the noise itself (not its variance);
 # * the noise is added first, then the result is clamped to `[0, 1]`, so it is still an
 #   image; with `sigma = 0` the images come back unchanged;
-# * `x` itself is not modified (no in-place `add_`).
+# * `x` itself is not modified (nothing in place).
 #
 # The check measures the statistics of what you add: mean 0, standard deviation `sigma`,
 # 68% of the pixels within one `sigma`, values in `[0, 1]`.
@@ -131,7 +140,7 @@ checks.check_ConvDecoder(ConvDecoder)
 def add_noise(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """``clamp(x + sigma * eps, 0, 1)`` with fresh ``eps ~ N(0, I)`` shaped like ``x``."""
     # YOUR CODE HERE
-    raise NotImplementedError('draw eps with torch.randn_like(x), add sigma * eps to x, then clamp the result to [0, 1].')
+    raise NotImplementedError('Implement add_noise; genlab.hint("add_noise") gives a hint in three steps.')
 
 
 # %%
@@ -198,8 +207,39 @@ psnr_denoised = metrics.psnr(denoised, clean).mean().item()
 print(f"PSNR against the clean digits: noisy {psnr_noisy:.1f} dB, denoised {psnr_denoised:.1f} dB")
 
 # %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** One position of the encoder's 4 x 4 output map (after both `kernel 4, stride 2, padding 1` convolutions) depends on a square of input pixels. How wide is that square (its receptive field, counting padding)? An integer.
+#
+# **q2.** How many parameters (weights and biases) has the encoder's final linear layer, from 64 channels at 4 x 4 to `latent_dim = 16`? An integer.
+#
+# **q3.** A transposed convolution with kernel 4, stride 2, padding 1 receives a 5 x 5 map. What is the side of its output? An integer.
+#
+# **q4.** Why does `ConvDecoder` return logits rather than `sigmoid(logits)`? (a) logits are faster to compute; (b) the loss on logits stays accurate, with a useful gradient, where a pixel is confidently 0 or 1; (c) the images are not in [0, 1]; (d) a sigmoid has no gradient.
+#
+# **q5.** `add_noise` with `sigma = 0.5` on a black pixel (value 0): what fraction of the noisy values are exactly 0? Two decimals.
+
+# %% tags=["question"]
+answer = genlab.questions("01")
+answer("q1", ...)
+answer("q2", ...)
+answer("q3", ...)
+answer("q4", ...)
+answer("q5", ...)
+
+# %% [markdown]
 # ## What to try next
 #
 # * Train with `SIGMA = 0.5`: where does the autoencoder start to guess the wrong digit?
 # * Shrink `LATENT_DIM` to 4: the denoised digits become blurrier but cleaner. Why?
 # * Replace `add_noise` by `genlab.masks.salt_and_pepper` in `DenoisingTask.corrupt`.
+
+
+# %% [markdown]
+# ## References
+#
+# * Hinton, G. E. & Salakhutdinov, R. R. (2006). Reducing the dimensionality of data with neural networks. *Science* 313(5786). (Autoencoders as a learned compression.)
+# * Vincent, P., Larochelle, H., Bengio, Y. & Manzagol, P.-A. (2008). Extracting and composing robust features with denoising autoencoders. *ICML 2008*. (The denoising objective of Exercise 3.)
+# * Dumoulin, V. & Visin, F. (2016). A guide to convolution arithmetic for deep learning. arXiv:1603.07285. (Output sizes of strided and transposed convolutions.)

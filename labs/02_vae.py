@@ -13,6 +13,16 @@
 #
 # > Write `reparameterize`, `kl_divergence`, `elbo_loss`; train a conv VAE and sample.
 #
+# **Objectives**: after this lab you can
+#
+# * write the reparameterisation trick and say why it makes sampling differentiable;
+# * compute the Gaussian KL to the prior in closed form, per example;
+# * assemble the negative ELBO in nats per image and train a convolutional VAE.
+#
+# **Prerequisites**: lecture 02 (VAEs) and lab 01.
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 40 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+#
 # A variational autoencoder needs three small functions on top of an encoder and a
 # decoder. You write them, each followed by a check, then train a convolutional VAE with
 # them and draw new digits from it:
@@ -56,7 +66,7 @@ LATENT_DIM = 8
 #
 # with `eps` of the full shape of `mu` (one independent draw per coordinate of every
 # example) and drawn fresh. `z` must be differentiable with respect to `mu` and `logvar`:
-# `torch.normal(mu, std)` and `Normal(...).sample()` are not. The check looks at the mean
+# a sample drawn by a distribution object is not. The check looks at the mean
 # and standard deviation of many samples and at the gradients
 # $\partial z / \partial \mu = 1$, $\partial z / \partial \log\sigma^2 = (z - \mu)/2$.
 
@@ -64,7 +74,7 @@ LATENT_DIM = 8
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Differentiable sample ``z ~ N(mu, diag(exp(logvar)))``; ``(B, d), (B, d) -> (B, d)``."""
     # YOUR CODE HERE
-    raise NotImplementedError('the standard deviation is exp(0.5 * logvar); the noise comes from torch.randn_like(mu).')
+    raise NotImplementedError('Implement reparameterize; genlab.hint("reparameterize") gives a hint in three steps.')
 
 
 # %%
@@ -86,7 +96,7 @@ checks.check_reparameterize(reparameterize)
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag exp(logvar)) || N(0, I)) per example: ``(B, d), (B, d) -> (B,)``."""
     # YOUR CODE HERE
-    raise NotImplementedError('compute the bracket elementwise with logvar.exp(), then .sum(dim=1) and multiply by 0.5.')
+    raise NotImplementedError('Implement kl_divergence; genlab.hint("kl_divergence") gives a hint in three steps.')
 
 
 # %%
@@ -101,11 +111,12 @@ checks.check_kl_divergence(kl_divergence)
 # $$\mathcal L = \frac1B \sum_{b=1}^{B} \Big[\underbrace{\sum_{i} \operatorname{BCE}(\ell_{bi}, x_{bi})}_{-\log p(x_b \mid z_b)}
 #   + \mathrm{KL}\big(q(z \mid x_b)\,\|\,\mathcal N(0, I)\big)\Big].$$
 #
-# * `x` are images `(B, C, H, W)` in `[0, 1]`; `x_logits` the decoder's **logits**, same shape:
-#   use `F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")` on the raw
-#   logits (no sigmoid first), then sum over every pixel of each image;
-# * add your `kl_divergence(mu, logvar)` per image;
-# * average over the batch (not sum), so the number does not depend on the batch size.
+# * `x` are images `(B, C, H, W)` in `[0, 1]`; `x_logits` the decoder's **logits**, same shape;
+#   the per-pixel term is computed from the raw logits (no sigmoid first),
+#   $\operatorname{BCE}(\ell, x) = \log(1 + e^{\ell}) - x\,\ell$, finite for any logit, and summed
+#   over every pixel (and channel) of each image;
+# * the KL is your `kl_divergence`, one value per image;
+# * the mean over the batch (not the sum), so the number does not depend on the batch size.
 #
 # It equals `genlab.losses.elbo_loss(x, x_logits, mu, logvar)` (but write your own: the
 # autograder gives no points for calling genlab's).
@@ -114,7 +125,7 @@ checks.check_kl_divergence(kl_divergence)
 def elbo_loss(x: torch.Tensor, x_logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Mean negative ELBO per image in nats (Bernoulli likelihood); a 0-D tensor."""
     # YOUR CODE HERE
-    raise NotImplementedError('BCE-with-logits with reduction="none", .flatten(1).sum(1) per image, + kl_divergence, then .mean().')
+    raise NotImplementedError('Implement elbo_loss; genlab.hint("elbo_loss") gives a hint in three steps.')
 
 
 # %%
@@ -166,6 +177,29 @@ plot.show_rows({"test digit": x_test[:12], "reconstruction": recon}, n=12);
 print(f"test negative ELBO: {history.last('val_loss'):.1f} nats per image (KL {history.last('val_kl'):.1f})")
 
 # %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** With d = 2, mu = (1, 0) and logvar = (0, ln 4), what is KL(q || N(0, I)) in nats? Two decimals.
+#
+# **q2.** mu = 2, logvar = ln 9 and the noise draw is eps = -0.5. What is the reparameterised z? Two decimals.
+#
+# **q3.** At that same point, what is dz / dlogvar? Two decimals.
+#
+# **q4.** The decoder outputs the logit 0 for every pixel of a binary 16 x 16 image. What is the reconstruction term -log p(x | z), in nats? One decimal.
+#
+# **q5.** Multiplying the KL term by beta > 1 tends to: (a) sharpen the reconstructions; (b) make the loss a tighter bound on -log p(x); (c) pull the posteriors towards the prior, with blurrier reconstructions; (d) leave the optimum unchanged.
+
+# %% tags=["question"]
+answer = genlab.questions("02")
+answer("q1", ...)
+answer("q2", ...)
+answer("q3", ...)
+answer("q4", ...)
+answer("q5", ...)
+
+# %% [markdown]
 # ## What to try next
 #
 # * Weight the KL by `beta = 4` inside `MyVAETask.losses`: blurrier reconstructions, and samples?
@@ -173,3 +207,13 @@ print(f"test negative ELBO: {history.last('val_loss'):.1f} nats per image (KL {h
 #   lecture 01's autoencoder map.
 # * Compare your `elbo_loss` with `genlab.metrics.iwae_bound(vae, x_test, k=64)`: which is
 #   tighter?
+
+
+# %% [markdown]
+# ## References
+#
+# * Kingma, D. P. & Welling, M. (2014). Auto-encoding variational Bayes. *ICLR 2014*. (The VAE, the reparameterisation trick and the Gaussian KL.)
+# * Rezende, D. J., Mohamed, S. & Wierstra, D. (2014). Stochastic backpropagation and approximate inference in deep generative models. *ICML 2014*. (The same model and estimator, found independently.)
+# * Burda, Y., Grosse, R. & Salakhutdinov, R. (2016). Importance weighted autoencoders. *ICLR 2016*. (The tighter bound of `genlab.metrics.iwae_bound`.)
+# * Higgins, I. et al. (2017). beta-VAE: learning basic visual concepts with a constrained variational framework. *ICLR 2017*. (The KL weight of q5 and of "What to try next".)
+# * Loaiza-Ganem, G. & Cunningham, J. P. (2019). The continuous Bernoulli: fixing a pervasive error in variational autoencoders. *NeurIPS 2019*. (Why a Bernoulli likelihood on gray levels is not a normalised density.)

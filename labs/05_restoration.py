@@ -13,6 +13,16 @@
 #
 # > Write `block_mask`, `apply_mask`, `masked_mse`, `composite`; train a conv repairer that beats biharmonic.
 #
+# **Objectives**: after this lab you can
+#
+# * draw random block masks that are uniform and reproducible;
+# * write a loss that scores only the hole, and the composite that keeps the known pixels;
+# * train a convolutional repairer and compare it with biharmonic inpainting.
+#
+# **Prerequisites**: lecture 05 (image restoration) and lab 01.
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 75 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+#
 # You will write the four small pieces every inpainting pipeline is built from, each
 # followed by a check, then train a convolutional repairer with them and compare it with
 # the biharmonic baseline on held-out digits.
@@ -55,7 +65,7 @@ device = session.device
 def block_mask(batch: int, size: int, hole: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """(batch, 1, size, size) float mask: one random hole x hole square of ones per image (1 = missing)."""
     # YOUR CODE HERE
-    raise NotImplementedError('draw top-left corners with torch.randint(0, size - hole + 1, (2, batch), generator=generator).')
+    raise NotImplementedError('Implement block_mask; genlab.hint("block_mask") gives a hint in three steps.')
 
 
 # %%
@@ -72,7 +82,7 @@ checks.check_block_mask(block_mask)
 def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
     """(B, C, H, W) images, (B, 1, H, W) mask -> images with the hole set to ``fill``."""
     # YOUR CODE HERE
-    raise NotImplementedError('multiply by (1 - mask) to keep the known pixels, then add fill * mask.')
+    raise NotImplementedError('Implement apply_mask; genlab.hint("apply_mask") gives a hint in three steps.')
 
 
 # %%
@@ -90,7 +100,7 @@ checks.check_apply_mask(apply_mask)
 def masked_mse(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Scalar mean squared error over the hole pixels (mask == 1) of the whole batch."""
     # YOUR CODE HERE
-    raise NotImplementedError("expand the mask to x's shape, sum the masked squared errors, divide by the number of hole pixels.")
+    raise NotImplementedError('Implement masked_mse; genlab.hint("masked_mse") gives a hint in three steps.')
 
 
 # %%
@@ -106,7 +116,7 @@ checks.check_masked_mse(masked_mse)
 def composite(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The model's pixels in the hole (mask 1), the original pixels elsewhere."""
     # YOUR CODE HERE
-    raise NotImplementedError('a weighted sum with weights mask and (1 - mask).')
+    raise NotImplementedError('Implement composite; genlab.hint("composite") gives a hint in three steps.')
 
 
 # %%
@@ -165,3 +175,33 @@ if not genlab.config.is_fast():
 plot.show_rows({"input": out["masked"]["centre 8x8"], "biharmonic": out["biharmonic"]["centre 8x8"],
                 "yours": out["your conv repairer"]["centre 8x8"], "truth": x_test}, n=10,
                title="centre 8x8 hole on held-out digits")
+
+# %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** `block_mask(batch, size=16, hole=8)`: how many different positions can one hole take? An integer.
+#
+# **q2.** With those sizes, what is the probability that the top-left pixel (0, 0) is in the hole? Four decimals.
+#
+# **q3.** A 1-channel image has a 4-pixel hole; the prediction's errors on those four pixels are 0.1, 0.2, 0.3 and 0.4, and every known pixel is off by 1. What is `masked_mse`? Three decimals.
+#
+# **q4.** A batch of 2 RGB images, each with one 4 x 4 hole: how many squared errors does `masked_mse` divide by? An integer.
+#
+# **q5.** After `composite(x_hat, x, mask)`, the error on the known pixels is: (a) exactly 0; (b) the model's error there; (c) half the model's error; (d) undefined.
+
+# %% tags=["question"]
+answer = genlab.questions("05")
+answer("q1", ...)
+answer("q2", ...)
+answer("q3", ...)
+answer("q4", ...)
+answer("q5", ...)
+
+
+# %% [markdown]
+# ## References
+#
+# * Pathak, D. et al. (2016). Context encoders: feature learning by inpainting. *CVPR 2016*. (Learned inpainting with a loss on the hole.)
+# * Damelin, S. B. & Hoang, N. S. (2018). On surface completion and image inpainting by biharmonic functions: numerical aspects. *International Journal of Mathematics and Mathematical Sciences*. (The biharmonic baseline.)

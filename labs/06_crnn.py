@@ -13,6 +13,16 @@
 #
 # > Write `rows_to_sequences`, `sequences_to_rows` and the `CRNN` forward; train it and compare with the conv repairer.
 #
+# **Objectives**: after this lab you can
+#
+# * turn feature-map rows into sequences and back without mixing pixels;
+# * write a CRNN forward pass: convolutions, row and column recurrences, residuals;
+# * compare it with the convolutional repairer on long holes.
+#
+# **Prerequisites**: lecture 06 (recurrent repairers) and lab 05.
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 52 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+#
 # A convolution sees a bounded window. A bidirectional recurrent layer run along every row
 # of a feature map gives each position a summary of the *whole* row; a second one along the
 # columns spreads it over the whole image. You will write the two reshapes that turn a
@@ -48,18 +58,15 @@ device = session.device
 #
 # $$ (B, C, H, W) \;\to\; (B\cdot H,\; W,\; C), \qquad \text{seq}[bH + r,\, j] = \text{feat}[b, :, r, j]. $$
 #
-# ```
-#  feat (B, C, H, W) --permute--> (B, H, W, C) --reshape--> (B*H, W, C)
-#       channels last so that each step j carries the C channels of pixel (r, j)
-# ```
-#
-# Careful: `feat.view(B * H, W, C)` has the right shape and the wrong content.
+# Each step $j$ of sequence $bH + r$ carries the $C$ channels of pixel $(r, j)$ of image $b$.
+# Careful: reinterpreting the memory of `feat` as `(B*H, W, C)` has the right shape and the
+# wrong content; works for non-contiguous inputs too.
 
 # %% tags=["exercise"]
 def rows_to_sequences(feat: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to right."""
     # YOUR CODE HERE
-    raise NotImplementedError('permute the channels last, (B, H, W, C), then reshape to (B*H, W, C).')
+    raise NotImplementedError('Implement rows_to_sequences; genlab.hint("rows_to_sequences") gives a hint in three steps.')
 
 
 # %%
@@ -76,7 +83,7 @@ checks.check_rows_to_sequences(rows_to_sequences)
 def sequences_to_rows(seq: torch.Tensor, batch: int, height: int) -> torch.Tensor:
     """(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences."""
     # YOUR CODE HERE
-    raise NotImplementedError('reshape to (B, H, W, C), then permute the channels back to dimension 1.')
+    raise NotImplementedError('Implement sequences_to_rows; genlab.hint("sequences_to_rows") gives a hint in three steps.')
 
 
 # %%
@@ -92,7 +99,7 @@ checks.check_sequences_to_rows(sequences_to_rows)
 #  encoder                          (B, 2w, H/2, W/2)               = feat
 #  rows:    rows_to_sequences(feat) (B*H/2, W/2, 2w) -> row_rnn -> (B*H/2, W/2, 2k)
 #           -> row_proj (B*H/2, W/2, 2w) -> sequences_to_rows -> feat = feat + that
-#  columns: the same on feat.transpose(2, 3) with col_rnn, col_proj, transposed back;
+#  columns: the same on feat with H and W swapped, with col_rnn, col_proj, swapped back;
 #           feat = feat + that
 #  decoder -> logits (B, C, H, W) -> sigmoid -> composite with the known pixels
 # ```
@@ -131,7 +138,7 @@ class CRNN(nn.Module):
 
     def forward(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # YOUR CODE HERE
-        raise NotImplementedError('follow the diagram above; for the columns use feat.transpose(2, 3) with the same two functions.')
+        raise NotImplementedError('Write the forward pass of CRNN; genlab.hint("CRNN") gives a hint in three steps.')
 
 
 # %%
@@ -168,3 +175,35 @@ print("CRNN - biharmonic:", {k: round(v, 1) for k, v in table.gain("your CRNN").
 plot.show_rows({"input": out["masked"]["5-row band"], "biharmonic": out["biharmonic"]["5-row band"],
                 "conv": out["conv repairer (shipped)"]["5-row band"], "CRNN": out["your CRNN"]["5-row band"],
                 "truth": x_test}, n=10, title="a band of 5 missing rows")
+
+# %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** `rows_to_sequences` on a feature map of shape (4, 64, 8, 8): how many sequences come out? An integer.
+#
+# **q2.** On an 8 x 8 feature map, after the row sweep and then the column sweep, how many positions of the map that entered the row sweep can one output position depend on? An integer.
+#
+# **q3.** A bidirectional GRU with hidden size 64: how many features per step does it output? An integer.
+#
+# **q4.** A plain `view` of a contiguous (B, C, H, W) map as (B*H, W, C): (a) gives the right sequences; (b) raises an error; (c) has the right shape, but each step's C values are neighbouring pixels of one channel, not the C channels of one pixel; (d) gives the columns instead of the rows.
+#
+# **q5.** How wide is the receptive field of the CRNN's encoder alone (a 3 x 3 convolution with stride 1, then a 4 x 4 convolution with stride 2), counting padding? An integer.
+
+# %% tags=["question"]
+answer = genlab.questions("06")
+answer("q1", ...)
+answer("q2", ...)
+answer("q3", ...)
+answer("q4", ...)
+answer("q5", ...)
+
+
+# %% [markdown]
+# ## References
+#
+# * Visin, F. et al. (2015). ReNet: a recurrent neural network based alternative to convolutional networks. arXiv:1505.00393. (Recurrences swept along rows and columns.)
+# * Shi, B., Bai, X. & Yao, C. (2016). An end-to-end trainable neural network for image-based sequence recognition and its application to scene text recognition. *IEEE TPAMI*. (The CRNN: convolutions followed by recurrences.)
+# * Cho, K. et al. (2014). Learning phrase representations using RNN encoder-decoder for statistical machine translation. *EMNLP 2014*. (The GRU.)
+# * Pathak, D. et al. (2016). Context encoders: feature learning by inpainting. *CVPR 2016*. (The convolutional repairer it is compared with.)

@@ -13,13 +13,23 @@
 #
 # > Write `discriminator_loss`, `generator_loss`, `optimal_discriminator`; check V(D*, G) with them and train a 2-D toy GAN with your losses.
 #
+# **Objectives**: after this lab you can
+#
+# * write the discriminator's and both generator losses on logits, stable at any logit;
+# * derive and use the optimal discriminator D* and the value V(D*, G);
+# * see the saturating loss's vanishing gradient on a 2-D toy GAN.
+#
+# **Prerequisites**: lecture 03 (GAN theory).
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 8 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+#
 # You write the three functions every GAN is built from: the discriminator's loss, the
 # generator's loss (both forms) and the optimal discriminator. Then you check the theory
 # with them and train a 2-D toy GAN with your own losses.
 #
 # All discriminator outputs are **logits** $\ell$ of shape `(B,)`, with $D(x) = \sigma(\ell)$.
-# Work with logits (`torch.nn.functional.binary_cross_entropy_with_logits`, `F.logsigmoid`,
-# `F.softplus`): they stay finite where $\sigma(\ell)$ rounds to 0 or 1.
+# Work with logits: $-\log\sigma(\ell) = \operatorname{softplus}(-\ell)$ and
+# $-\log(1 - \sigma(\ell)) = \operatorname{softplus}(\ell)$ stay finite where $\sigma(\ell)$ rounds to 0 or 1.
 
 # %% tags=["setup"]
 # Setup: on Colab this installs genlab and copies the notebooks to your workspace; locally it changes nothing.
@@ -56,7 +66,7 @@ session = genlab.start(seed=0)
 def discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
     """BCE of D: real logits (N,) against 1 plus fake logits (M,) against 0; each a batch mean -> scalar."""
     ### BEGIN SOLUTION
-    # HINT: F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)) for the real term, zeros_like for the fake one; add the two.
+    # HINT: Implement discriminator_loss; genlab.hint("discriminator_loss") gives a hint in three steps.
     real = F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits))
     fake = F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
     return real + fake
@@ -80,7 +90,7 @@ checks.check_discriminator_loss(discriminator_loss)
 def generator_loss(d_fake_logits: torch.Tensor, non_saturating: bool = True) -> torch.Tensor:
     """G's loss from D's logits on fakes (M,): -mean log D(G(z)) (default) or mean log(1 - D(G(z))) -> scalar."""
     ### BEGIN SOLUTION
-    # HINT: non-saturating = BCE-with-logits against ones; saturating = minus the BCE-with-logits against zeros.
+    # HINT: Implement generator_loss; genlab.hint("generator_loss") gives a hint in three steps.
     if non_saturating:
         return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
     return -F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
@@ -101,7 +111,7 @@ checks.check_generator_loss(generator_loss)
 def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
     """D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise; same shape as the inputs."""
     ### BEGIN SOLUTION
-    # HINT: one line: the data density divided by the total density.
+    # HINT: Implement optimal_discriminator; genlab.hint("optimal_discriminator") gives a hint in three steps.
     return p_data / (p_data + p_g)
     ### END SOLUTION
 
@@ -143,8 +153,39 @@ toy.show_snapshots(run, ring, title="your GAN")
 print("modes covered over time:", run.history["covered"])
 
 # %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** At a point where p_data(x) = 3 p_g(x), what is D*(x)? Two decimals.
+#
+# **q2.** What is V(D*, G) when p_g = p_data (natural logarithms)? Two decimals.
+#
+# **q3.** D gives one fake the logit -5. What is the magnitude of the derivative of the saturating loss log(1 - sigma(l)) with respect to that logit? Four decimals.
+#
+# **q4.** D outputs the logit 0 for every real and every fake sample. What does `discriminator_loss` return? Two decimals.
+#
+# **q5.** Early in training D rejects every fake confidently. Which generator loss gives G a gradient it can learn from? (a) the non-saturating one; (b) the saturating one; (c) both equally; (d) neither.
+
+# %% tags=["question"]
+answer = genlab.questions("03")
+### BEGIN SOLUTION
+answer("q1", 0.75)
+answer("q2", -1.39)
+answer("q3", 0.0067)
+answer("q4", 1.39)
+answer("q5", "a")
+### END SOLUTION
+
+# %% [markdown]
 # ## What to try next
 #
 # * Pass `non_saturating=False` to `train_toy_gan` (the saturating loss): is it slower to start?
 # * Make the discriminator lag (`lr_d=1e-4`) and watch the samples collapse into a wandering blob.
 # * Try the 25-mode grid `toy.GaussianMixture2D.grid(5, spacing=1.0)`: how many modes does your GAN find?
+
+
+# %% [markdown]
+# ## References
+#
+# * Goodfellow, I. et al. (2014). Generative adversarial nets. *NeurIPS 2014*. (The minimax game, D*, V(D*, G) = -log 4 and the non-saturating loss.)

@@ -13,6 +13,16 @@
 #
 # > Build the DCGAN `Generator` and `Discriminator` and `gan_training_step`; train on digits and measure against real-vs-real.
 #
+# **Objectives**: after this lab you can
+#
+# * build the DCGAN generator and discriminator from a table of layers;
+# * write one GAN training step with the detach in the right place;
+# * evaluate samples with the Frechet distance against a real-vs-real baseline.
+#
+# **Prerequisites**: lecture 04 (GANs on images), labs 01 and 03.
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 18 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+#
 # You build the two DCGAN networks and the training step, train them on 16x16 digits, and
 # measure the result against the real-vs-real baseline. Conventions (the checks and the
 # grader rely on them):
@@ -63,7 +73,7 @@ class Generator(nn.Module):
         super().__init__()
         self.z_dim = z_dim
         ### BEGIN SOLUTION
-        # HINT: nn.Sequential of the three ConvTranspose2d layers in the table, BatchNorm2d + ReLU after the first two.
+        # HINT: Build the layers of Generator; genlab.hint("Generator") gives a hint in three steps.
         w = width
         self.net = nn.Sequential(
             nn.ConvTranspose2d(z_dim, 2 * w, 4, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(),
@@ -74,7 +84,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION
-        # HINT: reshape z to (B, z_dim, 1, 1), run the layers, end with torch.sigmoid.
+        # HINT: Write the forward pass of Generator; genlab.hint("Generator") gives a hint in three steps.
         return torch.sigmoid(self.net(z.view(-1, self.z_dim, 1, 1)))
         ### END SOLUTION
 
@@ -100,7 +110,7 @@ class Discriminator(nn.Module):
     def __init__(self, width: int = 32) -> None:
         super().__init__()
         ### BEGIN SOLUTION
-        # HINT: nn.Sequential of the three Conv2d layers in the table; no BatchNorm on the first, no sigmoid at the end.
+        # HINT: Build the layers of Discriminator; genlab.hint("Discriminator") gives a hint in three steps.
         w = width
         self.net = nn.Sequential(
             nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2),
@@ -111,7 +121,7 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ### BEGIN SOLUTION
-        # HINT: run the layers and flatten (B, 1, 1, 1) to (B,) with .view(-1).
+        # HINT: Write the forward pass of Discriminator; genlab.hint("Discriminator") gives a hint in three steps.
         return self.net(x).view(-1)
         ### END SOLUTION
 
@@ -122,22 +132,24 @@ checks.check_Discriminator(Discriminator)
 # %% [markdown]
 # ## Exercise 3: one training step
 #
-# 1. `fake = G(z)`.
-# 2. **D step**: `loss_d` = BCE of `D(real)` against 1 plus BCE of `D(fake.detach())` against 0
-#    (each a batch mean). The detach keeps D's loss from reaching G. `opt_d.zero_grad()`,
-#    `loss_d.backward()`, `opt_d.step()`.
-# 3. **G step** through the *updated* D: `loss_g` = BCE of `D(fake)` (not detached) against 1, the
-#    non-saturating loss. `opt_g.zero_grad()`, `loss_g.backward()`, `opt_g.step()`.
-# 4. Return `{"loss_d": loss_d.item(), "loss_g": loss_g.item()}`.
+# `gan_training_step(G, D, opt_g, opt_d, real, z)` makes one batch of fakes $G(z)$ and then
 #
-# (`genlab.losses` has these losses, but write them here with `F.binary_cross_entropy_with_logits`.)
+# 1. **D step**: $\mathcal L_D = \operatorname{BCE}(D(x), 1) + \operatorname{BCE}(D(G(z)), 0)$, each a batch
+#    mean on logits, with the fakes cut from G's graph: D's step neither needs nor writes G's
+#    gradients, and only D's parameters move;
+# 2. **G step** through the *updated* D: the non-saturating $\mathcal L_G = \operatorname{BCE}(D(G(z)), 1)$,
+#    with the fakes attached to G, and only G's parameters move;
+# 3. returns `{"loss_d": ..., "loss_g": ...}`, the two losses as Python floats.
+#
+# Each step starts from cleared gradients of its own network. (`genlab.losses` has these
+# losses, but write them here yourself.)
 
 # %% tags=["exercise"]
 def gan_training_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                       real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
     """One D update (real -> 1, detached fakes -> 0), then one G update through D (non-saturating)."""
     ### BEGIN SOLUTION
-    # HINT: follow the four steps above; D(fake.detach()) in the D step, D(fake) in the G step.
+    # HINT: Implement gan_training_step; genlab.hint("gan_training_step") gives a hint in three steps.
     fake = G(z)
     d_real, d_fake = D(real), D(fake.detach())
     loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
@@ -212,8 +224,39 @@ for name, a in {"real train": x_train[:len(x_test)].to(device), "your DCGAN": fa
     print(f"{name:12s} vs real test: Frechet distance {fd:8.2f}, classes covered {cov['covered']}/10")
 
 # %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** The discriminator's layers are kernel 4 stride 2, kernel 4 stride 2, kernel 4 stride 1. How wide is the receptive field of its logit, counting padding? An integer.
+#
+# **q2.** In the D step you score `D(fake)` instead of the detached fakes. What else does `loss_d`'s backward pass now do? (a) nothing, the result is identical; (b) it changes the real-image term of `loss_d`; (c) it updates G's weights; (d) it also writes gradients into G's parameters, wasted work that corrupts the G step unless G's gradients are cleared first.
+#
+# **q3.** How many weights has a transposed convolution from 32 to 64 channels with a 4 x 4 kernel and no bias? An integer.
+#
+# **q4.** At the game's equilibrium D outputs 1/2 for every image. What `loss_g` does `gan_training_step` report (natural logarithms)? Two decimals.
+
+# %% tags=["question"]
+answer = genlab.questions("04")
+### BEGIN SOLUTION
+answer("q1", 22)
+answer("q2", "d")
+answer("q3", 32768)
+answer("q4", 0.69)
+### END SOLUTION
+
+# %% [markdown]
 # ## What to try next
 #
 # * Replace the non-saturating G loss by the saturating one and compare the first epochs.
 # * Remove the BatchNorm layers: does training still work?
 # * One-sided label smoothing: label real digits 0.9 in the D step. Does the Frechet distance move?
+
+
+# %% [markdown]
+# ## References
+#
+# * Goodfellow, I. et al. (2014). Generative adversarial nets. *NeurIPS 2014*. (The training step.)
+# * Radford, A., Metz, L. & Chintala, S. (2016). Unsupervised representation learning with deep convolutional generative adversarial networks. *ICLR 2016*. (The DCGAN architecture and Adam settings.)
+# * Ioffe, S. & Szegedy, C. (2015). Batch normalization. *ICML 2015*. (BatchNorm in G and D.)
+# * Heusel, M. et al. (2017). GANs trained by a two time-scale update rule converge to a local Nash equilibrium. *NeurIPS 2017*. (The Frechet distance of the evaluation.)

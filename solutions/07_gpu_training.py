@@ -14,6 +14,16 @@
 # > Write the heart of `genlab.train.fit`: one epoch that runs on any device with mixed
 # > precision, and checkpoints that let training continue exactly after a disconnect.
 #
+# **Objectives**: after this lab you can
+#
+# * choose the mixed-precision format and scaler for a device;
+# * write a device-agnostic training epoch with AMP;
+# * save atomically and load safely, so training resumes exactly.
+#
+# **Prerequisites**: lecture 07 (training on GPUs) and any of labs 01-06.
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 139 s for the solution run as a script, with other jobs sharing the CPU; not measured on a GPU. Add your own time for the exercises.
+#
 # You write four functions:
 #
 # 1. `autocast_settings(device, bf16_supported=None) -> (enabled, dtype, use_scaler)`
@@ -78,7 +88,7 @@ def make_model() -> torch.nn.Module:
 def autocast_settings(device, bf16_supported=None):
     """(enabled, dtype, use_scaler) of mixed precision on ``device``."""
     ### BEGIN SOLUTION
-    # HINT: device = torch.device(device); branch on device.type ("cuda", "cpu", other).
+    # HINT: Implement autocast_settings; genlab.hint("autocast_settings") gives a hint in three steps.
     device = torch.device(device)
     if device.type == "cuda":
         if bf16_supported is None:
@@ -101,18 +111,19 @@ checks.check_autocast_settings(autocast_settings)
 # image** as a Python float. It must:
 #
 # * move the model to `device` and put it in training mode;
-# * move every `x` and `y` to `device` (`non_blocking=True`);
-# * run the forward pass inside `torch.autocast(device.type, dtype=..., enabled=amp)`
-#   with the dtype from `autocast_settings`; compute `F.cross_entropy(logits.float(), y)`;
-# * backward and step: with a `scaler` (not `None`), `scaler.scale(loss).backward()`,
-#   `scaler.step(optimizer)`, `scaler.update()`; without one, the usual
-#   `loss.backward()`, `optimizer.step()`. Zero the gradients each step.
+# * move every `x` and `y` to `device`;
+# * run the forward pass under autocast (enabled when `amp`) with the dtype from your
+#   `autocast_settings`, and the cross-entropy loss in float32;
+# * with a `scaler` (not `None`) back-propagate the scaled loss and let the scaler step the
+#   optimiser and update its scale; without one, the plain backward and step; gradients
+#   cleared every step;
+# * the mean loss **per image**: batches may differ in size.
 
 # %% tags=["exercise"]
 def train_epoch(model, batches, optimizer, scaler, device, amp):
     """One epoch of cross-entropy training; returns the mean loss per image (float)."""
     ### BEGIN SOLUTION
-    # HINT: model.to(device); model.train(); for x, y in batches: move, autocast the forward, scaled backward.
+    # HINT: Implement train_epoch; genlab.hint("train_epoch") gives a hint in three steps.
     device = torch.device(device)
     model.to(device)
     model.train()
@@ -153,16 +164,16 @@ checks.check_train_epoch(train_epoch)
 #   if you like; the check runs on the CPU).
 #
 # **Atomic**: a crash in the middle of the write must leave the previous checkpoint
-# intact and no partial file behind. Write to a temporary file in the same folder, then
-# `os.replace(tmp, path)` (a rename is atomic; a write is not), and delete the temporary
-# file if anything fails. Keep only tensors and plain Python values in the dict, so that
+# intact and no partial file behind: write a temporary file in the same folder, then
+# rename it onto `path` (a rename within a folder is atomic; a write is not), and leave no
+# temporary file behind if anything fails. Keep only tensors and plain Python values in the dict, so that
 # `torch.load(path, weights_only=True)` can read it.
 
 # %% tags=["exercise"]
 def save_checkpoint(path, model, optimizer, scaler, epoch):
     """Write model, optimiser, scaler, epoch and RNG state to ``path`` atomically."""
     ### BEGIN SOLUTION
-    # HINT: torch.save(state, tmp) then os.replace(tmp, path), inside try/finally that removes tmp.
+    # HINT: Implement save_checkpoint; genlab.hint("save_checkpoint") gives a hint in three steps.
     path = Path(path)
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scaler": scaler.state_dict() if scaler is not None else None,
@@ -183,8 +194,8 @@ checks.check_save_checkpoint(save_checkpoint)
 # %% [markdown]
 # ## Exercise 4: load it back, exactly
 #
-# `load_checkpoint(path, model, optimizer, scaler)` reads the file with
-# `torch.load(path, map_location="cpu", weights_only=True)`, restores the model, the
+# `load_checkpoint(path, model, optimizer, scaler)` reads the file onto the CPU with the safe
+# loader (`weights_only=True`; never `False`, not even as a fallback), restores the model, the
 # optimiser, the scaler (when both the argument and the stored state are not `None`) and
 # the torch RNG state (`torch.set_rng_state`), and returns the epoch as an `int`.
 
@@ -192,7 +203,7 @@ checks.check_save_checkpoint(save_checkpoint)
 def load_checkpoint(path, model, optimizer, scaler):
     """Restore everything ``save_checkpoint`` wrote; return the number of finished epochs."""
     ### BEGIN SOLUTION
-    # HINT: state = torch.load(path, map_location="cpu", weights_only=True); then load_state_dict each part.
+    # HINT: Implement load_checkpoint; genlab.hint("load_checkpoint") gives a hint in three steps.
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -250,6 +261,31 @@ with torch.no_grad():
 print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
 
 # %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** What is the largest finite float16 number? An integer.
+#
+# **q2.** Which device needs a GradScaler? (a) the CPU with bfloat16; (b) CUDA with bfloat16; (c) CUDA with float16; (d) Apple's mps.
+#
+# **q3.** An epoch has three batches of 64, 64 and 32 images, whose mean losses are 1.0, 1.0 and 2.5. What mean loss per image must `train_epoch` return? Two decimals.
+#
+# **q4.** Why write the checkpoint to a temporary file in the same folder and then rename it? (a) it is faster; (b) a rename within one file system is atomic: a reader sees the old file or the new one, never half of one; (c) the saver cannot overwrite a file; (d) it compresses the file.
+#
+# **q5.** What can loading a checkpoint someone sent you with `weights_only=False` do? (a) only fail with an error; (b) load tensors only; (c) nothing that `weights_only=True` would not; (d) run any code its author chose, since it unpickles arbitrary objects.
+
+# %% tags=["question"]
+answer = genlab.questions("07")
+### BEGIN SOLUTION
+answer("q1", 65504)
+answer("q2", "c")
+answer("q3", 1.3)
+answer("q4", "b")
+answer("q5", "d")
+### END SOLUTION
+
+# %% [markdown]
 # ## What next
 #
 # * `genlab.train.fit` is this loop grown up: it also restores NumPy's and Python's RNGs,
@@ -259,3 +295,11 @@ print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
 #   disconnect the runtime on purpose between the two calls.
 # * Time `train_epoch` with `amp=True` and `amp=False` on a GPU (remember warm-up and
 #   `torch.cuda.synchronize()`).
+
+
+# %% [markdown]
+# ## References
+#
+# * Micikevicius, P. et al. (2018). Mixed precision training. *ICLR 2018*. (float16 training with loss scaling.)
+# * Kalamkar, D. et al. (2019). A study of BFLOAT16 for deep learning training. arXiv:1905.12322. (Why bfloat16 needs no scaler.)
+# * Paszke, A. et al. (2019). PyTorch: an imperative style, high-performance deep learning library. *NeurIPS 2019*. (autocast, GradScaler; the `torch.load` documentation on `weights_only`.)

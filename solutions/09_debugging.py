@@ -13,6 +13,15 @@
 #
 # > Fix eight classic bugs, each shown by a check that describes its symptom.
 #
+# **Objectives**: after this lab you can
+#
+# * recognise eight classic bugs of generative-model code from their symptoms;
+# * fix each and explain why the fix works.
+#
+# **Prerequisites**: labs 02, 03, 04 and 06 (the bugs come from their models).
+#
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 5 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+#
 # Each section shows a `broken_*` function with one classic mistake from the models of this
 # course, then runs a check on it: the check **fails and describes the symptom** you would
 # see in a training run (not the fix). Your job: write the `fixed_*` function in the
@@ -70,7 +79,7 @@ show_symptom(checks.check_fixed_generator_output, broken_generator_output)
 def fixed_generator_output(flat: torch.Tensor, channels: int, size: int) -> torch.Tensor:
     """(B, C*size*size) -> images (B, C, size, size); image b is row b of ``flat``."""
     ### BEGIN SOLUTION
-    # HINT: copy broken_generator_output and fix it; keep the batch dimension as it is.
+    # HINT: Fix the bug of broken_generator_output in fixed_generator_output; genlab.hint("fixed_generator_output") gives a hint in three steps.
     return flat.view(flat.shape[0], channels, size, size)
     ### END SOLUTION
 
@@ -99,7 +108,7 @@ show_symptom(checks.check_fixed_discriminator_loss, broken_discriminator_loss)
 def fixed_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     """Discriminator BCE from logits: real labelled 1, fake labelled 0, mean over each batch, summed."""
     ### BEGIN SOLUTION
-    # HINT: copy broken_discriminator_loss and fix it.
+    # HINT: Fix the bug of broken_discriminator_loss in fixed_discriminator_loss; genlab.hint("fixed_discriminator_loss") gives a hint in three steps.
     real_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
     fake_loss = F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
     return real_loss + fake_loss
@@ -128,7 +137,7 @@ show_symptom(checks.check_fixed_kl_divergence, broken_kl_divergence)
 def fixed_kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) per example, (B, D) -> (B,), always >= 0."""
     ### BEGIN SOLUTION
-    # HINT: copy broken_kl_divergence and fix it; a divergence is never negative.
+    # HINT: Fix the bug of broken_kl_divergence in fixed_kl_divergence; genlab.hint("fixed_kl_divergence") gives a hint in three steps.
     return 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(dim=1)
     ### END SOLUTION
 
@@ -156,7 +165,7 @@ show_symptom(checks.check_fixed_row_rnn, broken_row_rnn)
 def fixed_row_rnn(rnn: nn.GRU, feat: torch.Tensor) -> torch.Tensor:
     """Run a batch_first ``rnn`` along every row of ``feat`` (B, C, H, W) -> (B, D*hidden, H, W)."""
     ### BEGIN SOLUTION
-    # HINT: a GRU reads (N, L, F) sequences: which dimensions are N, L and F for rows of a feature map?
+    # HINT: Fix the bug of broken_row_rnn in fixed_row_rnn; genlab.hint("fixed_row_rnn") gives a hint in three steps.
     b, c, h, w = feat.shape
     out, _ = rnn(feat.permute(0, 2, 3, 1).reshape(b * h, w, c))       # (B*H, W, D*hidden)
     return out.reshape(b, h, w, -1).permute(0, 3, 1, 2)
@@ -185,7 +194,7 @@ show_symptom(checks.check_fixed_bce_loss, broken_bce_loss)
 def fixed_bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean binary cross-entropy of logits against 0/1 targets."""
     ### BEGIN SOLUTION
-    # HINT: copy broken_bce_loss and fix it.
+    # HINT: Fix the bug of broken_bce_loss in fixed_bce_loss; genlab.hint("fixed_bce_loss") gives a hint in three steps.
     return F.binary_cross_entropy_with_logits(logits, targets)
     ### END SOLUTION
 
@@ -219,7 +228,7 @@ def fixed_discriminator_update(generator: nn.Module, discriminator: nn.Module,
                                opt_d: torch.optim.Optimizer, z: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """One D step (real = 1, fake = 0) that leaves the generator and its gradients untouched."""
     ### BEGIN SOLUTION
-    # HINT: copy broken_discriminator_update and fix it.
+    # HINT: Fix the bug of broken_discriminator_update in fixed_discriminator_update; genlab.hint("fixed_discriminator_update") gives a hint in three steps.
     fake = generator(z).detach()       # D's loss must not flow back into G
     loss = (F.binary_cross_entropy_with_logits(discriminator(real), torch.ones(len(real)))
             + F.binary_cross_entropy_with_logits(discriminator(fake), torch.zeros(len(fake))))
@@ -252,7 +261,7 @@ show_symptom(checks.check_fixed_predict, broken_predict)
 def fixed_predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Predictions in evaluation behaviour, without gradients; the model is left in the mode it was in."""
     ### BEGIN SOLUTION
-    # HINT: copy broken_predict and fix it; remember which mode the model was in.
+    # HINT: Fix the bug of broken_predict in fixed_predict; genlab.hint("fixed_predict") gives a hint in three steps.
     was_training = model.training
     model.eval()
     try:
@@ -288,7 +297,7 @@ show_symptom(checks.check_fixed_ema_copy, broken_ema_copy)
 def fixed_ema_copy(model: nn.Module) -> nn.Module:
     """An independent network with the same weights as ``model`` (no parameter shared), frozen."""
     ### BEGIN SOLUTION
-    # HINT: copy broken_ema_copy and fix it; `import copy` is done.
+    # HINT: Fix the bug of broken_ema_copy in fixed_ema_copy; genlab.hint("fixed_ema_copy") gives a hint in three steps.
     ema = copy.deepcopy(model)
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -308,3 +317,35 @@ checks.check_fixed_ema_copy(fixed_ema_copy)
 for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence, fixed_row_rnn, fixed_bce_loss,
            fixed_discriminator_update, fixed_predict, fixed_ema_copy]:
     getattr(checks, f"check_{fn.__name__}")(fn)
+
+# %% [markdown]
+# ## Concept questions
+#
+# Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.
+#
+# **q1.** `broken_generator_output` gets `flat` of shape (8, 3 * 16 * 16) with `channels = 3`. What batch size does its output have? An integer.
+#
+# **q2.** Training a VAE with the KL's sign flipped, the loss rewards: (a) mu going to 0; (b) nothing, the sign does not matter; (c) means and variances growing without bound, away from the prior; (d) logvar going to 0.
+#
+# **q3.** With a sigmoid applied before BCE-with-logits, what is the smallest loss that a target of 1 can reach (natural logarithms)? Two decimals.
+#
+# **q4.** The EMA network and the model share one parameter (the broken copy), holding 1.0. An optimiser step sets the model's value to 3.0; then the EMA update ema = 0.99 ema + 0.01 model runs, both values read before the update. What value does the EMA hold? Two decimals.
+
+# %% tags=["question"]
+answer = genlab.questions("09")
+### BEGIN SOLUTION
+answer("q1", 24)
+answer("q2", "c")
+answer("q3", 0.31)
+answer("q4", 3.0)
+### END SOLUTION
+
+
+# %% [markdown]
+# ## References
+#
+# * Goodfellow, I. et al. (2014). Generative adversarial nets. *NeurIPS 2014*. (Bugs 2 and 6.)
+# * Kingma, D. P. & Welling, M. (2014). Auto-encoding variational Bayes. *ICLR 2014*. (Bug 3.)
+# * Visin, F. et al. (2015). ReNet. arXiv:1505.00393; Shi, B., Bai, X. & Yao, C. (2016). CRNN. *IEEE TPAMI*. (Bug 4: recurrences along feature-map rows.)
+# * Srivastava, N. et al. (2014). Dropout: a simple way to prevent neural networks from overfitting. *JMLR* 15; Ioffe, S. & Szegedy, C. (2015). Batch normalization. *ICML 2015*. (Bug 7.)
+# * Karras, T., Aila, T., Laine, S. & Lehtinen, J. (2018). Progressive growing of GANs for improved quality, stability, and variation. *ICLR 2018*. (A moving average of the generator's weights, bug 8.)

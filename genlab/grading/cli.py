@@ -109,8 +109,9 @@ def _summary(spec, results, out: Path) -> None:
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    full = sum(t == spec.max_points for t in totals)
-    print(f"graded {n} submission(s) of lab {spec.lab}: mean {sum(totals) / n:.2f} / {spec.max_points:g}, "
+    from .questions import max_points  # code items + concept questions
+    full = sum(t == max_points(spec) for t in totals)
+    print(f"graded {n} submission(s) of lab {spec.lab}: mean {sum(totals) / n:.2f} / {max_points(spec):g}, "
           f"median {median:g}, full marks {full}")
     print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     for item in spec.items:

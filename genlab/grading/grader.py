@@ -25,6 +25,8 @@ import torch
 
 from ..errors import NotALabError
 from .notebook import Cell, assemble, code_cells, lab_number, read_notebook, uses_reference
+from .questions import add_to_result as add_questions  # concept questions (q columns)
+from .questions import max_points, question_ids, question_rows
 from .sandbox import Limits, Sandbox, WorkerResult
 from .spec import Call, Gen, Item, LabSpec, compare_tensors, outputs_of, preview
 
@@ -212,6 +214,7 @@ class Grader:
                 res.items[item.name] = ItemResult(item.name, 0.0, item.points, False, [why])
 
     def _grade_one(self, res: SubmissionResult, path: Path | None) -> SubmissionResult:
+        add_questions(res, self.spec.lab, path)  # concept questions: read statically, never run
         if path is None:
             res.status = "missing"
             res.messages.append("no notebook found for this student (empty folder, or several "
@@ -346,7 +349,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def feedback_markdown(spec: LabSpec, r: SubmissionResult) -> str:
     """One student's feedback: per item points, what was expected, a hint."""
     lines = [f"# Feedback: lab {spec.lab}{' - ' + spec.title if spec.title else ''}", "",
-             f"Student: `{r.student}`  ", f"Score: **{r.total:g} / {spec.max_points:g}**  ",
+             f"Student: `{r.student}`  ", f"Score: **{r.total:g} / {max_points(spec):g}**  ",
              f"Status: {r.status}", ""]
     if r.messages:
         lines += ["## Notes", ""] + [f"- {m}" for m in r.messages] + [""]
@@ -355,6 +358,7 @@ def feedback_markdown(spec: LabSpec, r: SubmissionResult) -> str:
         ir = r.items.get(item.name)
         pts = ir.points if ir else 0.0
         lines.append(f"| `{item.name}` | {pts:g} / {item.points:g} | {'passed' if ir and ir.passed else 'failed'} |")
+    lines += question_rows(spec.lab, r.items)  # concept questions
     lines.append("")
     for item in spec.items:
         ir = r.items.get(item.name)
@@ -373,17 +377,18 @@ def feedback_markdown(spec: LabSpec, r: SubmissionResult) -> str:
 def write_outputs(out: Path, spec: LabSpec, results: list[SubmissionResult], meta: dict) -> None:
     """Write gradebook.csv, gradebook.json and feedback/<student>.md, each atomically."""
     out.mkdir(parents=True, exist_ok=True)
-    names = [it.name for it in spec.items]
+    names = [it.name for it in spec.items] + question_ids(spec.lab)  # q1, q2... columns
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["student", *names, "total", "max", "status"])
     for r in results:
         w.writerow([r.student, *[f"{r.items[n].points:g}" if n in r.items else "0" for n in names],
-                    f"{r.total:g}", f"{spec.max_points:g}", r.status])
+                    f"{r.total:g}", f"{max_points(spec):g}", r.status])
     book = {
         **meta,
         "lab": spec.lab,
-        "max_points": spec.max_points,
+        "max_points": max_points(spec),
+        "questions": question_ids(spec.lab),
         "items": {it.name: {"points": it.points, "public_cases": sum(c.public for c in it.cases),
                             "held_back_cases": sum(not c.public for c in it.cases)} for it in spec.items},
         "students": [{"student": r.student, "path": r.path, "feedback": f"feedback/{fb}",
@@ -495,9 +500,9 @@ def self_check(spec: LabSpec, lab_notebook: Path, solution_notebook: Path, *, se
     sol, lab = results[1], results[0]  # sorted by name: solution, untouched_lab
     sol, lab = (sol, lab) if sol.student == "solution" else (lab, sol)
     lines = [f"self-check of lab {spec.lab} (seed {seed}):",
-             f"  solution:      {sol.total:g} / {spec.max_points:g} ({sol.status})",
-             f"  untouched lab: {lab.total:g} / {spec.max_points:g} ({lab.status})"]
-    ok = sol.total == spec.max_points and lab.total == 0
+             f"  solution:      {sol.total:g} / {max_points(spec):g} ({sol.status})",
+             f"  untouched lab: {lab.total:g} / {max_points(spec):g} ({lab.status})"]
+    ok = sol.total == max_points(spec) and lab.total == 0
     for name, ir in sol.items.items():
         if not ir.passed:
             lines.append(f"  solution fails {name}: {'; '.join(ir.messages)}")

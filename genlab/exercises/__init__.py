@@ -1,0 +1,1 @@
+"""One home per graded exercise: hints, concept questions (and, per lab, the exercise entries)."""
