@@ -266,7 +266,7 @@ class Grader:
         self.lab_cells: list[Cell] = code_cells(read_notebook(self.lab_notebook))
         self.references = {it.name: it.resolve_reference()[1] for it in spec.items}
         self.protected = protected_references(spec)
-        self.sandbox = Sandbox(self.limits, self.workers, sandbox)
+        self.sandbox = Sandbox(self.limits, self.workers, sandbox, self.protected)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -319,8 +319,9 @@ class Grader:
         done = bool(st.get("done"))
         if wr.timed_out:
             res.status = "timeout"
-            res.messages.append(f"the submission ran past the {self.limits.wall():g} s wall-clock limit and "
-                                "was stopped; items not graded by then score zero")
+            res.messages.append(f"the submission ran past its time limit ({self.limits.timeout:g} s of CPU "
+                                f"time, {self.limits.wall():g} s wall clock) and was stopped; items not "
+                                "graded by then score zero")
         elif not done:
             res.status = "crashed"
             why = f"exit code {wr.returncode}"

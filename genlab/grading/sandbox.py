@@ -177,7 +177,61 @@ def _dirs_for(dest: str) -> list[str]:
     return out
 
 
-def bwrap_args(uid: int | None, *, scratch_bytes: int = SCRATCH_BYTES) -> list[str]:
+#: Grader-side files hidden inside the sandbox (the worker needs none of them).
+_HIDDEN_FILES = ("grading/spec.py", "grading/grader.py", "grading/cli.py", "bench.py")
+_HIDDEN_DIRS = ("grading/specs",)
+
+
+def strip_functions(source: str, names: set[str], module: str) -> str:
+    """``source`` with the bodies of its top-level functions ``names`` replaced by a ``raise``.
+
+    The sandbox binds the result over the module's file, so the reference's
+    code is not even on the worker's disk (``open(genlab.losses.__file__)``
+    and re-executing it give the stub again).
+    """
+    import ast
+
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
+            msg = f"{module}.{node.name} is not available while grading: write your own implementation"
+            node.body = [ast.Raise(exc=ast.Call(func=ast.Name("RuntimeError", ast.Load()),
+                                                args=[ast.Constant(msg)], keywords=[]), cause=None)]
+            node.decorator_list = []
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def make_overlays(protected: list[str], folder: Path) -> list[tuple[str, str]]:
+    """Stripped copies of genlab's modules that define ``protected`` functions: ``[(file, mount path)]``."""
+    by_module: dict[str, set[str]] = {}
+    for path in protected:
+        module, _, name = path.rpartition(".")
+        by_module.setdefault(module, set()).add(name)
+    pkg = _genlab_dir()
+    out = []
+    for module, names in sorted(by_module.items()):
+        parts = module.split(".")
+        if parts[0] != "genlab" or module in ("genlab.grading.scenarios", "genlab.grading.worker"):
+            continue  # the worker's trusted drivers run these helpers themselves
+        rel = Path(*parts[1:])
+        src = pkg / rel.with_suffix(".py")
+        if not src.is_file():
+            src = pkg / rel / "__init__.py"
+            if not src.is_file():
+                continue
+        try:
+            text = strip_functions(src.read_text(encoding="utf-8"), names, module)
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            continue
+        dest = folder / f"{len(out)}.py"
+        dest.write_text(text, encoding="utf-8")
+        os.chmod(dest, 0o644)
+        out.append((str(dest), f"{GENLAB_MOUNT}/genlab/{src.relative_to(pkg)}"))
+    return out
+
+
+def bwrap_args(uid: int | None, *, scratch_bytes: int = SCRATCH_BYTES,
+               overlays: list[tuple[str, str]] = ()) -> list[str]:
     """The bubblewrap command line (up to ``--``) for one worker; ``uid`` is the slot uid when root."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -199,7 +253,19 @@ def bwrap_args(uid: int | None, *, scratch_bytes: int = SCRATCH_BYTES) -> list[s
     roots, _ = python_paths()
     for r in roots:
         args += _dirs_for(r) + ["--ro-bind", r, r]
-    args += _dirs_for(GENLAB_MOUNT + "/genlab") + ["--ro-bind", str(_genlab_dir()), GENLAB_MOUNT + "/genlab"]
+    pkg = _genlab_dir()
+    args += _dirs_for(GENLAB_MOUNT + "/genlab") + ["--ro-bind", str(pkg), GENLAB_MOUNT + "/genlab"]
+    # Compiled bytecode would carry the originals of stripped modules: hide every __pycache__.
+    for cache in sorted(pkg.rglob("__pycache__")):
+        args += ["--size", "4096", "--tmpfs", f"{GENLAB_MOUNT}/genlab/{cache.relative_to(pkg)}"]
+    for rel in _HIDDEN_DIRS:
+        if (pkg / rel).is_dir():
+            args += ["--size", "4096", "--tmpfs", f"{GENLAB_MOUNT}/genlab/{rel}"]
+    for rel in _HIDDEN_FILES:
+        if (pkg / rel).is_file():
+            args += ["--ro-bind", "/dev/null", f"{GENLAB_MOUNT}/genlab/{rel}"]
+    for src, dest in overlays:
+        args += ["--ro-bind", src, dest]
     if uid is not None:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
@@ -219,12 +285,12 @@ def bwrap_args(uid: int | None, *, scratch_bytes: int = SCRATCH_BYTES) -> list[s
     return args
 
 
-def worker_command(mode: str, uid: int | None) -> list[str]:
+def worker_command(mode: str, uid: int | None, overlays: list[tuple[str, str]] = ()) -> list[str]:
     """The full command line of a worker in ``mode`` (``bwrap`` or ``none``)."""
     _, site = python_paths()
     if mode == "bwrap":
         paths = site + [GENLAB_MOUNT]
-        return bwrap_args(uid) + [_python(), "-I", "-S", "-c", _WORKER_CODE.format(paths=paths)]
+        return bwrap_args(uid, overlays=overlays) + [_python(), "-I", "-S", "-c", _WORKER_CODE.format(paths=paths)]
     paths = site + [str(_genlab_dir().parent)]
     return [_python(), "-I", "-S", "-c", _WORKER_CODE.format(paths=paths)]
 
@@ -280,7 +346,8 @@ def _count_tasks(uid: int) -> int:
 class Sandbox:
     """Runs workers in ``mode`` (``bwrap`` or ``none``); decides once which uid they run as."""
 
-    def __init__(self, limits: Limits, workers: int = 1, mode: str = "bwrap") -> None:
+    def __init__(self, limits: Limits, workers: int = 1, mode: str = "bwrap",
+                 protected: list[str] = ()) -> None:
         if mode not in SANDBOX_KINDS:
             raise ValueError(f"sandbox must be one of {', '.join(SANDBOX_KINDS)}, not {mode!r}")
         self.limits, self.mode = limits, mode
@@ -290,7 +357,11 @@ class Sandbox:
         self._lock = threading.Lock()
         self._nproc = limits.nproc
         self._locks: list[int] = []
+        self._overlay_dir: tempfile.TemporaryDirectory | None = None
+        self.overlays: list[tuple[str, str]] = []
         if mode == "bwrap":
+            self._overlay_dir = tempfile.TemporaryDirectory(prefix="genlab-overlay-")
+            self.overlays = make_overlays(list(protected), Path(self._overlay_dir.name))
             ok, line = probe_bwrap()
             if not ok:
                 raise SandboxUnavailable(line)
@@ -311,6 +382,9 @@ class Sandbox:
         for fd in self._locks:
             os.close(fd)
         self._locks = []
+        if self._overlay_dir is not None:
+            self._overlay_dir.cleanup()
+            self._overlay_dir = None
 
     def _preexec(self):
         lim = self.limits
@@ -349,7 +423,7 @@ class Sandbox:
         # Settings the worker needs travel with the job on its stdin; the uid and the limits that
         # matter are applied here, by the parent, and never read back from the worker.
         job = dict(job, step_timeout=self.limits.step(), max_output=LOG_KEEP * 4)
-        cmd = worker_command(self.mode, uid)
+        cmd = worker_command(self.mode, uid, self.overlays)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=scratch or "/", env=clean_env(scratch or "/tmp"),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -387,7 +461,8 @@ class Sandbox:
         res.status = results["status"]
         res.results = results["tensors"]
         res.problems = results["problems"]
-        if res.returncode == -signal.SIGXCPU or res.returncode == 128 + signal.SIGXCPU:
+        if res.returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+            res.timed_out = True
             res.problems.append(f"the worker used up its {self.limits.timeout:g} s of CPU time")
         return res
 
