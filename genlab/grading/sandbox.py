@@ -273,8 +273,8 @@ def bwrap_args(uid: int | None, *, scratch_bytes: int = SCRATCH_BYTES,
                                      "unprivileged uid inside bubblewrap")
         args += ["--ro-bind", setpriv, "/usr/bin/setpriv"]
     args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(scratch_bytes), "--tmpfs", "/tmp",
-             "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+             "--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
              "--chdir", "/tmp"]
     for k, v in clean_env("/tmp").items():
         args += ["--setenv", k, v]
