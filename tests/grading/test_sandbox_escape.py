@@ -119,7 +119,7 @@ def batch(tmp_path_factory):
         f"info = {{'solutions': os.path.exists(c + '/solutions'), 'tests': os.path.exists(c + '/tests'),\n"
         f"        'genlab_src': os.path.exists(c + '/genlab'), 'subs': os.path.exists({str(subs)!r}),\n"
         f"        'out': os.path.exists({str(out)!r}), 'home': sorted(os.listdir('/root')) if os.path.isdir('/root') else [],\n"
-        "        'path': [p for p in sys.path if p.startswith(c)],\n"
+        "        'path': [p for p in sys.path if p.startswith(c + '/') and not p.startswith(c + '/.venv/')],\n"
         "        'fds': []}\n"
         "for f in os.listdir('/proc/self/fd'):\n"
         "    try:\n"
@@ -151,7 +151,7 @@ def batch(tmp_path_factory):
                                           "def kl_divergence(mu, logvar):\n    return _kl(mu, logvar)\n"))
     submission(subs, "seed_a", double="def double(x):\n    return x\n")
     submission(subs, "seed_b", double="def double(x):\n    return x\n")
-    submission(subs, '=HYPERLINK("http://x")')
+    submission(subs, '=SUM(1+1)')
     submission(subs, ".hidden")
     os.symlink(subs / "a_control.ipynb", subs / "symlinked.ipynb")
     os.symlink("/dev/zero", subs / "dev_zero.ipynb")
@@ -277,8 +277,9 @@ def test_formula_student_id_is_neutralised(batch):
     rows = (batch["out"] / "gradebook.csv").read_text().splitlines()
     cells = [r.split(",")[0] for r in rows[1:]]
     assert not any(c.lstrip('"').startswith(("=", "+", "-", "@")) for c in cells), cells
-    assert any(c.lstrip('"').startswith("'=HYPERLINK") for c in cells), cells
-    assert batch["book"]['=HYPERLINK("http://x")']["total"] == 5, sorted(batch["book"])
+    assert any(c.lstrip('"').startswith("'=SUM") for c in cells), cells
+    row = batch["book"].get('=SUM(1+1)')
+    assert row is not None and row["total"] == 5, sorted(batch["book"])
 
 
 def test_gradebook_records_the_sandbox(batch):
