@@ -596,7 +596,7 @@ def self_check(spec: LabSpec, lab_notebook: Path, solution_notebook: Path, *, se
 
     with tempfile.TemporaryDirectory(prefix="genlab-selfcheck-") as d:
         subs = Path(d) / "submissions"
-        subs.mkdir()
+        subs.mkdir(mode=0o700)
         shutil.copyfile(solution_notebook, subs / "solution.ipynb")
         shutil.copyfile(lab_notebook, subs / "untouched_lab.ipynb")
         results = grade(spec, lab_notebook, subs, Path(d) / "out", seed=seed, limits=limits,

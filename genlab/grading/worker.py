@@ -154,7 +154,11 @@ def _make_stub(path: str, original):
 
 
 def _replace_everywhere(original, stub, skip: set[int]) -> None:
-    """Point every holder of ``original`` that gc knows (dicts, cells, lists, defaults) at ``stub``."""
+    """Point every holder of ``original`` that gc knows (dicts, cells, lists, defaults) at ``stub``.
+
+    No comprehension or nested function here: ``original`` must not become a
+    cell of this frame (it would be found, and replaced, as a holder).
+    """
     for holder in gc.get_referrers(original):
         if id(holder) in skip:
             continue
@@ -169,9 +173,12 @@ def _replace_everywhere(original, stub, skip: set[int]) -> None:
                 if v is original:
                     holder[i] = stub
         elif _type(holder) is tuple:  # e.g. a function's __defaults__: rebuild it on its owner
+            new = []
+            for v in holder:
+                new.append(stub if v is original else v)
             for owner in gc.get_referrers(holder):
                 if _type(owner) is types.FunctionType and owner.__defaults__ is holder:
-                    owner.__defaults__ = tuple(stub if v is original else v for v in holder)
+                    owner.__defaults__ = tuple(new)
         elif _type(holder) is types.MethodType:
             pass  # bound methods of a function we replace die with their owner
         elif _isinstance(holder, types.FunctionType) and getattr(holder, "__wrapped__", None) is original:
