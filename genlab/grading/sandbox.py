@@ -315,10 +315,18 @@ def probe_bwrap() -> tuple[bool, str]:
 
 
 def sandbox_report() -> tuple[bool, str]:
-    """For ``genlab doctor``: ``(available, which sandbox genlab grade will use, or how to get one)``."""
-    ok, line = probe_bwrap()
-    return ok, (f"grading sandbox: {line}" if ok else
-                f"grading sandbox: none available ({line}); `genlab grade` refuses unless --sandbox none")
+    """``(available, which sandbox genlab grade will use, or how to get one)``."""
+    try:
+        ok, line = probe_bwrap()
+    except Exception as exc:  # noqa: BLE001 - a report must not fail
+        ok, line = False, f"{type(exc).__name__}: {exc}"
+    return ok, (line if ok else f"none available ({line}); `genlab grade` refuses unless --sandbox none")
+
+
+def sandbox_summary() -> str:
+    """One line for ``genlab doctor``: the sandbox ``genlab grade`` will use, or how to get one."""
+    ok, line = sandbox_report()
+    return ("bwrap: " if ok else "") + line
 
 
 # --------------------------------------------------------------------------- uids and processes

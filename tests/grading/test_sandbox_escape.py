@@ -285,6 +285,8 @@ def test_formula_student_id_is_neutralised(batch):
 def test_gradebook_records_the_sandbox(batch):
     assert batch["raw"]["sandbox_kind"] == "bwrap"
     assert "bwrap" in batch["raw"]["sandbox"]
+    from genlab.grading.sandbox import sandbox_summary
+    assert sandbox_summary().startswith("bwrap: bubblewrap")
 
 
 def test_readable_submissions_folder_is_warned_about(tmp_path, capsys):
