@@ -380,7 +380,10 @@ class Grader:
                     if p.public:
                         ir.messages.append(f"public case {p.case_name}: {msg}{_describe_inputs(p.call)}")
                     else:
-                        ir.messages.append(f"a held-back case failed: {msg.split(': got')[0]}")
+                        # Only the exception's type for a held-back case: its message could quote the
+                        # held-back inputs back into the student's feedback.
+                        short = msg.split(":")[0] if isinstance(cst, dict) and cst.get("error") else msg.split(": got")[0]
+                        ir.messages.append(f"a held-back case failed: {short[:300]}")
             if all_ok:
                 ir.passed, ir.points = True, float(item.points)
 
