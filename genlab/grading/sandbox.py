@@ -368,11 +368,11 @@ class Sandbox:
         self._overlay_dir: tempfile.TemporaryDirectory | None = None
         self.overlays: list[tuple[str, str]] = []
         if mode == "bwrap":
-            self._overlay_dir = tempfile.TemporaryDirectory(prefix="genlab-overlay-")
-            self.overlays = make_overlays(list(protected), Path(self._overlay_dir.name))
             ok, line = probe_bwrap()
             if not ok:
                 raise SandboxUnavailable(line)
+            self._overlay_dir = tempfile.TemporaryDirectory(prefix="genlab-overlay-")
+            self.overlays = make_overlays(list(protected), Path(self._overlay_dir.name))
             if os.geteuid() == 0:
                 self.uids, self._locks = _claim_uids(n)
                 self.note = (f"bwrap: namespaces, read-only Python environment, private /tmp; submitted "
