@@ -101,6 +101,9 @@ def diagnose() -> Report:
                               f"genlab.data.load(NAME, download=True) fetches them once.")
     except Exception as exc:
         r.problems.append(f"genlab.data does not load: {type(exc).__name__}: {exc}")
+    from .grading.sandbox import sandbox_summary  # instructors only: never a problem for students
+
+    r.row("grading sandbox", sandbox_summary())
     return r
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import NotALabError
 from .notebook import find_lab, lab_number, repo_root
-from .sandbox import DEFAULT_MEMORY_MB, Limits
+from .sandbox import DEFAULT_MEMORY_MB, SANDBOX_KINDS, Limits, SandboxUnavailable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=None,
                         help="course checkout holding labs/ and solutions/ (default: this genlab's checkout)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--sandbox", choices=SANDBOX_KINDS, default="bwrap",
+                        help="isolation of the workers: bwrap (bubblewrap, the default; grading refuses to "
+                             "start without it) or none (NO isolation: only for trusted notebooks; recorded "
+                             "in gradebook.json)")
+    parser.add_argument("--seed-file", type=Path, default=None,
+                        help="read the seed from this file instead of --seed (keeps it off the command line)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +54,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"genlab grade: {exc}", file=sys.stderr)
         return 2
     limits = Limits(timeout=args.timeout, memory_mb=args.memory)
+    sandbox = getattr(args, "sandbox", "bwrap")
+    if getattr(args, "seed_file", None) is not None:
+        try:
+            args.seed = int(args.seed_file.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError) as exc:
+            print(f"genlab grade: --seed-file {args.seed_file}: expected a file holding one integer ({exc})",
+                  file=sys.stderr)
+            return 2
+    if sandbox == "none":
+        print("genlab grade: WARNING: --sandbox none: submitted code runs WITHOUT isolation, as this user; "
+              "use it only for notebooks you trust", file=sys.stderr)
     lab_nb = find_lab(args.lab, root, "labs")
     if args.self_check:
         sources = sorted((root / "solutions").glob(f"{nn}_*.py"))
@@ -68,8 +85,12 @@ def run(args: argparse.Namespace) -> int:
             for path, text in ((sol_tmp, sol_text), (lab_tmp, lab_text)):
                 path.parent.mkdir()
                 path.write_text(text, encoding="utf-8")
-            ok, lines, _ = self_check(spec, lab_tmp, sol_tmp, seed=0 if args.seed is None else args.seed,
-                                      limits=limits, workers=min(2, args.workers))
+            try:
+                ok, lines, _ = self_check(spec, lab_tmp, sol_tmp, seed=0 if args.seed is None else args.seed,
+                                          limits=limits, workers=min(2, args.workers), sandbox=sandbox)
+            except SandboxUnavailable as exc:
+                print(f"genlab grade: {exc}", file=sys.stderr)
+                return 2
         print("\n".join(lines))
         return 0 if ok else 1
     if args.submissions is None or args.out is None:
@@ -84,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         results = grade(spec, lab_nb, args.submissions, args.out, seed=args.seed, limits=limits,
-                        workers=args.workers, progress=not args.no_progress)
+                        workers=args.workers, progress=not args.no_progress, sandbox=sandbox)
+    except SandboxUnavailable as exc:
+        print(f"genlab grade: {exc}\n(or pass --sandbox none to grade WITHOUT isolation, for trusted "
+              "notebooks only)", file=sys.stderr)
+        return 2
     except NotALabError as exc:  # the released lab itself is broken
         print(f"genlab grade: {lab_nb}: {exc}", file=sys.stderr)
         return 2

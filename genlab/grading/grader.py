@@ -10,10 +10,14 @@ tensors, and writes the gradebook only after every worker has finished
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import os
 import secrets
+import stat
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -24,7 +28,15 @@ from typing import Any
 import torch
 
 from ..errors import NotALabError
-from .notebook import Cell, assemble, code_cells, lab_number, read_notebook, uses_reference
+from .notebook import (
+    Cell,
+    assemble,
+    code_cells,
+    file_problem,
+    lab_number,
+    read_notebook,
+    uses_reference,
+)
 from .questions import add_to_result as add_questions  # concept questions (q columns)
 from .questions import max_points, question_ids, question_rows
 from .sandbox import Limits, Sandbox, WorkerResult
@@ -150,51 +162,116 @@ def judge_case(p: Prepared, outputs: dict[str, torch.Tensor]) -> str | None:
 # --------------------------------------------------------------------------- submissions
 
 
-def discover(submissions: Path, lab: str) -> list[tuple[str, Path | None]]:
-    """``(student, notebook or None)`` for every submission in the folder, sorted by student.
+@dataclass
+class Submission:
+    """One entry of the submissions folder: a student, their notebook (or None) and why it is not graded."""
+
+    student: str
+    path: Path | None
+    problem: str | None = None
+
+
+def _walk_notebooks(folder: Path) -> list[Path]:
+    """``*.ipynb`` entries below ``folder`` without following links (checkpoints and hidden skipped)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found += [Path(dirpath) / f for f in filenames if f.endswith(".ipynb") and not f.startswith(".")]
+    return sorted(found)
+
+
+def discover_submissions(submissions: Path, lab: str) -> tuple[list[Submission], list[str]]:
+    """Every submission in the folder, sorted by student, and warnings about the folder.
 
     A top-level ``<student>.ipynb`` is one submission; a sub-folder (nbgrader
     style, ``<student>/[<assignment>/]<lab>.ipynb``) is one student, whose
-    notebook is the one named after the lab's number, else the only one.
-    An empty sub-folder is a student without a notebook.
+    notebook is the one named after the lab's number, else the only one. An
+    empty sub-folder is a student without a notebook. Entries are judged with
+    ``lstat``: a link, FIFO, device or socket is a submission with a problem
+    (reported, never opened); so is a notebook or folder whose name starts with
+    ``.`` (reported, not dropped). Other files are listed in the warnings.
     """
     nn = lab_number(lab)
-    out: list[tuple[str, Path | None]] = []
+    out: list[Submission] = []
+    warnings: list[str] = []
+    try:
+        mode = os.stat(submissions).st_mode
+        if mode & (stat.S_IROTH | stat.S_IXOTH):
+            warnings.append(f"the submissions folder {submissions} is readable by other users of this machine "
+                            f"(mode {stat.filemode(mode)}): `chmod 700 {submissions}` keeps submissions private")
+    except OSError:
+        pass
     for entry in sorted(submissions.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_file() and entry.suffix == ".ipynb":
-            out.append((entry.stem, entry))
-        elif entry.is_dir():
-            nbs = sorted(p for p in entry.rglob("*.ipynb")
-                         if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("."))
+        st = os.lstat(entry)
+        name = entry.name
+        hidden = name.startswith(".")
+        if stat.S_ISDIR(st.st_mode):
+            if name in (".ipynb_checkpoints", ".git"):
+                continue
+            if hidden:
+                out.append(Submission(name, None, "the folder name starts with '.' (hidden); rename it"))
+                continue
+            nbs = _walk_notebooks(entry)
             named = [p for p in nbs if p.name.startswith(f"{nn}_") or p.stem == lab]
             pick = named[0] if named else (nbs[0] if len(nbs) == 1 else None)
-            out.append((entry.name, pick))
-    return out
+            problem = None
+            if pick is not None:
+                problem = file_problem(os.lstat(pick).st_mode)
+            out.append(Submission(name, pick, problem))
+        elif name.endswith(".ipynb") or not stat.S_ISREG(st.st_mode):
+            student = name[: -len(".ipynb")] if name.endswith(".ipynb") else name
+            problem = file_problem(st.st_mode)
+            if problem is None and hidden:
+                problem = "the file name starts with '.' (hidden); rename it"
+            if problem is None and not name.endswith(".ipynb"):
+                continue
+            out.append(Submission(student or name, entry, problem))
+        else:
+            warnings.append(f"ignored {name}: not a notebook")
+    return out, warnings
+
+
+def discover(submissions: Path, lab: str) -> list[tuple[str, Path | None]]:
+    """``(student, notebook or None)`` for every gradable submission (see :func:`discover_submissions`)."""
+    subs, _ = discover_submissions(submissions, lab)
+    return [(s.student, s.path) for s in subs if s.problem is None]
+
+
+def protected_references(spec: LabSpec) -> list[str]:
+    """The dotted names made absent (stubs) inside the worker while ``spec``'s lab is graded.
+
+    The single place this list comes from: every item's reference and its
+    ``also_forbidden`` names.
+    """
+    return sorted({".".join(f) for it in spec.items for f in it.forbidden()})
+
+
+def student_seed(run_key: bytes, student: str) -> int:
+    """The seed of one student's held-back cases: HMAC-SHA256(run key, student id), 31 bits."""
+    digest = hmac.new(run_key, student.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 class Grader:
     """Grade submissions of one lab against its spec."""
 
     def __init__(self, spec: LabSpec, lab_notebook: Path, *, seed: int | None = None,
-                 limits: Limits | None = None, workers: int = 2) -> None:
+                 limits: Limits | None = None, workers: int = 2, sandbox: str = "bwrap") -> None:
         self.spec = spec
         self.lab_notebook = Path(lab_notebook)
         self.seed = secrets.randbelow(2**31) if seed is None else int(seed)
+        # Each student's cases come from HMAC(run key, student id): outputs cannot move between
+        # students, and the key never leaves this process (workers get inputs, never seeds).
+        self.run_key = hashlib.sha256(f"genlab-grade-run:{self.seed}".encode()).digest()
         self.limits = limits or Limits()
         self.workers = max(1, int(workers))
         self.lab_cells: list[Cell] = code_cells(read_notebook(self.lab_notebook))
-        self.prepared, self.tensors, self.job_items = prepare(spec, self.seed)
         self.references = {it.name: it.resolve_reference()[1] for it in spec.items}
-        self.sandbox = Sandbox(self.limits, self.workers)
-        self._tmp = tempfile.TemporaryDirectory(prefix="genlab-inputs-")
-        self.inputs_file = Path(self._tmp.name) / "inputs.pt"
-        torch.save(self.tensors, self.inputs_file)
+        self.protected = protected_references(spec)
+        self.sandbox = Sandbox(self.limits, self.workers, sandbox, self.protected)
 
     def close(self) -> None:
         self.sandbox.close()
-        self._tmp.cleanup()
 
     # -- one submission
     def grade_one(self, student: str, path: Path | None) -> SubmissionResult:
@@ -233,19 +310,21 @@ class Grader:
         res.messages.extend(prog.warnings)
         if not any(c["role"] == "exercise" for c in prog.cells):
             res.messages.append("no exercise cells found: were the 'exercise' cells deleted or their tags removed?")
-        job = {"cells": prog.cells, "items": self.job_items}
-        wr = self.sandbox.run(job, self.inputs_file)
+        prepared, tensors, job_items = prepare(self.spec, student_seed(self.run_key, res.student))
+        job = {"cells": prog.cells, "items": job_items, "protected": self.protected}
+        wr = self.sandbox.run(job, tensors)
         res.seconds, res.stdout = wr.seconds, wr.stdout
-        self._score(res, prog, wr)
+        self._score(res, prog, wr, prepared)
         return res
 
-    def _score(self, res: SubmissionResult, prog, wr: WorkerResult) -> None:
+    def _score(self, res: SubmissionResult, prog, wr: WorkerResult, prepared: list[Prepared]) -> None:
         st = wr.status or {}
         done = bool(st.get("done"))
         if wr.timed_out:
             res.status = "timeout"
-            res.messages.append(f"the submission ran past the {self.limits.timeout:g} s time limit and was "
-                                "stopped; items not graded by then score zero")
+            res.messages.append(f"the submission ran past its time limit ({self.limits.timeout:g} s of CPU "
+                                f"time, {self.limits.wall():g} s wall clock) and was stopped; items not "
+                                "graded by then score zero")
         elif not done:
             res.status = "crashed"
             why = f"exit code {wr.returncode}"
@@ -253,14 +332,16 @@ class Grader:
                 why = f"killed by signal {-wr.returncode}"
             res.messages.append(f"the worker stopped before finishing ({why}; os._exit, a crash or a "
                                 "resource limit); items not graded by then score zero")
-        res.messages.extend(wr.problems if not done else [])
-        cell_errors = {c.get("label"): c.get("error") for c in st.get("cells", []) if isinstance(c, dict)}
+        res.messages.extend(str(m)[:600] for m in (wr.problems if not done else []))
+        cells = st.get("cells", []) if isinstance(st.get("cells"), list) else []
+        cell_errors = {str(c.get("label"))[:200]: str(c.get("error"))[:800] if c.get("error") else None
+                       for c in cells[:500] if isinstance(c, dict)}
         for label, err in cell_errors.items():
             if err:
                 res.messages.append(f"{label} raised {err}")
         items_st = st.get("items", {}) if isinstance(st.get("items"), dict) else {}
         by_item: dict[str, list[Prepared]] = {}
-        for p in self.prepared:
+        for p in prepared:
             by_item.setdefault(p.item.name, []).append(p)
         for item in self.spec.items:
             ir = ItemResult(item.name, 0.0, item.points, False)
@@ -273,7 +354,7 @@ class Grader:
             if why is None and isinstance(ist, dict) and ist.get("reference_called"):
                 why = f"it calls {', '.join(map(str, ist['reference_called']))} while being graded"
             if why:
-                ir.messages.append(f"scored zero: {item.name} must be your own implementation, but {why}.")
+                ir.messages.append(f"scored zero: {item.name} must be your own implementation, but {str(why)[:400]}.")
                 continue
             if not isinstance(ist, dict):
                 ir.messages.append("not graded: the worker stopped before reaching this item")
@@ -302,20 +383,36 @@ class Grader:
                     if p.public:
                         ir.messages.append(f"public case {p.case_name}: {msg}{_describe_inputs(p.call)}")
                     else:
-                        ir.messages.append(f"a held-back case failed: {msg.split(': got')[0]}")
+                        # Only the exception's type for a held-back case: its message could quote the
+                        # held-back inputs back into the student's feedback.
+                        short = msg.split(":")[0] if isinstance(cst, dict) and cst.get("error") else msg.split(": got")[0]
+                        ir.messages.append(f"a held-back case failed: {short[:300]}")
             if all_ok:
                 ir.passed, ir.points = True, float(item.points)
 
+    def _grade_entry(self, sub: Submission) -> SubmissionResult:
+        if sub.problem is None:
+            return self.grade_one(sub.student, sub.path)
+        res = SubmissionResult(sub.student, str(sub.path or ""), "invalid")
+        res.messages.append(f"not graded: {sub.problem}")
+        self._zero_missing(res, "not graded (invalid submission)")
+        return res
+
     # -- the batch
-    def grade_all(self, subs: list[tuple[str, Path | None]], progress: bool = True) -> list[SubmissionResult]:
-        """Grade every submission with ``workers`` workers in parallel; results in input order."""
+    def grade_all(self, subs: list, progress: bool = True) -> list[SubmissionResult]:
+        """Grade every submission with ``workers`` workers in parallel; results in input order.
+
+        ``subs`` holds :class:`Submission` entries or ``(student, path)`` pairs; an entry with a
+        problem is recorded as invalid without being opened.
+        """
+        subs = [s if isinstance(s, Submission) else Submission(s[0], s[1]) for s in subs]
         results: dict[int, SubmissionResult] = {}
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(subs), desc=f"grading {self.spec.lab}", unit="submission")
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = {pool.submit(self.grade_one, s, p): i for i, (s, p) in enumerate(subs)}
+            futures = {pool.submit(self._grade_entry, s): i for i, s in enumerate(subs)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
                 if bar is not None:
@@ -382,7 +479,7 @@ def write_outputs(out: Path, spec: LabSpec, results: list[SubmissionResult], met
     w = csv.writer(buf)
     w.writerow(["student", *names, "total", "max", "status"])
     for r in results:
-        w.writerow([r.student, *[f"{r.items[n].points:g}" if n in r.items else "0" for n in names],
+        w.writerow([csv_cell(r.student), *[f"{r.items[n].points:g}" if n in r.items else "0" for n in names],
                     f"{r.total:g}", f"{max_points(spec):g}", r.status])
     book = {
         **meta,
@@ -403,6 +500,11 @@ def write_outputs(out: Path, spec: LabSpec, results: list[SubmissionResult], met
         _atomic_write(out / "feedback" / name, feedback_markdown(spec, r))
     _atomic_write(out / "gradebook.json", json.dumps(book, indent=2))
     _atomic_write(out / "gradebook.csv", buf.getvalue())
+
+
+def csv_cell(text: str) -> str:
+    """``text`` made inert for spreadsheets: a leading ``= + - @`` (or tab/CR) gets a ``'`` prefix."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _safe(name: str) -> str:
@@ -432,16 +534,26 @@ def feedback_names(students: list[str]) -> list[str]:
 
 
 def grade(spec: LabSpec, lab_notebook: Path, submissions: Path, out: Path, *, seed: int | None = None,
-          limits: Limits | None = None, workers: int = 2, progress: bool = True) -> list[SubmissionResult]:
-    """Grade every submission in ``submissions`` and write the gradebook and feedback into ``out``."""
+          limits: Limits | None = None, workers: int = 2, progress: bool = True,
+          sandbox: str = "bwrap") -> list[SubmissionResult]:
+    """Grade every submission in ``submissions`` and write the gradebook and feedback into ``out``.
+
+    ``sandbox`` is ``"bwrap"`` (the default; raises :class:`~genlab.grading.sandbox.SandboxUnavailable`
+    where bubblewrap cannot run) or ``"none"`` (an explicit opt-out, recorded in the gradebook).
+    """
     t0 = time.perf_counter()
-    subs = discover(Path(submissions), spec.lab)
-    grader = Grader(spec, lab_notebook, seed=seed, limits=limits, workers=workers)
+    subs, warnings = discover_submissions(Path(submissions), spec.lab)
+    grader = Grader(spec, lab_notebook, seed=seed, limits=limits, workers=workers, sandbox=sandbox)
+    if sandbox == "none":
+        warnings.insert(0, "WARNING: --sandbox none: submissions ran WITHOUT isolation, as the grading user")
+    for w in warnings:
+        print(f"genlab grade: {w}", file=sys.stderr)
     try:
         results = grader.grade_all(subs, progress=progress)
     finally:
         grader.close()
     meta = {"seed": grader.seed, "references": grader.references, "sandbox": grader.sandbox.note,
+            "sandbox_kind": sandbox, "warnings": warnings, "protected_references": grader.protected,
             "timeout_s": grader.limits.timeout, "memory_mb": grader.limits.memory_mb,
             "workers": grader.workers, "seconds": round(time.perf_counter() - t0, 2),
             "lab_notebook": str(lab_notebook)}
@@ -482,7 +594,7 @@ def grade_functions(spec: LabSpec, namespace: dict[str, Any], seed: int = 0) -> 
 
 
 def self_check(spec: LabSpec, lab_notebook: Path, solution_notebook: Path, *, seed: int | None = 0,
-               limits: Limits | None = None, workers: int = 2) -> tuple[bool, list[str], list[SubmissionResult]]:
+               limits: Limits | None = None, workers: int = 2, sandbox: str = "bwrap") -> tuple[bool, list[str], list[SubmissionResult]]:
     """Grade the solution (must get full marks) and the untouched lab (must get zero).
 
     Returns:
@@ -492,11 +604,11 @@ def self_check(spec: LabSpec, lab_notebook: Path, solution_notebook: Path, *, se
 
     with tempfile.TemporaryDirectory(prefix="genlab-selfcheck-") as d:
         subs = Path(d) / "submissions"
-        subs.mkdir()
+        subs.mkdir(mode=0o700)
         shutil.copyfile(solution_notebook, subs / "solution.ipynb")
         shutil.copyfile(lab_notebook, subs / "untouched_lab.ipynb")
         results = grade(spec, lab_notebook, subs, Path(d) / "out", seed=seed, limits=limits,
-                        workers=workers, progress=False)
+                        workers=workers, progress=False, sandbox=sandbox)
     sol, lab = results[1], results[0]  # sorted by name: solution, untouched_lab
     sol, lab = (sol, lab) if sol.student == "solution" else (lab, sol)
     lines = [f"self-check of lab {spec.lab} (seed {seed}):",

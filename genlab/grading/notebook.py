@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,21 +71,66 @@ def find_lab(lab: str, root: Path | None = None, folder: str = "labs") -> Path |
     return hits[0] if hits else None
 
 
+def file_problem(mode: int) -> str | None:
+    """Why a file of ``mode`` (from ``lstat``) is not a submission, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [(stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")]
+    kind = next((what for test, what in kinds if test(mode)), "not a regular file")
+    return f"it is {kind}, not a regular notebook file (submit the .ipynb file itself)"
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """Read at most ``limit`` bytes of ``path``, which must be a regular file and not a link.
+
+    Opened with ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO cannot block, a link is
+    refused), checked with ``fstat`` on the open descriptor (no race with a
+    rename), and read with a bound (``/dev/zero`` cannot stream forever).
+
+    Raises:
+        NotALabError: saying what the file is instead, or that it is too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        try:
+            why = file_problem(os.lstat(path).st_mode)
+        except OSError:
+            why = None
+        raise NotALabError(f"cannot read {path.name}: {why or exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        why = file_problem(st.st_mode)
+        if why:
+            raise NotALabError(f"{path.name} is not graded: {why}")
+        if st.st_size > limit:
+            raise NotALabError(f"{path.name} is {st.st_size / 2**20:.0f} MB; a lab notebook is well under "
+                               f"{limit // 2**20} MB. Clear the outputs and resubmit.")
+        chunks, got = [], 0
+        while got <= limit:
+            b = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not b:
+                break
+            chunks.append(b)
+            got += len(b)
+        if got > limit:
+            raise NotALabError(f"{path.name} is over {limit // 2**20} MB. Clear the outputs and resubmit.")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_notebook(path: Path) -> dict:
     """Parse and validate a notebook file (JSON, nbformat 4, a list of cells).
 
     Raises:
         NotALabError: with a message that says what is wrong with the file.
     """
+    data = read_regular_file(path, MAX_NOTEBOOK_BYTES)
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise NotALabError(f"cannot read {path.name}: {exc}") from None
-    if size > MAX_NOTEBOOK_BYTES:
-        raise NotALabError(f"{path.name} is {size / 2**20:.0f} MB; a lab notebook is well under "
-                           f"{MAX_NOTEBOOK_BYTES // 2**20} MB. Clear the outputs and resubmit.")
-    try:
-        nb = json.loads(path.read_bytes().decode("utf-8"))
+        nb = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotALabError(f"{path.name} is not a notebook: it is not valid JSON ({exc}). "
                            "Download the notebook as .ipynb (File > Download) and resubmit.") from None

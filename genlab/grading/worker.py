@@ -1,42 +1,45 @@
-"""The grading worker: runs one submission's cells in its own process and saves plain tensors.
+"""The grading worker: runs one submission's cells in its own process and sends back plain tensors.
 
-Started by :mod:`genlab.grading.sandbox` as a fresh ``python -I`` process whose
-working directory is a scratch folder holding exactly two files written by
-the parent: ``job.json`` (the cells to run and, per item, the cases to call
-with their driver) and ``inputs.pt`` (the case inputs, plain tensors). The
-worker reads and deletes both, executes the cells with ``exec`` in one fresh
-namespace, calls every item on its inputs and writes ``results.pt`` (a flat
-``dict[str, Tensor]``) and ``status.json`` (errors, reference calls) after
-each item, so a crash or a timeout later keeps what was already graded.
+Started by :mod:`genlab.grading.sandbox` as a fresh ``python -I -S`` process
+(inside bubblewrap, see there). The job (cells to run and, per item, the cases
+with their driver) and the case inputs arrive on stdin in the format of
+:mod:`genlab.grading.wire`; nothing is read from disk. Before any submitted
+code runs, the worker keeps its stdout pipe for itself (the submission's prints
+go to stderr), replaces the graded reference functions by stubs (see
+:func:`stub_references`), then executes the cells with ``exec`` in one fresh
+namespace, calls every item on its inputs, and after each item sends the new
+result tensors and its status on the pipe, so a crash or a timeout later keeps
+what was already graded.
 
-Nothing here decides a grade: the parent loads the tensors with
-``weights_only=True`` and compares them with references it computes itself.
+Nothing here decides a grade: the parent reads the tensors within a byte
+budget and compares them with references it computes itself.
 """
 
 from __future__ import annotations
 
 import builtins
+import gc
 import importlib
 import io
 import json
 import os
 import signal
-import stat
 import sys
 import time
 import traceback
+import types
 
 import torch
 
+from genlab.grading import wire
 from genlab.grading.scenarios import run_scenario
 
 # Bound now, before any submitted code runs: a cell that patches builtins, json,
 # os or torch.save cannot change how the worker reports (the parent checks anyway).
 _isinstance, _type, _len, _str, _repr = builtins.isinstance, builtins.type, builtins.len, builtins.str, builtins.repr
-_save, _load, _Tensor = torch.save, torch.load, torch.Tensor
-_replace, _getpid, _exit, _json_dumps = os.replace, os.getpid, os._exit, json.dumps
-_open = builtins.open
-_stdout_fd_write = os.write
+_Tensor = torch.Tensor
+_getpid, _exit, _json_dumps = os.getpid, os._exit, json.dumps
+_write_frame = wire.write_frame
 
 MAX_MESSAGE = 600
 
@@ -88,66 +91,143 @@ def _on_alarm(signum, frame):  # noqa: ARG001
     raise StepTimeout()
 
 
+#: Wall-clock backstop of a slice, as a multiple of its CPU seconds (sleeps and blocking reads use no CPU).
+WALL_FACTOR = 4.0
+
+
 class _Slice:
-    """``with _Slice(seconds):`` raises StepTimeout in this thread after ``seconds`` of wall time."""
+    """``with _Slice(seconds):`` raises StepTimeout after ``seconds`` of this process's CPU time.
+
+    CPU time (``ITIMER_PROF``) rather than wall time, so that a loaded machine
+    does not cut an honest item short; a wall-clock timer at ``WALL_FACTOR``
+    times the slice catches code that hangs without using the CPU.
+    """
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
 
     def __enter__(self):
         if self.seconds:
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            signal.setitimer(signal.ITIMER_PROF, self.seconds)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds * WALL_FACTOR)
 
     def __exit__(self, *exc):
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
         return False
 
 
-# --------------------------------------------------------------------------- reference-call recorder
+# --------------------------------------------------------------------------- absent references
+
+class ReferenceUnavailable(RuntimeError):
+    """Raised by a stub that stands in for a graded reference inside the sandbox."""
+
 
 class _Recorder:
-    """Wraps genlab reference functions so that calling one is recorded by name."""
+    """Which stubbed references a submission tried to call (a message for the honest case only)."""
 
     def __init__(self) -> None:
         self.calls: set[str] = set()
         self.active = False
 
-    def install(self, paths: list[str]) -> None:
-        for path in paths:
-            module_name, name = path.rsplit(".", 1)
-            try:
-                module = importlib.import_module(module_name)
-                original = getattr(module, name)
-            except Exception:  # noqa: BLE001 - reference not available: static check only
-                continue
-            if _isinstance(original, _type):
-                continue  # classes are detected by behaviour (isinstance/mro) in the module driver
-            wrapper = self._wrap(original, path)
-            # Replace every genlab module attribute that is this function (re-exports too), except
-            # in the grader's own modules: genlab.checks.lab07 re-exports the grader's reference
-            # implementations (genlab.grading.scenarios), and the grader calling them is not the
-            # submission calling them.
-            for mod_name, mod in list(sys.modules.items()):
-                if mod is None or not mod_name.startswith("genlab") or mod_name.startswith("genlab.grading"):
-                    continue
-                for attr, value in list(vars(mod).items()):
-                    if value is original:
-                        setattr(mod, attr, wrapper)
-
-    def _wrap(self, fn, path):
-        recorder = self
-
-        def reference(*args, **kwargs):
-            if recorder.active:
-                recorder.calls.add(path)
-            return fn(*args, **kwargs)
-
-        reference.__name__ = getattr(fn, "__name__", "reference")
-        reference.__doc__ = fn.__doc__
-        return reference
-
 
 RECORDER = _Recorder()
+
+#: Modules whose own copies are left alone: the worker's trusted drivers (their scenarios call the
+#: grader's reference helpers to build test situations) and the wire format.
+_TRUSTED_MODULES = ("genlab.grading.scenarios", "genlab.grading.worker", "genlab.grading.wire")
+
+
+def _make_stub(path: str, original):
+    name = getattr(original, "__name__", path.rsplit(".", 1)[1])
+    recorder = RECORDER  # the recorder only: the stub holds no reference to the original
+
+    def stub(*args, **kwargs):  # noqa: ARG001
+        if recorder.active:  # calls from the lab's own (trusted) cells are not the submission's
+            recorder.calls.add(path)
+        raise ReferenceUnavailable(f"{path} is not available while grading: write your own implementation")
+
+    stub.__name__ = stub.__qualname__ = name
+    stub.__doc__ = f"{path} is not available while grading."
+    stub.__module__ = path.rsplit(".", 1)[0]
+    return stub
+
+
+def _replace_everywhere(original, stub, skip: set[int]) -> None:
+    """Point every holder of ``original`` that gc knows (dicts, cells, lists, defaults) at ``stub``.
+
+    No comprehension or nested function here: ``original`` must not become a
+    cell of this frame (it would be found, and replaced, as a holder).
+    """
+    for holder in gc.get_referrers(original):
+        if id(holder) in skip:
+            continue
+        if _type(holder) is dict:
+            for k, v in list(holder.items()):
+                if v is original:
+                    holder[k] = stub
+        elif _type(holder) is types.CellType:
+            holder.cell_contents = stub
+        elif _type(holder) is list:
+            for i, v in enumerate(holder):
+                if v is original:
+                    holder[i] = stub
+        elif _type(holder) is tuple:  # e.g. a function's __defaults__: rebuild it on its owner
+            new = []
+            for v in holder:
+                new.append(stub if v is original else v)
+            for owner in gc.get_referrers(holder):
+                if _type(owner) is types.FunctionType and owner.__defaults__ is holder:
+                    owner.__defaults__ = tuple(new)
+        elif _type(holder) is types.MethodType:
+            pass  # bound methods of a function we replace die with their owner
+        elif _isinstance(holder, types.FunctionType) and getattr(holder, "__wrapped__", None) is original:
+            holder.__wrapped__ = stub
+
+
+def stub_references(paths: list[str]) -> dict[str, str]:
+    """Replace each dotted function ``paths`` entry by a stub, everywhere, before submitted code runs.
+
+    Each module is imported, the function is replaced in its module and in every
+    loaded module that imported it by name, and then in whatever else still
+    holds it (closures, containers, defaults, ``__wrapped__``), so that no copy
+    of the original function object stays reachable from the worker's modules
+    or ``gc``. Classes are left alone (the rest of genlab builds on them; the
+    module driver detects them by behaviour). Returns ``{path: what happened}``.
+    """
+    done: dict[str, str] = {}
+    trusted_ids: set[int] = set()
+    for m in _TRUSTED_MODULES:
+        mod = sys.modules.get(m)
+        if mod is not None:
+            trusted_ids.add(id(vars(mod)))
+    for path in paths:
+        module_name, _, name = path.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+            original = getattr(module, name)
+        except Exception as exc:  # noqa: BLE001 - a reference that does not exist is absent already
+            done[path] = f"absent ({_type(exc).__name__})"
+            continue
+        if _isinstance(original, _type) or not callable(original):
+            done[path] = "left alone (not a function)"
+            continue
+        stub = _make_stub(path, original)
+        _replace_in_modules(original, stub, trusted_ids)
+        _replace_everywhere(original, stub, trusted_ids)
+        done[path] = "stubbed"
+        del original, stub, module
+    gc.collect()
+    return done
+
+
+def _replace_in_modules(original, stub, trusted_ids: set[int]) -> None:
+    for mod in list(sys.modules.values()):
+        d = getattr(mod, "__dict__", None)
+        if _type(d) is not dict or id(d) in trusted_ids:
+            continue
+        for attr in [k for k, v in d.items() if v is original]:
+            d[attr] = stub
 
 
 # --------------------------------------------------------------------------- argument decoding
@@ -304,16 +384,28 @@ class Worker:
         self.results: dict = {}
         self.status: dict = {"cells": [], "items": {}, "done": False, "pid": _getpid()}
         self.main_pid = _getpid()
+        self.results_fd = 1
+        self.sent: set[str] = set()
 
     def flush(self) -> None:
-        """Write results and status atomically (temp file, then rename)."""
+        """Send the tensors not sent yet and the whole status on the results pipe."""
         if _getpid() != self.main_pid:
             _exit(0)
-        _save(self.results, "results.pt.tmp")
-        _replace("results.pt.tmp", "results.pt")
-        with _open("status.json.tmp", "w", encoding="utf-8") as f:
-            f.write(_json_dumps(self.status))
-        _replace("status.json.tmp", "status.json")
+        fd = self.results_fd
+        try:
+            for key, t in self.results.items():
+                if key in self.sent:
+                    continue
+                self.sent.add(key)
+                try:
+                    head, raw = wire.tensor_bytes(t)
+                except (TypeError, RuntimeError) as exc:  # e.g. a complex dtype: that output is missing
+                    self.status.setdefault("unsent", {})[key] = _str(exc)[:200]
+                    continue
+                _write_frame(fd, {"t": "tensor", "key": key, **head}, raw)
+            _write_frame(fd, {"t": "status", "status": self.status})
+        except (OSError, TypeError, ValueError):  # the parent stopped reading: nothing more to say
+            _exit(3)
 
     def run_cells(self, ns: dict) -> None:
         step = self.job.get("step_timeout")
@@ -374,124 +466,45 @@ class Worker:
             self.flush()
 
 
-PREIMPORT = ("math", "random", "itertools", "functools", "collections", "dataclasses", "typing",
-             "numpy", "torch.nn", "torch.nn.functional", "torch.optim", "genlab", "genlab.errors",
-             "genlab.config", "genlab.losses", "genlab.masks", "genlab.models")
+def read_job(fd: int = 0) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The job and its input tensors from the parent's stream on ``fd`` (stdin)."""
+    reader = wire.Reader(fd, 1 << 30)
+    job, inputs = None, {}
+    while True:
+        header, tensor = reader.frame()
+        if header["t"] == "job":
+            job = header["job"]
+        elif header["t"] == "tensor":
+            inputs[header["key"]] = tensor
+        elif header["t"] == "end":
+            break
+    if not _isinstance(job, dict):
+        raise RuntimeError("no job on stdin")
+    return job, inputs
 
 
-_LIBRARIES = {"torch", "numpy", "genlab", "scipy", "sklearn", "skimage", "matplotlib", "torchvision"}
-_NOISY = {"antigravity", "this", "__hello__", "__phello__", "webbrowser", "turtle", "turtledemo",
-          "idlelib", "tkinter", "pydoc", "ensurepip", "venv", "pip"}
-
-
-def _imports_of(sources: list[str]) -> set[str]:
-    """Module names the cells import (``import a.b`` gives a and a.b)."""
-    import ast
-
-    names: set[str] = set()
-    for src in sources:
-        try:
-            tree = ast.parse(src)
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            mods = []
-            if _isinstance(node, ast.Import):
-                mods = [a.name for a in node.names]
-            elif _isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            for m in mods:
-                parts = m.split(".")
-                names.update(".".join(parts[: i + 1]) for i in range(_len(parts)))
-    return names
-
-
-def _traversable(path: str) -> bool:
-    """Can any user reach ``path`` (every ancestor has the others-execute bit)?"""
-    parts = os.path.abspath(path).split(os.sep)
-    for i in range(2, _len(parts) + 1):
-        try:
-            if not os.stat(os.sep.join(parts[:i])).st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
-    return True
-
-
-def _reach_private_paths() -> None:
-    """Keep the interpreter's own library importable after dropping root.
-
-    The standard library may live where only root can traverse (pyenv under
-    ``/root``). Each such ``sys.path`` folder is opened now, as root, and
-    replaced by ``/proc/self/fd/N``: lookups through the open descriptor need
-    no permission on the folder's ancestors, and give access to that library
-    folder only.
-    """
-    remap: dict[str, str] = {}
-    for p in list(sys.path):
-        if p and os.path.isdir(p) and not _traversable(p):
-            fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
-            remap[p] = f"/proc/self/fd/{fd}"
-    if not remap:
-        return
-    sys.path[:] = [remap.get(p, p) for p in sys.path]
-    sys.path_importer_cache.clear()
-    for module in list(sys.modules.values()):  # packages already imported keep finding submodules
-        paths = getattr(module, "__path__", None)
-        if _type(paths) is not list:
-            continue
-        for i, entry in enumerate(paths):
-            for old, new in remap.items():
-                if _isinstance(entry, _str) and entry.startswith(old + os.sep):
-                    paths[i] = new + entry[_len(old):]
-
-
-def _drop_privileges(job: dict) -> str:
-    """Become the sandbox uid (when the parent runs as root) before any submitted code runs.
-
-    Modules the cells import are imported first, as root: the interpreter and
-    its standard library may be readable by root only (pyenv under /root).
-    Importing a module by name runs that module's code, never the submission's.
-    """
-    uid = job.get("sandbox_uid")
-    if uid is None or os.geteuid() != 0:
-        return f"uid {os.geteuid()}"
-    trusted = _imports_of([c["source"] for c in job["cells"] if c["role"] != "exercise"])
-    # From submitted cells only library modules without side effects on import.
-    submitted = {m for m in _imports_of([c["source"] for c in job["cells"] if c["role"] == "exercise"])
-                 if (m.split(".")[0] in sys.stdlib_module_names or m.split(".")[0] in _LIBRARIES)
-                 and m.split(".")[0] not in _NOISY}
-    for name in sorted(set(PREIMPORT) | trusted | submitted):
-        try:
-            importlib.import_module(name)
-        except BaseException:  # noqa: BLE001 - a missing module fails later, in the cell, as it should
-            pass
-    _reach_private_paths()
-    try:
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-    except OSError as exc:
-        return f"could not drop root privileges: {exc}"
-    return f"uid {uid}"
+def _private_results_pipe() -> int:
+    """Keep stdout (the results pipe) on a private descriptor; prints go to stderr from now on."""
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return fd
 
 
 def main() -> int:
-    """Entry point of ``python -m genlab.grading.worker`` (run in the scratch folder)."""
+    """Entry point of the worker (started by the sandbox; the job arrives on stdin)."""
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     torch.set_num_threads(1)
-    with _open("job.json", encoding="utf-8") as f:
-        job = json.load(f)
-    inputs = _load("inputs.pt", weights_only=True)
-    for name in ("job.json", "inputs.pt"):  # the submission never sees its inputs on disk
-        try:
-            os.remove(name)
-        except OSError:
-            pass
-    RECORDER.install(sorted({p for it in job["items"] for p in it["forbidden"]}))
-    dropped = _drop_privileges(job)
+    job, inputs = read_job(0)
+    results_fd = _private_results_pipe()
+    stubbed = stub_references(_type(job.get("protected")) is list and job["protected"] or [])
     worker = Worker(job, inputs)
-    worker.status["privileges"] = dropped
+    worker.results_fd = results_fd
+    worker.status["uid"] = os.getuid()
+    worker.status["stubbed"] = sorted(p for p, what in stubbed.items() if what == "stubbed")
     worker.flush()
     limit = int(job.get("max_output", 200_000))
     sys.stdout = _CappedStream(sys.__stdout__, limit)
@@ -504,6 +517,7 @@ def main() -> int:
     worker.status["done"] = True
     worker.status["seconds"] = time.perf_counter() - t0
     worker.flush()
+    _write_frame(results_fd, {"t": "end"})
     return 0
 
 

@@ -168,3 +168,40 @@ def test_colliding_student_ids_get_distinct_feedback_files(fixture_lab, tmp_path
     for s in students:  # each student's recorded feedback file holds that student's own feedback
         text = (out / book[s]["feedback"]).read_text()
         assert f"Student: `{s}`" in text
+
+
+def test_cli_refuses_without_bubblewrap_unless_sandbox_none(fixture_lab, tmp_path, monkeypatch, capsys):
+    """No bwrap: `genlab grade` says how to install it; `--sandbox none` grades and records the opt-out."""
+    import genlab.grading.sandbox as sandbox
+    import genlab.grading.specs as specs
+    from genlab.cli import main
+
+    monkeypatch.setattr(specs, "load_spec", lambda lab: fixture_lab["spec"])
+    real_which = sandbox.shutil.which
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None if name == "bwrap" else real_which(name))
+    sandbox.probe_bwrap.cache_clear()
+    try:
+        subs = tmp_path / "subs"
+        submission(subs, "alice")
+        args = ["grade", "99_fixture", str(subs), "--root", str(fixture_lab["root"]), "--workers", "1",
+                "--timeout", "30", "--no-progress"]
+        assert main([*args, "--out", str(tmp_path / "refused")]) == 2
+        err = capsys.readouterr().err
+        assert "apt-get install bubblewrap" in err and "--sandbox none" in err
+        assert not (tmp_path / "refused" / "gradebook.csv").exists()
+        assert "none available" in sandbox.sandbox_summary()
+        out = tmp_path / "out"
+        assert main([*args, "--out", str(out), "--sandbox", "none"]) == 0
+        assert "WITHOUT isolation" in capsys.readouterr().err
+        book = json.loads((out / "gradebook.json").read_text())
+        assert book["sandbox_kind"] == "none" and "NO SANDBOX" in book["sandbox"]
+        assert any("WITHOUT isolation" in w for w in book["warnings"])
+        assert book["students"][0]["total"] == 5
+    finally:
+        sandbox.probe_bwrap.cache_clear()
+
+
+def test_csv_cells_are_neutralised():
+    from genlab.grading.grader import csv_cell
+
+    assert [csv_cell(s) for s in ("=1+1", "+x", "-2", "@a", "alice")] == ["'=1+1", "'+x", "'-2", "'@a", "alice"]
