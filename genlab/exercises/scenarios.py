@@ -765,7 +765,7 @@ def compare_scenarios(got: Outputs, want: Outputs, messages: dict[str, str], rto
     (``loose`` gives a per-key absolute tolerance). ``messages[key]`` says what a
     difference in ``key`` means, for feedback.
     """
-    from .spec import compare_tensors
+    from ._core import compare_tensors
 
     loose = loose or {}
     for key, w in want.items():
