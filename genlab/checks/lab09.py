@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ._core import CheckFailed
 from ._core import check_for as _check_for
 
-__all__ = ["check_fixed_bce_loss", "check_fixed_discriminator_loss", "check_fixed_discriminator_update", "check_fixed_ema_copy", "check_fixed_generator_output", "check_fixed_kl_divergence", "check_fixed_predict", "check_fixed_row_rnn"]
+__all__ = ["show_symptom", "check_fixed_bce_loss", "check_fixed_discriminator_loss", "check_fixed_discriminator_update", "check_fixed_ema_copy", "check_fixed_generator_output", "check_fixed_kl_divergence", "check_fixed_predict", "check_fixed_row_rnn"]
 
 check_fixed_generator_output = _check_for("09", "fixed_generator_output")
 check_fixed_discriminator_loss = _check_for("09", "fixed_discriminator_loss")
@@ -14,3 +15,13 @@ check_fixed_bce_loss = _check_for("09", "fixed_bce_loss")
 check_fixed_discriminator_update = _check_for("09", "fixed_discriminator_update")
 check_fixed_predict = _check_for("09", "fixed_predict")
 check_fixed_ema_copy = _check_for("09", "fixed_ema_copy")
+
+
+def show_symptom(check, fn) -> bool:
+    """Run ``check(fn)``; print its failure message instead of raising. Returns True if the check passed."""
+    try:
+        check(fn)
+    except CheckFailed as exc:
+        print(str(exc))
+        return False
+    return True

@@ -4,7 +4,7 @@ Grading spec of lab 04 (GANs on images): Generator, Discriminator, gan_training_
 
 The DCGAN blocks are graded on what they do (shapes, output range, use of the
 code, convolutions, trainable), not on their exact layers. The training step
-runs on tiny seeded networks with SGD (see :func:`genlab.grading.scenarios.gan_step`)
+runs on tiny seeded networks with SGD (see :func:`genlab.exercises.scenarios.gan_step`)
 and must move both networks exactly as the reference step does: D with real
 -> 1 and detached fakes -> 0, then G through the updated D with the
 non-saturating loss.
@@ -355,7 +355,7 @@ LAB = Lab(
         ),
         Item(
             name="gan_training_step", diagnose=_diagnose_gan_training_step, points=4,
-            also_forbidden=("genlab.checks.lab04._variant_step",),
+            also_forbidden=("genlab.exercises.lab04._variant_step",),
             compare="custom",
             check=scenario_check("gan_step", ref_gan_training_step, _STEP_MESSAGES, rtol=1e-4, atol=1e-5),
             cases=[scenario_case("public-1", "gan_step", [0, 8]),

@@ -163,7 +163,7 @@ def _sequences_to_rows(seq, batch, height):
     return seq.reshape(batch, height, w, c).permute(0, 3, 1, 2)  # -> (B, C, H, W)
 
 
-def _feat(b, c, h, w):
+def _feat_case(b, c, h, w):
     return lambda g: Call([randn(g, b, c, h, w)])
 
 
@@ -200,9 +200,9 @@ LAB = Lab(
             reference="genlab.models.crnn.rows_to_sequences", fallback=_rows_to_sequences,
             compare="exact",
             cases=[
-                Case("public-1", _feat(2, 3, 4, 5)),
-                Case("held-1", _feat(3, 5, 2, 7), public=False),
-                Case("held-2", _feat(1, 4, 6, 3), public=False),
+                Case("public-1", _feat_case(2, 3, 4, 5)),
+                Case("held-1", _feat_case(3, 5, 2, 7), public=False),
+                Case("held-2", _feat_case(1, 4, 6, 3), public=False),
             ],
             expected="(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to "
                      "right, with the channels as features.",

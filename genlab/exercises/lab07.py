@@ -2,7 +2,7 @@
 
 Grading spec of lab 07 (GPU training): autocast_settings, train_epoch, save/load_checkpoint.
 
-Everything is graded by behaviour on the CPU (:mod:`genlab.grading.scenarios`):
+Everything is graded by behaviour on the CPU (scenarios defined below and in :mod:`genlab.exercises.scenarios`):
 
 - ``autocast_settings``: the (enabled, dtype, use_scaler) triple for CUDA with and
   without bf16, CPU, MPS, given as strings and as ``torch.device``; a scaler only
@@ -49,17 +49,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ._core import Item, Lab, scenario_case, scenario_check
 from ._student import call, fail
-from .scenarios import (
-    ref_autocast_settings,
-    ref_load_checkpoint,
-    ref_save_checkpoint,
-    ref_train_epoch,
-)
+from .scenarios import DTYPES, Inject, Outputs, Tensor, as_flag, as_float, flat_params
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "epoch", "rng")
 
@@ -68,12 +64,301 @@ CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "epoch", "rng")
 # References (what the solution does; the checks compare with these)
 # ----------------------------------------------------------------------------------------------
 
-# The references are the grader's (genlab.grading.scenarios), so a check cell in the lab and
-# the instructor's grader judge a submission against exactly the same code.
-_ref_autocast_settings = ref_autocast_settings
-_ref_train_epoch = ref_train_epoch
-_ref_save = ref_save_checkpoint
-_ref_load = ref_load_checkpoint  # tolerant: restores whatever the file holds (the save check judges the rest)
+# --------------------------------------------------------------------------- references and scenarios
+# The one reference implementation of each lab-only function, and the behaviour scenarios
+# (genlab.exercises.scenarios) that exercise a submission of it.
+
+def autocast_settings(device: Any, bf16_supported: bool | None = None) -> tuple[bool, torch.dtype, bool]:
+    device = torch.device(device)
+    if device.type == "cuda":
+        if bf16_supported is None:
+            bf16_supported = torch.cuda.is_bf16_supported()
+        return (True, torch.bfloat16, False) if bf16_supported else (True, torch.float16, True)
+    if device.type == "cpu":
+        return True, torch.bfloat16, False
+    return True, torch.float16, False
+
+
+def autocast(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
+    """``fn(device, bf16_supported)`` for each ``[device, flag, as_device_object]`` of ``args``."""
+    rows = []
+    for dev, flag, as_obj in args:
+        d = torch.device(dev) if as_obj else dev
+        res = fn(d) if flag is None and dev != "cuda" else fn(d, flag)
+        if type(res) not in (tuple, list) or len(res) != 3:
+            raise TypeError(f"autocast_settings({dev!r}, {flag!r}) returned {type(res).__name__}, "
+                            "expected a tuple (enabled, dtype, use_scaler)")
+        enabled, dtype, scaler = res
+        if dtype not in DTYPES:
+            raise TypeError(f"autocast_settings({dev!r}, {flag!r}) gave dtype {dtype!r}, not a torch float dtype")
+        rows.append(torch.tensor([int(bool(enabled)), DTYPES.index(dtype), int(bool(scaler))]))
+    return {"settings": torch.stack(rows)}
+
+
+class _SNet(nn.Module):
+    """A tiny classifier with dropout (the RNG matters) that records the dtype of its hidden layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Dropout(0.3), nn.Linear(12, 3))
+        self.dtypes: list[torch.dtype] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        self.dtypes.append(y.dtype)
+        return y
+
+
+class SpyScaler:
+    """A loss scaler that multiplies by 1024 and unscales in ``step``: ignoring it changes the result."""
+
+    S = 1024.0
+
+    def __init__(self) -> None:
+        self.calls = {"scale": 0, "step": 0, "update": 0}
+
+    def scale(self, loss: torch.Tensor) -> torch.Tensor:
+        self.calls["scale"] += 1
+        return loss * self.S
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        self.calls["step"] += 1
+        with torch.no_grad():
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.div_(self.S)
+        optimizer.step()
+
+    def update(self) -> None:
+        self.calls["update"] += 1
+
+    def unscale_(self, optimizer: torch.optim.Optimizer) -> None:  # noqa: ARG002 - accepted, no effect
+        pass
+
+
+def _sdata(seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 4, 4, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+def _sbatches(x: torch.Tensor, y: torch.Tensor, bs: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    idx = torch.randperm(len(x))  # global RNG, as a DataLoader without a generator
+    return [(x[idx[i:i + bs]], y[idx[i:i + bs]]) for i in range(0, len(x), bs)]
+
+
+def train_epoch_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:
+    """``fn(model, batches, optimizer, scaler, "cpu", amp)`` from eval mode; batches of unequal sizes."""
+    seed, amp, use_scaler = int(args[0]), bool(args[1]), bool(args[2])
+    out: Outputs = {}
+    with torch.random.fork_rng(), Inject(ns, autocast_settings=_REFS["autocast_settings"]):
+        torch.manual_seed(seed)
+        model = _SNet()
+        model.eval()  # train_epoch must switch dropout on itself
+        opt = torch.optim.SGD(model.parameters(), lr=0.3)
+        x, y = _sdata(seed, 29)
+        scaler = SpyScaler() if use_scaler else None
+        loss = fn(model, _sbatches(x, y, 12), opt, scaler, "cpu", amp)
+        out["mean_loss"] = as_float(loss, "the returned loss").float()
+        out["weights"] = flat_params(model)
+        out["training_mode"] = as_flag(model.training)
+        low = {torch.bfloat16, torch.float16}
+        out["forward_autocast"] = as_flag(bool(model.dtypes) and all(d in low for d in model.dtypes))
+        out["forward_fp32"] = as_flag(bool(model.dtypes) and all(d == torch.float32 for d in model.dtypes))
+        if scaler is not None:
+            out["scaler_calls"] = torch.tensor([scaler.calls[k] for k in ("scale", "step", "update")])
+    return out
+
+
+def train_epoch(model, batches, optimizer, scaler, device, amp):
+    device = torch.device(device)
+    model.to(device)
+    model.train()
+    _, dtype, _ = autocast_settings(device)
+    total, count = 0.0, 0
+    for x, y in batches:
+        x, y = x.to(device), y.to(device)
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        total += loss.item() * len(x)
+        count += len(x)
+    return total / count
+
+
+def save_checkpoint(path, model, optimizer, scaler, epoch):
+    path = Path(path)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scaler": scaler.state_dict() if scaler is not None else None,
+             "epoch": int(epoch), "rng": {"torch": torch.get_rng_state()}}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path, model, optimizer, scaler):
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    if state.get("optimizer"):
+        optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    rng = state.get("rng") or {}
+    if isinstance(rng, dict) and "torch" in rng:
+        torch.set_rng_state(rng["torch"])
+    return int(state["epoch"])
+
+
+def _sepoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+    """A trusted training epoch: shuffling and dropout draw from the global RNG."""
+    model.train()
+    for xb, yb in _sbatches(x, y, 8):
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def _sscaler(scale: float):
+    try:
+        return torch.amp.GradScaler("cpu", init_scale=scale)
+    except Exception:  # noqa: BLE001 - older torch: no CPU scaler
+        return None
+
+
+def _sresume(save: Callable, load: Callable, seed: int, folder: Path, out: Outputs) -> None:
+    """2 epochs, save, scramble, fresh model + optimiser, load, 2 epochs == 4 epochs in one go."""
+    x, y = _sdata(seed, 24)
+    torch.manual_seed(seed)
+    full = _SNet()
+    opt = torch.optim.Adam(full.parameters(), lr=1e-2)
+    for _ in range(4):
+        _sepoch(full, opt, x, y)
+    torch.manual_seed(seed)
+    model = _SNet()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(2):
+        _sepoch(model, opt, x, y)
+    path = folder / "resume.pt"
+    save(path, model, opt, None, 2)
+    torch.manual_seed(seed + 999)  # a new session: other weights, other RNG state
+    fresh = _SNet()
+    opt2 = torch.optim.Adam(fresh.parameters(), lr=1e-2)
+    epoch = load(path, fresh, opt2, None)
+    out["resumed_epoch"] = as_float(epoch, "the returned epoch")
+    for _ in range(2):
+        _sepoch(fresh, opt2, x, y)
+    out["resume_max_abs_diff"] = (flat_params(fresh) - flat_params(full)).abs().max().reshape(())
+
+
+def _corrupting_save(obj: Any, f: Any, *a: Any, **k: Any) -> None:  # noqa: ARG001
+    """Stands in for torch.save during the crash test: writes half a file, then fails."""
+    if hasattr(f, "write"):
+        f.write(b"partial checkpoint")
+    else:
+        with open(f, "wb") as fh:
+            fh.write(b"partial checkpoint")
+    raise OSError("simulated crash in the middle of the write (disk full / preempted)")
+
+
+def save_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
+    """Atomicity, content (keys, weights, epoch, RNG, scaler) and an exact resume through the reference loader."""
+    seed = int(args[0])
+    out: Outputs = {}
+    with torch.random.fork_rng(), tempfile.TemporaryDirectory(prefix="genlab-ckpt-") as d:
+        folder = Path(d)
+        torch.manual_seed(seed)
+        model = _SNet()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        x, y = _sdata(seed, 24)
+        _sepoch(model, opt, x, y)
+        path = folder / "ckpt.pt"
+        _REFS["save_checkpoint"](path, model, opt, None, 1)
+        real_save = torch.save
+        torch.save = _corrupting_save
+        try:
+            fn(path, model, opt, None, 2)
+        except Exception:  # noqa: BLE001 - the simulated crash is expected to propagate
+            pass
+        finally:
+            torch.save = real_save
+        try:
+            intact = torch.load(path, map_location="cpu", weights_only=True).get("epoch") == 1
+        except Exception:  # noqa: BLE001
+            intact = False
+        out["previous_checkpoint_intact"] = as_flag(intact)
+        out["no_partial_file_left"] = as_flag(sorted(p.name for p in folder.iterdir()) == ["ckpt.pt"])
+        _sepoch(model, opt, x, y)
+        rng = torch.get_rng_state()
+        scaler = _sscaler(512.0)
+        fn(path, model, opt, scaler, 2)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        keys = ("model", "optimizer", "scaler", "epoch", "rng")
+        out["keys"] = as_flag(isinstance(state, dict) and set(state) >= set(keys))
+        if not out["keys"]:
+            return out
+        ms = state["model"]
+        out["model_saved"] = as_flag(isinstance(ms, dict) and set(ms) == set(model.state_dict())
+                                   and all(torch.equal(ms[k], v) for k, v in model.state_dict().items()))
+        out["optimizer_saved"] = as_flag(isinstance(state["optimizer"], dict) and bool(state["optimizer"].get("state")))
+        out["epoch"] = as_float(state["epoch"], "the saved epoch")
+        r = state["rng"]
+        out["rng_saved"] = as_flag(isinstance(r, dict) and type(r.get("torch")) is Tensor and torch.equal(r["torch"], rng))
+        if scaler is not None:
+            sc = state["scaler"]
+            out["scaler_saved"] = as_flag(isinstance(sc, dict) and float(sc.get("scale", 0)) == 512.0)
+        fn(path, model, opt, None, 3)
+        out["no_scaler_is_None"] = as_flag(torch.load(path, map_location="cpu", weights_only=True)["scaler"] is None)
+        _sresume(fn, _REFS["load_checkpoint"], seed, folder, out)
+    return out
+
+
+def load_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
+    """Exact resume from a reference-format file; epoch returned; scaler restored when both exist."""
+    seed = int(args[0])
+    out: Outputs = {}
+    with torch.random.fork_rng(), tempfile.TemporaryDirectory(prefix="genlab-ckpt-") as d:
+        folder = Path(d)
+        _sresume(_REFS["save_checkpoint"], fn, seed, folder, out)
+        torch.manual_seed(seed)
+        model = _SNet()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        saved = _sscaler(256.0)
+        if saved is not None:
+            _REFS["save_checkpoint"](folder / "s.pt", model, opt, saved, 5)
+            fresh = _sscaler(2.0)
+            fn(folder / "s.pt", _SNet(), torch.optim.Adam(_SNet().parameters(), lr=1e-2), fresh)
+            out["scaler_restored"] = torch.tensor(float(fresh.get_scale()))
+            _REFS["save_checkpoint"](folder / "n.pt", model, opt, None, 6)
+            epoch = fn(folder / "n.pt", _SNet(), torch.optim.Adam(_SNet().parameters(), lr=1e-2), _sscaler(2.0))
+            out["file_without_scaler"] = as_float(epoch, "the returned epoch")
+    return out
+
+
+#: The references as the scenarios call them: bound here, so that the grader's recorder (which
+#: wraps the module attributes a submission must not call) does not count the scenarios' own calls.
+_REFS = {"autocast_settings": autocast_settings, "save_checkpoint": save_checkpoint,
+         "load_checkpoint": load_checkpoint}
+
+SCENARIOS = {"autocast": autocast, "train_epoch": train_epoch_scenario, "save_checkpoint": save_scenario,
+             "load_checkpoint": load_scenario}
+
+autocast_settings = autocast_settings
+train_epoch = train_epoch
+save_checkpoint = save_checkpoint
+load_checkpoint = load_checkpoint  # tolerant: restores whatever the file holds (the save check judges the rest)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,7 +440,7 @@ def _diagnose_autocast_settings(fn: Callable[..., Any]) -> str | None:
         ("mps", None, "Apple's MPS autocasts to float16, and GradScaler does not run there"),
     ]
     for dev, bf16, what in cases:
-        want = _ref_autocast_settings(torch.device(dev), bf16)
+        want = autocast_settings(torch.device(dev), bf16)
         got = call(name, fn, torch.device(dev), bf16) if bf16 is not None else call(name, fn, torch.device(dev))
         if not isinstance(got, tuple) or len(got) != 3:
             fail(name, "a tuple (enabled, dtype, use_scaler)", repr(got))
@@ -176,7 +461,7 @@ def _diagnose_autocast_settings(fn: Callable[..., Any]) -> str | None:
         if enabled is not True:
             fail(name, f"enabled=True for {dev}", f"enabled={enabled!r}", "every device here can autocast.")
     got = call(name, fn, "cpu")
-    if tuple(got) != _ref_autocast_settings("cpu"):
+    if tuple(got) != autocast_settings("cpu"):
         fail(name, "the same answer for the string 'cpu' as for torch.device('cpu')", repr(got),
              "start with device = torch.device(device).")
     return None
@@ -206,7 +491,7 @@ def _run_epoch(fn: Callable[..., Any], *, amp: bool, scaler: Any = None, eval_fi
 def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
     """Same weights and mean loss as the reference; device moves, autocast and scaler used right."""
     name = "train_epoch"
-    want, ref_model, _, _, _ = _run_epoch(_ref_train_epoch, amp=False)
+    want, ref_model, _, _, _ = _run_epoch(train_epoch, amp=False)
     got, model, _, mode, pairs = _run_epoch(lambda *a: call(name, fn, *a), amp=False)
     if not any(id(p) in mode.moved for p in model.parameters()):
         fail(name, "model.to(device) at the start of the epoch", "the model was never moved",
@@ -241,7 +526,7 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
         fail(name, "forward passes under torch.autocast('cpu', dtype=torch.bfloat16) when amp=True",
              f"autocast (enabled, dtype) seen in forward: {model_amp.autocast_seen[:1]}",
              "wrap only the forward pass: with torch.autocast(device.type, dtype=dtype, enabled=amp): ...")
-    want_amp, ref_amp, _, _, _ = _run_epoch(_ref_train_epoch, amp=True)
+    want_amp, ref_amp, _, _, _ = _run_epoch(train_epoch, amp=True)
     if _same_weights(model_amp, ref_amp) > 1e-3:
         fail(name, "bf16 training close to the reference", f"max weight difference "
              f"{_same_weights(model_amp, ref_amp):.3g}", "keep the backward pass outside autocast.")
@@ -250,7 +535,7 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
     def make_scaler():
         return torch.amp.GradScaler("cpu", init_scale=2.0**4, growth_interval=1)
 
-    _, ref_s_model, ref_scaler, _, _ = _run_epoch(_ref_train_epoch, amp=False, scaler=make_scaler(), sgd=True)
+    _, ref_s_model, ref_scaler, _, _ = _run_epoch(train_epoch, amp=False, scaler=make_scaler(), sgd=True)
     _, s_model, scaler, _, _ = _run_epoch(lambda *a: call(name, fn, *a), amp=False, scaler=make_scaler(),
                                           sgd=True)
     if scaler.get_scale() != ref_scaler.get_scale():
@@ -281,13 +566,13 @@ def _resume_run(save: Callable[..., Any], load: Callable[..., Any], folder: Path
         straight, scaler_a = _Net(), make_scaler()
         opt = torch.optim.Adam(straight.parameters(), lr=1e-2)
         for _ in range(4):
-            _ref_train_epoch(straight, _batches(x, y), opt, scaler_a, "cpu", False)
+            train_epoch(straight, _batches(x, y), opt, scaler_a, "cpu", False)
 
         torch.manual_seed(11)
         first, scaler_b = _Net(), make_scaler()
         opt = torch.optim.Adam(first.parameters(), lr=1e-2)
         for _ in range(2):
-            _ref_train_epoch(first, _batches(x, y), opt, scaler_b, "cpu", False)
+            train_epoch(first, _batches(x, y), opt, scaler_b, "cpu", False)
         path = folder / "ckpt.pt"
         save(path, first, opt, scaler_b, 2)
 
@@ -296,7 +581,7 @@ def _resume_run(save: Callable[..., Any], load: Callable[..., Any], folder: Path
         opt = torch.optim.Adam(resumed.parameters(), lr=1e-2)
         epoch = load(path, resumed, opt, scaler_c)
         for _ in range(int(epoch) if isinstance(epoch, int) else 2, 4):
-            _ref_train_epoch(resumed, _batches(x, y), opt, scaler_c, "cpu", False)
+            train_epoch(resumed, _batches(x, y), opt, scaler_c, "cpu", False)
     return {"epoch": epoch, "diff": _same_weights(straight, resumed),
             "scale": (scaler_a.get_scale(), scaler_c.get_scale()), "path": path}
 
@@ -388,7 +673,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
             fail(name, "no partial file left behind by a failed save", f"{leftovers}",
                  "wrap the write in try/finally and delete the temporary file if it still exists.")
 
-        run = _resume_run(lambda *a: call(name, fn, *a), _ref_load, folder)
+        run = _resume_run(lambda *a: call(name, fn, *a), load_checkpoint, folder)
         state = torch.load(run["path"], map_location="cpu", weights_only=True)
         _resume_failure(name, run, state)
     return "exact resume: 2 + 2 epochs == 4 epochs"
@@ -402,7 +687,7 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
         model = _Net()
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         path = folder / "c.pt"
-        _ref_save(path, model, opt, None, 5)
+        save_checkpoint(path, model, opt, None, 5)
 
         real_load = torch.load
         seen: list[dict] = []
@@ -429,7 +714,7 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
             fail(name, "the model's weights restored", f"max difference {_same_weights(model, other):.3g}",
                  "model.load_state_dict(state['model']).")
 
-        run = _resume_run(_ref_save, lambda *a: call(name, fn, *a), folder)
+        run = _resume_run(save_checkpoint, lambda *a: call(name, fn, *a), folder)
         state = torch.load(run["path"], map_location="cpu", weights_only=True)
         if run["diff"] != 0.0:
             fail(name, "2 epochs + save + load + 2 epochs == 4 uninterrupted epochs, exactly",
@@ -456,9 +741,9 @@ LAB = Lab(
     items=[
         Item(
             name="autocast_settings", diagnose=_diagnose_autocast_settings, points=2,
-            also_forbidden=("genlab.checks.lab07._ref_autocast_settings",),
+            reference="genlab.exercises.lab07.autocast_settings",
             compare="custom",
-            check=scenario_check("autocast", ref_autocast_settings, {
+            check=scenario_check("autocast", autocast_settings, {
                 "settings": "(enabled, dtype, use_scaler) differs: CUDA with bf16 -> (True, bfloat16, False); "
                             "CUDA without -> (True, float16, True); CPU -> (True, bfloat16, False); "
                             "MPS -> (True, float16, False). A scaler only with float16 on CUDA"}),
@@ -471,9 +756,9 @@ LAB = Lab(
         ),
         Item(
             name="train_epoch", diagnose=_diagnose_train_epoch, points=3,
-            also_forbidden=("genlab.checks.lab07._ref_train_epoch",),
+            reference="genlab.exercises.lab07.train_epoch",
             compare="custom",
-            check=scenario_check("train_epoch", ref_train_epoch, {
+            check=scenario_check("train_epoch", train_epoch, {
                 "mean_loss": "the returned loss is not the mean cross-entropy per image over the epoch "
                              "(weight each batch by its size)",
                 "weights": "the weights after the epoch differ from one cross-entropy SGD step per batch "
@@ -496,9 +781,9 @@ LAB = Lab(
         ),
         Item(
             name="save_checkpoint", diagnose=_diagnose_save_checkpoint, points=3,
-            also_forbidden=("genlab.checks.lab07._ref_save", "genlab.train.save_checkpoint"),
+            reference="genlab.exercises.lab07.save_checkpoint", also_forbidden=("genlab.train.save_checkpoint",),
             compare="custom",
-            check=scenario_check("save_checkpoint", ref_save_checkpoint, {
+            check=scenario_check("save_checkpoint", save_checkpoint, {
                 "previous_checkpoint_intact": "a crash during the write destroyed the previous checkpoint: "
                                               "write to a temporary file, then os.replace(tmp, path)",
                 "no_partial_file_left": "a crash during the write left a partial file behind: delete the "
@@ -523,9 +808,9 @@ LAB = Lab(
         ),
         Item(
             name="load_checkpoint", diagnose=_diagnose_load_checkpoint, points=2,
-            also_forbidden=("genlab.checks.lab07._ref_load", "genlab.train.load_checkpoint"),
+            reference="genlab.exercises.lab07.load_checkpoint", also_forbidden=("genlab.train.load_checkpoint",),
             compare="custom",
-            check=scenario_check("load_checkpoint", ref_load_checkpoint, {
+            check=scenario_check("load_checkpoint", load_checkpoint, {
                 "resumed_epoch": "the returned epoch is not the one in the file",
                 "resume_max_abs_diff": "2 epochs + save + load + 2 epochs did not equal 4 epochs exactly: restore "
                                        "the model, the optimiser and the RNG state (torch.set_rng_state)",

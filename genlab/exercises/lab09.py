@@ -4,7 +4,7 @@ Grading spec of lab 09 (debugging): the eight fixed functions, graded on behavio
 
 Pure tensor functions are compared with closed forms on fresh inputs; the ones
 that take modules or optimisers run a seeded scenario
-(:mod:`genlab.grading.scenarios`) and must behave like the reference fix: the
+(:mod:`genlab.exercises.scenarios`) and must behave like the reference fix: the
 same weights after the step, the generator untouched, the model's mode
 restored, no shared parameters.
 
@@ -13,7 +13,7 @@ The student check's probes:
 Checks for lab 09 (debugging): each one tests behaviour and explains the SYMPTOM of its bug.
 
 The messages say what goes wrong when the bug is present (what a person would see in a
-training run), not how to fix it: finding the fix is the exercise. :func:`show_symptom`
+training run), not how to fix it: finding the fix is the exercise. :func:`genlab.checks.lab09.show_symptom`
 runs a check on the broken version and prints the failure instead of raising, so the lab
 can show every symptom and still run top to bottom.
 """
@@ -30,17 +30,6 @@ from torch import nn
 from ._core import Call, Case, Item, Lab, randn, scenario_case, scenario_check
 from ._student import CheckFailed, call, expect_close, expect_tensor, fail
 from .scenarios import ref_discriminator_update, ref_ema_copy, ref_predict, ref_row_rnn
-
-
-def show_symptom(check, fn) -> bool:
-    """Run ``check(fn)``; print its failure message instead of raising. Returns True if the check passed."""
-    try:
-        check(fn)
-    except CheckFailed as exc:
-        print(str(exc))
-        return False
-    return True
-
 
 # ------------------------------------------------------------------ 1. flat output -> image
 
@@ -330,7 +319,7 @@ LAB = Lab(
         ),
         Item(
             name="fixed_discriminator_loss", diagnose=_diagnose_fixed_discriminator_loss, points=1, fallback=_d_loss,
-            also_forbidden=("genlab.losses.discriminator_loss", "genlab.checks.lab09._ref_d_loss"),
+            also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
                    Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
                         public=False)],

@@ -124,7 +124,7 @@ class _Recorder:
                 continue  # classes are detected by behaviour (isinstance/mro) in the module driver
             wrapper = self._wrap(original, path)
             # Replace every genlab module attribute that is this function (re-exports too), except
-            # in the grader's own modules and the exercises: the drivers there call reference
+            # in the grader's own modules and the exercises' drivers: those call reference
             # implementations (e.g. a reference save before a load scenario), and the grader
             # calling them is not the submission calling them.
             for mod_name, mod in list(sys.modules.items()):
@@ -148,7 +148,7 @@ class _Recorder:
 
 
 RECORDER = _Recorder()
-_TRUSTED = ("genlab.grading", "genlab.exercises", "genlab.checks")
+_TRUSTED = ("genlab.grading", "genlab.exercises.scenarios", "genlab.exercises.drivers", "genlab.exercises._core")
 
 
 # --------------------------------------------------------------------------- main

@@ -21,27 +21,27 @@ def _one_thread():
 # -- autocast_settings --------------------------------------------------------------------------
 
 def test_autocast_settings_passes_on_reference(capsys):
-    assert L.check_autocast_settings(L._ref_autocast_settings)
+    assert L.check_autocast_settings(X.autocast_settings)
     assert "all checks passed" in capsys.readouterr().out
 
 
 def _fp16_everywhere_on_cuda(device, bf16_supported=None):
     device = torch.device(device)
-    return (True, torch.float16, True) if device.type == "cuda" else L._ref_autocast_settings(device)
+    return (True, torch.float16, True) if device.type == "cuda" else X.autocast_settings(device)
 
 
 def _scaler_with_bf16(device, bf16_supported=None):
-    enabled, dtype, _ = L._ref_autocast_settings(device, bf16_supported)
+    enabled, dtype, _ = X.autocast_settings(device, bf16_supported)
     return enabled, dtype, torch.device(device).type == "cuda"
 
 
 def _fp16_on_cpu(device, bf16_supported=None):
     return (True, torch.float16, False) if torch.device(device).type == "cpu" else \
-        L._ref_autocast_settings(device, bf16_supported)
+        X.autocast_settings(device, bf16_supported)
 
 
 def _no_scaler_ever(device, bf16_supported=None):
-    enabled, dtype, _ = L._ref_autocast_settings(device, bf16_supported)
+    enabled, dtype, _ = X.autocast_settings(device, bf16_supported)
     return enabled, dtype, False
 
 
@@ -87,7 +87,7 @@ def _epoch(model, batches, optimizer, scaler, device, amp, *, move_model=True, m
 
 
 def test_train_epoch_passes_on_reference_and_variant():
-    assert L.check_train_epoch(L._ref_train_epoch)
+    assert L.check_train_epoch(X.train_epoch)
     assert L.check_train_epoch(_epoch)
 
 
@@ -112,14 +112,14 @@ def test_train_epoch_catches(kw, words):
 
 def test_train_epoch_catches_a_tensor_loss_and_a_batch_mean():
     def returns_graph(model, batches, opt, scaler, device, amp):
-        L._ref_train_epoch(model, batches, opt, scaler, device, amp)
+        X.train_epoch(model, batches, opt, scaler, device, amp)
         return sum(p.sum() for p in model.parameters())
 
     with pytest.raises(CheckFailed, match="graph"):
         L.check_train_epoch(returns_graph)
 
     def returns_last(model, batches, opt, scaler, device, amp):
-        return L._ref_train_epoch(model, batches, opt, scaler, device, amp) + 1.0
+        return X.train_epoch(model, batches, opt, scaler, device, amp) + 1.0
 
     with pytest.raises(CheckFailed, match="mean loss"):
         L.check_train_epoch(returns_last)
@@ -134,7 +134,7 @@ def _state(model, optimizer, scaler, epoch, *, rng=True, opt=True):
 
 
 def test_save_passes_on_reference_and_mkstemp_variant(capsys):
-    assert L.check_save_checkpoint(L._ref_save)
+    assert L.check_save_checkpoint(X.save_checkpoint)
 
     def via_mkstemp(path, model, optimizer, scaler, epoch):
         import tempfile
@@ -221,7 +221,7 @@ def _load(path, model, optimizer, scaler, *, weights_only=True, rng=True, opt=Tr
 
 
 def test_load_passes_on_reference_and_variant():
-    assert L.check_load_checkpoint(L._ref_load)
+    assert L.check_load_checkpoint(X.load_checkpoint)
     assert L.check_load_checkpoint(_load)
 
 
