@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, rand
+from ._core import Call, Case, Item, Lab, Mistakes, rand
 from ._student import call, fail
 
 IMAGE_SIZE = 16
@@ -212,6 +212,210 @@ def _diagnose_add_noise(fn) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+class _mc_Encoder(nn.Module):
+
+    def __init__(self, latent_dim: int=16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1), nn.ReLU(), nn.Conv2d(8, 16, 4, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 4 * 4, latent_dim))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _mc_EncoderNoLinear(_mc_Encoder):
+
+    def forward(self, x):
+        return self.net[:4](x)
+
+
+class _mc_EncoderFixedLatent(_mc_Encoder):
+
+    def __init__(self, latent_dim: int=16):
+        super().__init__(16)
+
+
+class _mc_EncoderMixesBatch(_mc_Encoder):
+
+    def forward(self, x):
+        h = self.net[:4](x)
+        flat = h.reshape(1, -1).repeat(x.shape[0], 1)[:, :h[0].numel()]
+        return self.net[5](flat)
+
+
+class _mc_EncoderMLP(nn.Module):
+
+    def __init__(self, latent_dim: int=16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(256, latent_dim))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _mc_EncoderDetached(_mc_Encoder):
+
+    def forward(self, x):
+        return self.net(x).detach()
+
+
+class _mc_EncoderNoArgs(_mc_Encoder):
+
+    def __init__(self):
+        super().__init__(16)
+
+
+class _mc_Decoder(nn.Module):
+
+    def __init__(self, latent_dim: int=16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, 16 * 4 * 4), nn.ReLU(), nn.Unflatten(1, (16, 4, 4)), nn.ConvTranspose2d(16, 8, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(8, 1, 4, 2, 1))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class _mc_DecoderSigmoid(_mc_Decoder):
+
+    def forward(self, z):
+        return torch.sigmoid(self.net(z))
+
+
+class _mc_DecoderFlat(_mc_Decoder):
+
+    def forward(self, z):
+        return self.net(z).flatten(1)
+
+
+class _mc_DecoderWrongSize(_mc_Decoder):
+
+    def forward(self, z):
+        return self.net[:4](z)[:, :1]
+
+
+class _mc_DecoderIgnoresZ(_mc_Decoder):
+
+    def forward(self, z):
+        return self.net(torch.zeros_like(z))
+
+
+class _mc_DecoderMLP(nn.Module):
+
+    def __init__(self, latent_dim: int=16):
+        super().__init__()
+        self.lin = nn.Linear(latent_dim, 256)
+
+    def forward(self, z):
+        return self.lin(z).view(-1, 1, 16, 16)
+
+
+def _mc_noise_unclamped(x, sigma):
+    return x + sigma * torch.randn_like(x)
+
+
+def _mc_noise_clamp_first(x, sigma):
+    return x.clamp(0, 1) + sigma * torch.randn_like(x)
+
+
+def _mc_noise_variance_as_std(x, sigma):
+    return (x + sigma ** 2 * torch.randn_like(x)).clamp(0, 1)
+
+
+def _mc_noise_sqrt_sigma(x, sigma):
+    return (x + sigma ** 0.5 * torch.randn_like(x)).clamp(0, 1)
+
+
+def _mc_noise_uniform(x, sigma):
+    return (x + sigma * torch.rand_like(x)).clamp(0, 1)
+
+
+def _mc_noise_uniform_centred(x, sigma):
+    return (x + sigma * 3 ** 0.5 * (2 * torch.rand_like(x) - 1)).clamp(0, 1)
+
+
+def _mc_noise_shared(x, sigma):
+    return (x + sigma * torch.randn_like(x[:1])).clamp(0, 1)
+
+
+def _mc_noise_inplace(x, sigma):
+    return x.add_(sigma * torch.randn_like(x)).clamp_(0, 1)
+
+
+def _mc_noise_reseeded(x, sigma):
+    g = torch.Generator().manual_seed(0)
+    return (x + sigma * torch.randn(x.shape, generator=g)).clamp(0, 1)
+
+
+class _ms_MLPEncoder(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(256, 8))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class _ms_ConvDecoder(nn.Module):
+
+    def __init__(self, latent_dim: int=8):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(nn.Linear(latent_dim, 8 * 8 * 8), nn.ReLU(), nn.Unflatten(1, (8, 8, 8)), nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class _ms_SmallDecoder(_ms_ConvDecoder):
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 8 * 4 * 4), nn.Unflatten(1, (8, 4, 4)), nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1))
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'ConvEncoder': {
+        "check: expected: shape \\(5, 16\\)[\\s\\S]*got:      shape \\(5, 16, 4, 4\\)": (_mc_EncoderNoLinear, "expected: shape \\(5, 16\\)[\\s\\S]*got:      shape \\(5, 16, 4, 4\\)"),
+        "check: shape \\(5, 3\\)[\\s\\S]*latent_dim argument": (_mc_EncoderFixedLatent, "shape \\(5, 3\\)[\\s\\S]*latent_dim argument"),
+        "check: mixes the batch": (_mc_EncoderMixesBatch, "mixes the batch"),
+        "check: no Conv2d": (_mc_EncoderMLP, "no Conv2d"),
+        "check: no parameter got a gradient": (_mc_EncoderDetached, "no parameter got a gradient"),
+        "check: signature": (_mc_EncoderNoArgs, "signature"),
+        "check: a class": (lambda latent_dim=16: _mc_Encoder(latent_dim), "a class"),
+        "no convolution": (_ms_MLPEncoder, None),
+    },
+    'ConvDecoder': {
+        "check: remove the final sigmoid": (_mc_DecoderSigmoid, "remove the final sigmoid"),
+        "check: expected: shape \\(6, 1, 16, 16\\)[\\s\\S]*got:      shape \\(6, 256\\)": (_mc_DecoderFlat, "expected: shape \\(6, 1, 16, 16\\)[\\s\\S]*got:      shape \\(6, 256\\)"),
+        "check: got:      shape \\(6, 1, 8, 8\\)": (_mc_DecoderWrongSize, "got:      shape \\(6, 1, 8, 8\\)"),
+        "check: depend on the code": (_mc_DecoderIgnoresZ, "depend on the code"),
+        "check: no conv layer": (_mc_DecoderMLP, "no conv layer"),
+        "wrong output size": (_ms_SmallDecoder, None),
+    },
+    'add_noise': {
+        "check: clamped to": (_mc_noise_unclamped, "clamped to"),
+        "check: clamped to (2)": (_mc_noise_clamp_first, "clamped to"),
+        "check: standard deviation": (_mc_noise_variance_as_std, "standard deviation"),
+        "check: standard deviation (2)": (_mc_noise_sqrt_sigma, "standard deviation"),
+        "check: zero-mean": (_mc_noise_uniform, "zero-mean"),
+        "check: Gaussian": (_mc_noise_uniform_centred, "Gaussian"),
+        "check: independent noise": (_mc_noise_shared, "independent noise"),
+        "check: in place": (_mc_noise_inplace, "in place"),
+        "check: fresh noise": (_mc_noise_reseeded, "fresh noise"),
+        "uniform noise": (lambda x, s: x + s * torch.rand_like(x), None),
+        "multiplicative noise": (lambda x, s: x * (1 + s * torch.randn_like(x)), None),
+        "same noise every call": (lambda x, s: x + s * torch.randn(x.shape, generator=torch.Generator().manual_seed(0)), None),
+        "not clamped": (lambda x, s: x + s * torch.randn_like(x), None),
+        "squashed with a sigmoid": (lambda x, s: torch.sigmoid(6 * (x + s * torch.randn_like(x) - 0.5)), None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 IMAGE = (8, 1, 16, 16)
@@ -288,7 +492,7 @@ LAB = Lab(
     title="Autoencoders",
     items=[
         Item(
-            name="ConvEncoder", diagnose=_diagnose_ConvEncoder, points=3,
+            name="ConvEncoder", diagnose=_diagnose_ConvEncoder, mistakes=_MISTAKES['ConvEncoder'], points=3,
             reference="genlab.models.autoencoder.ConvEncoder",
             compare="custom", check=_check_module("encoder"),
             cases=[Case("public-1", _images, driver="module", options={"steps": 30, "seed": 0})],
@@ -297,7 +501,7 @@ LAB = Lab(
             hint="stride-2 Conv2d layers halve the size; flatten and end with nn.Linear to latent_dim.",
         ),
         Item(
-            name="ConvDecoder", diagnose=_diagnose_ConvDecoder, points=3,
+            name="ConvDecoder", diagnose=_diagnose_ConvDecoder, mistakes=_MISTAKES['ConvDecoder'], points=3,
             reference="genlab.models.autoencoder.ConvDecoder",
             compare="custom", check=_check_module("decoder"),
             cases=[Case("public-1", _images, driver="module",
@@ -307,7 +511,7 @@ LAB = Lab(
             hint="mirror the encoder: nn.Linear, nn.Unflatten, then ConvTranspose2d(k=4, s=2, p=1) layers.",
         ),
         Item(
-            name="add_noise", diagnose=_diagnose_add_noise, points=2,
+            name="add_noise", diagnose=_diagnose_add_noise, mistakes=_MISTAKES['add_noise'], points=2,
             reference="genlab.masks.gaussian_noise",
             compare="custom", check=_check_add_noise,
             cases=[

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ._core import Call, Case, Item, Lab, rand, randn
+from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
 from ._student import call, expect_tensor, fail
 
 
@@ -197,6 +197,80 @@ def _diagnose_elbo_loss(fn) -> str | None:
     fail(name, f"{float(want):.4f} nats per image", f"{float(out):.4f}", hint)
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _mc_kl_ok(mu, logvar):
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(1)
+
+
+def _mc_recon(x, x_logits):
+    return F.binary_cross_entropy_with_logits(x_logits, x, reduction='none').flatten(1).sum(1)
+
+
+def _mc_elbo_ok(x, x_logits, mu, logvar):
+    return (_mc_recon(x, x_logits) + _mc_kl_ok(mu, logvar)).mean()
+
+
+def _ms_kl_divergence(mu, logvar):
+    return -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1)
+
+
+def _ms_elbo_loss(x, x_logits, mu, logvar):
+    rec = F.binary_cross_entropy_with_logits(x_logits, x, reduction='sum') / x.shape[0]
+    return rec + _ms_kl_divergence(mu, logvar).mean()
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'reparameterize': {
+        "check: logvar used as the standard deviation": (lambda mu, lv: mu + lv * torch.randn_like(mu), "logvar used as the standard deviation"),
+        "check: the variance, not the standard deviation": (lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), "the variance, not the standard deviation"),
+        "check: carries no gradient|torch.normal": (lambda mu, lv: torch.normal(mu, (0.5 * lv).exp()), "carries no gradient|torch.normal"),
+        "check: carries no gradient": (lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(), "carries no gradient"),
+        "check: no gradient reached mu": (lambda mu, lv: mu.detach() + (0.5 * lv).exp() * torch.randn_like(mu), "no gradient reached mu"),
+        "check: sample mean": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.rand_like(mu), "sample mean"),
+        "check: independent noise": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape[0], 1), "independent noise"),
+        "check: the same z in every row": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(1, mu.shape[1]), "the same z in every row"),
+        "check: dz/dmu": (lambda mu, lv: mu + (0.5 * lv).exp() * (mu - mu.detach() + torch.randn_like(mu)), "dz/dmu"),
+        "check: same z in every row": (lambda mu, lv: mu, "same z in every row"),
+        "std taken as logvar": (lambda mu, lv: mu + lv * torch.randn_like(mu), None),
+        "variance used as std": (lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), None),
+        "no noise": (lambda mu, lv: mu + 0 * lv, None),
+        "eps not standard": (lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.rand_like(mu), None),
+    },
+    'kl_divergence': {
+        "check: wrong sign": (lambda mu, lv: -_mc_kl_ok(mu, lv), "wrong sign"),
+        "check: summed over the batch": (lambda mu, lv: _mc_kl_ok(mu, lv).sum(), "summed over the batch"),
+        "check: averaged over the batch": (lambda mu, lv: _mc_kl_ok(mu, lv).mean(), "averaged over the batch"),
+        "check: shape \\(5, 4\\), one value per latent unit": (lambda mu, lv: 0.5 * (lv.exp() + mu.pow(2) - 1 - lv), "shape \\(5, 4\\), one value per latent unit"),
+        "check: averaged over the latent dimension": (lambda mu, lv: 0.5 * (lv.exp() + mu.pow(2) - 1 - lv).mean(1), "averaged over the latent dimension"),
+        "check: factor 1/2": (lambda mu, lv: (lv.exp() + mu.pow(2) - 1 - lv).sum(1), "factor 1/2"),
+        "check: logvar was used as the standard": (lambda mu, lv: 0.5 * (lv.pow(2) + mu.pow(2) - 1 - lv.pow(2).log()).sum(1), "logvar was used as the standard"),
+        "check: expected": (lambda mu, lv: 0.5 * (lv.exp() + mu - 1 - lv).sum(1), "expected"),
+        "wrong sign": (lambda mu, lv: 0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp(), dim=1), None),
+        "summed over the batch": (lambda mu, lv: _ms_kl_divergence(mu, lv).sum(), None),
+        "std taken as logvar": (lambda mu, lv: 0.5 * torch.sum(lv ** 2 + mu ** 2 - 1 - torch.log(lv ** 2), dim=1), None),
+        "mean over latent units": (lambda mu, lv: _ms_kl_divergence(mu, lv) / mu.shape[1], None),
+    },
+    'elbo_loss': {
+        "check: summed over the batch": (lambda x, l, mu, lv: (_mc_recon(x, l) + _mc_kl_ok(mu, lv)).sum(), "summed over the batch"),
+        "check: wrong sign: elbo_loss is the NEGATIVE": (lambda x, l, mu, lv: -_mc_elbo_ok(x, l, mu, lv), "wrong sign: elbo_loss is the NEGATIVE"),
+        "check: KL term has the wrong sign": (lambda x, l, mu, lv: (_mc_recon(x, l) - _mc_kl_ok(mu, lv)).mean(), "KL term has the wrong sign"),
+        "check: sigmoid applied before": (lambda x, l, mu, lv: (_mc_recon(x, torch.sigmoid(l)) + _mc_kl_ok(mu, lv)).mean(), "sigmoid applied before"),
+        "check: averaged over pixels": (lambda x, l, mu, lv: F.binary_cross_entropy_with_logits(l, x) + _mc_kl_ok(mu, lv).mean(), "averaged over pixels"),
+        "check: shape \\(6,\\), one value per image": (lambda x, l, mu, lv: _mc_recon(x, l) + _mc_kl_ok(mu, lv), "shape \\(6,\\), one value per image"),
+        "check: KL term is missing": (lambda x, l, mu, lv: _mc_recon(x, l).mean(), "KL term is missing"),
+        "check: scalar tensor": (lambda x, l, mu, lv: _mc_elbo_ok(x, l, mu, lv).item(), "scalar tensor"),
+        "mean over pixels": (lambda x, l, mu, lv: F.binary_cross_entropy_with_logits(l, x) + _ms_kl_divergence(mu, lv).mean(), None),
+        "summed over the batch": (lambda x, l, mu, lv: _ms_elbo_loss(x, l, mu, lv) * x.shape[0], None),
+        "KL subtracted": (lambda x, l, mu, lv: _ms_elbo_loss(x, l, mu, lv) - 2 * _ms_kl_divergence(mu, lv).mean(), None),
+        "sigmoid before BCE-with-logits": (lambda x, l, mu, lv: _ms_elbo_loss(x, torch.sigmoid(l), mu, lv), None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 def _kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -276,7 +350,7 @@ LAB = Lab(
     title="Variational autoencoders",
     items=[
         Item(
-            name="reparameterize", diagnose=_diagnose_reparameterize, points=3,
+            name="reparameterize", diagnose=_diagnose_reparameterize, mistakes=_MISTAKES['reparameterize'], points=3,
             reference="genlab.models.vae.reparameterize",
             also_forbidden=("genlab.models.vae.standard_normal",),
             compare="custom", check=_check_reparameterize,
@@ -292,7 +366,7 @@ LAB = Lab(
                  "with torch.randn_like(mu).",
         ),
         Item(
-            name="kl_divergence", diagnose=_diagnose_kl_divergence, points=3,
+            name="kl_divergence", diagnose=_diagnose_kl_divergence, mistakes=_MISTAKES['kl_divergence'], points=3,
             reference="genlab.losses.kl_divergence", fallback=_kl,
             cases=[
                 Case("public-1", _kl_call(1.0, 4, 3)),
@@ -304,7 +378,7 @@ LAB = Lab(
             hint="sum over the latent dimension only (dim=1), keep the batch; check the sign of each term.",
         ),
         Item(
-            name="elbo_loss", diagnose=_diagnose_elbo_loss, points=4,
+            name="elbo_loss", diagnose=_diagnose_elbo_loss, mistakes=_MISTAKES['elbo_loss'], points=4,
             reference="genlab.losses.elbo_loss", fallback=_elbo,
             also_forbidden=("genlab.losses.negative_elbo",),
             cases=[

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
-from ._core import Call, Case, Item, Lab, rand, randn
+from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
 from ._student import call, expect_close, expect_tensor, fail
 
 
@@ -167,6 +167,70 @@ def _diagnose_optimal_discriminator(fn) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _mc_bce(logits, target, reduction='mean'):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction=reduction)
+
+
+def _mc_solution_g(fake, non_saturating=True):
+    return _mc_bce(fake, 1.0) if non_saturating else -_mc_bce(fake, 0.0)
+
+
+def _mc_flipped_default(fake, non_saturating=False):
+    return _mc_solution_g(fake, non_saturating)
+
+
+def _ms_discriminator_loss(d_real_logits, d_fake_logits):
+    return F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits)) + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+
+
+def _ms_generator_loss(d_fake_logits, non_saturating=True):
+    if non_saturating:
+        return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
+    return -F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'discriminator_loss': {
+        "check: labels are swapped": (lambda r, f: _mc_bce(r, 0.0) + _mc_bce(f, 1.0), "labels are swapped"),
+        "check: sigmoid": (lambda r, f: _mc_bce(torch.sigmoid(r), 1.0) + _mc_bce(torch.sigmoid(f), 0.0), "sigmoid"),
+        "check: summed over the batch": (lambda r, f: _mc_bce(r, 1.0, 'sum') + _mc_bce(f, 0.0, 'sum'), "summed over the batch"),
+        "check: averaged the two terms": (lambda r, f: 0.5 * (_mc_bce(r, 1.0) + _mc_bce(f, 0.0)), "averaged the two terms"),
+        "check: D maximises": (lambda r, f: -(_mc_bce(r, 1.0) + _mc_bce(f, 0.0)), "D maximises"),
+        "check: scalar": (lambda r, f: torch.stack([_mc_bce(r, 1.0), _mc_bce(f, 0.0)]), "scalar"),
+        "check: Python float": (lambda r, f: (_mc_bce(r, 1.0) + _mc_bce(f, 0.0)).item(), "Python float"),
+        "check: graph": (lambda r, f: (_mc_bce(r, 1.0) + _mc_bce(f, 0.0)).detach(), "graph"),
+        "labels swapped": (lambda r, f: _ms_discriminator_loss(f, r), None),
+        "fakes labelled real": (lambda r, f: _ms_discriminator_loss(r, -f), None),
+        "only the real term": (lambda r, f: F.softplus(-r).mean(), None),
+    },
+    'generator_loss': {
+        "check: the default must be the non-saturating": (_mc_flipped_default, "the default must be the non-saturating"),
+        "check: saturating": (lambda f, non_saturating=True: _mc_solution_g(f, not non_saturating), "saturating"),
+        "check: wrong sign": (lambda f, non_saturating=True: -_mc_solution_g(f, non_saturating), "wrong sign"),
+        "check: sigmoid": (lambda f, non_saturating=True: _mc_solution_g(torch.sigmoid(f), non_saturating), "sigmoid"),
+        "check: summed": (lambda f, non_saturating=True: _mc_bce(f, 1.0, 'sum') if non_saturating else -_mc_bce(f, 0.0, 'sum'), "summed"),
+        "check: G's target is 1": (lambda f, non_saturating=True: _mc_bce(f, 0.0), "G's target is 1"),
+        "check: stabl": (lambda f, non_saturating=True: -torch.log(torch.sigmoid(f)).mean() if non_saturating else torch.log(1 - torch.sigmoid(f)).mean(), "stabl"),
+        "saturating by default": (lambda f, non_saturating=True: _ms_generator_loss(f, not non_saturating), None),
+        "ignores the flag": (lambda f, non_saturating=True: _ms_generator_loss(f, True), None),
+        "sign error": (lambda f, non_saturating=True: -_ms_generator_loss(f, non_saturating), None),
+    },
+    'optimal_discriminator': {
+        "check: probability that x is real": (lambda p, q: q / (p + q), "probability that x is real"),
+        "check: density ratio": (lambda p, q: p / q, "density ratio"),
+        "check: pointwise": (lambda p, q: p / (p + q).sum(), "pointwise"),
+        "check: shape": (lambda p, q: (p / (p + q)).mean(0), "shape"),
+        "inverted": (lambda pd, pg: pg / (pd + pg), None),
+        "ratio": (lambda pd, pg: pd / pg, None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 def _d_loss(d_real_logits, d_fake_logits):
@@ -202,7 +266,7 @@ LAB = Lab(
     title="GAN theory",
     items=[
         Item(
-            name="discriminator_loss", diagnose=_diagnose_discriminator_loss, points=3,
+            name="discriminator_loss", diagnose=_diagnose_discriminator_loss, mistakes=_MISTAKES['discriminator_loss'], points=3,
             reference="genlab.losses.discriminator_loss", fallback=_d_loss,
             cases=[
                 Case("public-1", _pair(8, 1.0, 0.5)),
@@ -215,7 +279,7 @@ LAB = Lab(
                  "with torch.ones_like / torch.zeros_like and add the two means.",
         ),
         Item(
-            name="generator_loss", diagnose=_diagnose_generator_loss, points=3,
+            name="generator_loss", diagnose=_diagnose_generator_loss, mistakes=_MISTAKES['generator_loss'], points=3,
             reference="genlab.losses.generator_loss", fallback=_g_loss,
             cases=[
                 Case("public-default", _fake(8, 2.0)),
@@ -229,7 +293,7 @@ LAB = Lab(
                  "must be the non-saturating loss.",
         ),
         Item(
-            name="optimal_discriminator", diagnose=_diagnose_optimal_discriminator, points=2,
+            name="optimal_discriminator", diagnose=_diagnose_optimal_discriminator, mistakes=_MISTAKES['optimal_discriminator'], points=2,
             reference="genlab.losses.optimal_discriminator", fallback=_d_star,
             cases=[
                 Case("public-1", _densities((6,))),

@@ -27,10 +27,12 @@ from __future__ import annotations
 import numbers
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from ._core import Call, Item, Lab, scenario_case, scenario_check
+from .. import losses as _mc_losses
+from ._core import Call, Item, Lab, Mistakes, scenario_case, scenario_check
 from ._student import CheckFailed, call, fail
 from .scenarios import ref_gan_training_step
 
@@ -267,6 +269,184 @@ def _diagnose_gan_training_step(fn) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+class _mc_Gen(nn.Module):
+
+    def __init__(self, z_dim=32, width=8, out='sigmoid', flat=False):
+        super().__init__()
+        self.z_dim, self.out, self.flat = (z_dim, out, flat)
+        self.net = nn.Sequential(nn.ConvTranspose2d(z_dim, 2 * width, 4, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.ConvTranspose2d(width, 1, 4, 2, 1))
+
+    def forward(self, z):
+        x = self.net(z[:, :, None, None])
+        x = torch.sigmoid(x) if self.out == 'sigmoid' else torch.tanh(x)
+        return x.flatten(1) if self.flat else x
+
+
+class _mc_Disc(nn.Module):
+
+    def __init__(self, width=8, keep_dim=False, sigmoid=False):
+        super().__init__()
+        layers = [nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(2 * width, 1, 4)]
+        if sigmoid:
+            layers.append(nn.Sigmoid())
+        self.net = nn.Sequential(*layers)
+        self.keep_dim = keep_dim
+
+    def forward(self, x):
+        out = self.net(x).flatten(1)
+        return out if self.keep_dim else out.squeeze(1)
+
+
+def _mc_good_step(G, D, opt_g, opt_d, real, z, *, swap=False, detach=True, saturating=False, g_detached=False, no_zero=False):
+    fake = G(z)
+    d_in = fake.detach() if detach else fake
+    loss_d = _mc_losses.discriminator_loss(D(d_in), D(real)) if swap else _mc_losses.discriminator_loss(D(real), D(d_in))
+    if not no_zero:
+        opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = _mc_losses.generator_loss(D(fake.detach() if g_detached else fake), non_saturating=not saturating)
+    opt_g.zero_grad()
+    if loss_g.requires_grad:
+        loss_g.backward()
+    opt_g.step()
+    return {'loss_d': loss_d.item(), 'loss_g': loss_g.item()}
+
+
+def _mc_with(**flags):
+    return lambda *a: _mc_good_step(*a, **flags)
+
+
+def _mc_float_free(*a):
+    out = _mc_good_step(*a)
+    return {'loss_d': torch.tensor(out['loss_d']), 'loss_g': torch.tensor(out['loss_g'])}
+
+
+class _ms_Generator(nn.Module):
+
+    def __init__(self, z_dim: int=32, width: int=32):
+        super().__init__()
+        self.z_dim = z_dim
+        self.fc = nn.Linear(z_dim, width * 4 * 4)
+        self.up = nn.Sequential(nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(width, 1, 4, 2, 1))
+        self.width = width
+
+    def forward(self, z):
+        return torch.sigmoid(self.up(self.fc(z).reshape(len(z), self.width, 4, 4)))
+
+
+class _ms_TanhGenerator(_ms_Generator):
+
+    def forward(self, z):
+        return torch.tanh(self.up(self.fc(z).reshape(len(z), self.width, 4, 4)))
+
+
+class _ms_IgnoresZDim(_ms_Generator):
+
+    def __init__(self, z_dim: int=32, width: int=32):
+        super().__init__(32, width)
+
+
+class _ms_MLPGenerator(nn.Module):
+
+    def __init__(self, z_dim: int=32, width: int=32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(z_dim, 256), nn.Sigmoid())
+
+    def forward(self, z):
+        return self.net(z).view(-1, 1, 16, 16)
+
+
+class _ms_Discriminator(nn.Module):
+
+    def __init__(self, width: int=32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(width, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(width * 16, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+class _ms_SigmoidDiscriminator(_ms_Discriminator):
+
+    def forward(self, x):
+        return torch.sigmoid(super().forward(x))
+
+
+class _ms_KeepdimDiscriminator(_ms_Discriminator):
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def _ms_discriminator_loss(d_real_logits, d_fake_logits):
+    return F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits)) + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+
+
+def _ms_generator_loss(d_fake_logits, non_saturating=True):
+    if non_saturating:
+        return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
+    return -F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+
+
+def _ms_step(G, D, opt_g, opt_d, real, z, *, swap=False, detach=True, saturating=False, old_d=False, g_update=True, d_sum=False):
+    fake = G(z)
+    d_fake_for_g = D(fake) if old_d else None
+    r, f = (D(real), D(fake.detach() if detach else fake))
+    loss_d = _ms_discriminator_loss(f, r) if swap else _ms_discriminator_loss(r, f)
+    if d_sum:
+        loss_d = F.softplus(-r).sum() + F.softplus(f).sum()
+    opt_d.zero_grad()
+    loss_d.backward(retain_graph=not detach)
+    opt_d.step()
+    out = D(fake) if d_fake_for_g is None else d_fake_for_g
+    loss_g = _ms_generator_loss(out, non_saturating=not saturating)
+    if g_update:
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+    return {'loss_d': loss_d.item(), 'loss_g': loss_g.item()}
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'Generator': {
+        "check: sigmoid": (lambda z_dim=32: _mc_Gen(z_dim, out='tanh'), "sigmoid"),
+        "check: reshape": (lambda z_dim=32: _mc_Gen(z_dim, flat=True), "reshape"),
+        "check: shape": (lambda z_dim=32: nn.Linear(z_dim, 256), "shape"),
+        "tanh output": (_ms_TanhGenerator, None),
+        "ignores z_dim": (_ms_IgnoresZDim, None),
+        "no convolution": (_ms_MLPGenerator, None),
+    },
+    'Discriminator': {
+        "check: \\(6, 1\\)": (lambda: _mc_Disc(keep_dim=True), "\\(6, 1\\)"),
+        "check: remove the final sigmoid": (lambda: _mc_Disc(sigmoid=True), "remove the final sigmoid"),
+        "check: nn.Conv2d": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "nn.Conv2d"),
+        "sigmoid output": (_ms_SigmoidDiscriminator, None),
+        "(B, 1) logits": (_ms_KeepdimDiscriminator, None),
+    },
+    'gan_training_step': {
+        "check: labels swapped": (_mc_with(swap=True), "labels swapped"),
+        "check: detach the fakes": (_mc_with(detach=False), "detach the fakes"),
+        "check: non-saturating": (_mc_with(saturating=True), "non-saturating"),
+        "check: G unchanged": (_mc_with(g_detached=True), "G unchanged"),
+        "check: zero D's gradients": (_mc_with(no_zero=True), "zero D's gradients"),
+        "check: Python float": (_mc_float_free, "Python float"),
+        "check: dict": (lambda *a: (_mc_good_step(*a), None)[1], "dict"),
+        "labels swapped": (lambda *a: _ms_step(*a, swap=True), None),
+        "fakes not detached for D": (lambda *a: _ms_step(*a, detach=False), None),
+        "saturating G loss": (lambda *a: _ms_step(*a, saturating=True), None),
+        "G through the old D": (lambda *a: _ms_step(*a, old_d=True), None),
+        "G not updated": (lambda *a: _ms_step(*a, g_update=False), None),
+        "sum instead of mean": (lambda *a: _ms_step(*a, d_sum=True), None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 _FORBID_G = ("genlab.models.gan.DCGANGenerator", "genlab.models.gan._GeneratorBase")
@@ -336,7 +516,7 @@ LAB = Lab(
     title="GANs on images",
     items=[
         Item(
-            name="Generator", diagnose=_diagnose_Generator, points=3, also_forbidden=_FORBID_G,
+            name="Generator", diagnose=_diagnose_Generator, mistakes=_MISTAKES['Generator'], points=3, also_forbidden=_FORBID_G,
             compare="custom", check=_check_generator,
             cases=[scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
                    scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
@@ -345,7 +525,7 @@ LAB = Lab(
             hint="reshape z to (B, z_dim, 1, 1); ConvTranspose2d 1 -> 4 -> 8 -> 16; end with torch.sigmoid.",
         ),
         Item(
-            name="Discriminator", diagnose=_diagnose_Discriminator, points=3, also_forbidden=_FORBID_D,
+            name="Discriminator", diagnose=_diagnose_Discriminator, mistakes=_MISTAKES['Discriminator'], points=3, also_forbidden=_FORBID_D,
             compare="custom", check=_check_discriminator,
             cases=[scenario_case("public-1", "dcgan_discriminator", [0, 6]),
                    scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
@@ -354,7 +534,7 @@ LAB = Lab(
             hint="Conv2d 16 -> 8 -> 4 -> 1 with LeakyReLU; flatten the (B, 1, 1, 1) output with .view(-1).",
         ),
         Item(
-            name="gan_training_step", diagnose=_diagnose_gan_training_step, points=4,
+            name="gan_training_step", diagnose=_diagnose_gan_training_step, mistakes=_MISTAKES['gan_training_step'], points=4,
             also_forbidden=("genlab.exercises.lab04._variant_step",),
             compare="custom",
             check=scenario_check("gan_step", ref_gan_training_step, _STEP_MESSAGES, rtol=1e-4, atol=1e-5),

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from ._core import Call, Case, Gen, Item, Lab, rand, randint
+from .. import losses as _mc_losses
+from .. import masks as _mc_masks
+from ._core import Call, Case, Gen, Item, Lab, Mistakes, rand, randint
 from ._student import call, expect_close, expect_tensor, fail
 
 
@@ -175,6 +177,138 @@ def _diagnose_composite(fn) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _mc_inverted_block(batch, size, hole, generator=None):
+    return 1 - _mc_masks.block_mask(batch, size, hole, generator)
+
+
+def _mc_clipped_block(batch, size, hole, generator=None):
+    corner = torch.randint(0, size, (2, batch), generator=generator)
+    m = torch.zeros(batch, 1, size, size)
+    for b in range(batch):
+        m[b, 0, corner[0, b]:corner[0, b] + hole, corner[1, b]:corner[1, b] + hole] = 1
+    return m
+
+
+def _mc_exclusive_high(batch, size, hole, generator=None):
+    corner = torch.randint(0, max(1, size - hole), (2, batch), generator=generator)
+    m = torch.zeros(batch, 1, size, size)
+    for b in range(batch):
+        m[b, 0, corner[0, b]:corner[0, b] + hole, corner[1, b]:corner[1, b] + hole] = 1
+    return m
+
+
+def _mc_ignores_generator(batch, size, hole, generator=None):
+    return _mc_masks.block_mask(batch, size, hole)
+
+
+def _mc_wrong_side(batch, size, hole, generator=None):
+    return _mc_masks.block_mask(batch, size, hole - 1, generator)
+
+
+def _mc_one_corner(batch, size, hole, generator=None):
+    return _mc_masks.block_mask(1, size, hole, generator).expand(batch, 1, size, size).clone()
+
+
+def _mc_in_place(x, mask, fill=0.0):
+    x.mul_(1 - mask)
+    return x + fill * mask
+
+
+def _mc_per_image_mean(x_hat, x, mask):
+    return (((x_hat - x) ** 2 * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)).mean()
+
+
+def _mc_no_expand(x_hat, x, mask):
+    return ((x_hat - x) ** 2 * mask).sum() / mask.sum().clamp_min(1)
+
+
+def _ms_fixed_block(batch, size, hole, generator=None):
+    m = torch.zeros(batch, 1, size, size)
+    m[:, :, :hole, :hole] = 1
+    return m
+
+
+def _ms_block_mask(batch, size, hole, generator=None):
+    mask = torch.zeros(batch, 1, size, size)
+    top = torch.randint(0, size - hole + 1, (batch,), generator=generator)
+    left = torch.randint(0, size - hole + 1, (batch,), generator=generator)
+    for i in range(batch):
+        mask[i, 0, top[i]:top[i] + hole, left[i]:left[i] + hole] = 1
+    return mask
+
+
+def _ms_block_ignores_generator(batch, size, hole, generator=None):
+    return _ms_block_mask(batch, size, hole, None)
+
+
+def _ms_block_spills(batch, size, hole, generator=None):
+    m = torch.zeros(batch, 1, size, size)
+    t = torch.randint(0, size, (batch, 2), generator=generator)
+    for i in range(batch):
+        m[i, 0, t[i, 0]:t[i, 0] + hole, t[i, 1]:t[i, 1] + hole] = 1
+    return m
+
+
+def _ms_apply_mask(x, mask, fill=0.0):
+    return torch.where(mask.bool(), torch.full_like(x, fill), x)
+
+
+def _ms_masked_mse(x_hat, x, mask):
+    return ((x_hat - x) ** 2)[mask.expand_as(x).bool()].mean()
+
+
+def _ms_composite(x_hat, x, mask):
+    return torch.where(mask.bool(), x_hat, x)
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'block_mask': {
+        "check: inverted": (_mc_inverted_block, "inverted"),
+        "check: cut off by the image border": (_mc_clipped_block, "cut off by the image border"),
+        "check: exclusive": (_mc_exclusive_high, "exclusive"),
+        "check: generator": (_mc_ignores_generator, "generator"),
+        "check: wrong side": (_mc_wrong_side, "wrong side"),
+        "check: per image": (_mc_one_corner, "per image"),
+        "check: float": (lambda b, s, h, generator=None: _mc_masks.block_mask(b, s, h, generator).bool(), "float"),
+        "check: shape": (lambda b, s, h, generator=None: _mc_masks.block_mask(b, s, h, generator)[:, 0], "shape"),
+        "same place for every image": (_ms_fixed_block, None),
+        "ignores the generator": (_ms_block_ignores_generator, None),
+        "hole cut at the border": (_ms_block_spills, None),
+    },
+    'apply_mask': {
+        "check: multiply by \\(1 - mask\\)": (lambda x, mask, fill=0.0: x * mask, "multiply by \\(1 - mask\\)"),
+        "check: ignore `fill`": (lambda x, mask, fill=0.0: x * (1 - mask), "ignore `fill`"),
+        "check: in place": (_mc_in_place, "in place"),
+        "mask inverted": (lambda x, m, fill=0.0: _ms_apply_mask(x, 1 - m, fill), None),
+        "fill ignored": (lambda x, m, fill=0.0: x * (1 - m), None),
+    },
+    'masked_mse': {
+        "check: ALL pixels": (lambda x_hat, x, mask: ((x_hat - x) ** 2).mean(), "ALL pixels"),
+        "check: still divided": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * mask).mean(), "still divided"),
+        "check: a sum": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * mask).sum(), "a sum"),
+        "check: KNOWN": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * (1 - mask)).sum() / (1 - mask).sum(), "KNOWN"),
+        "check: not one mean per image": (_mc_per_image_mean, "not one mean per image"),
+        "check: differentiable": (lambda x_hat, x, mask: _mc_losses.masked_mse(x_hat, x, mask).detach(), "differentiable"),
+        "check: expand the mask": (_mc_no_expand, "expand the mask"),
+        "check: clamp": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * mask.expand_as(x)).sum() / mask.expand_as(x).sum(), "clamp"),
+        "mean over all pixels": (lambda xh, x, m: ((xh - x) ** 2 * m).mean(), None),
+        "known pixels": (lambda xh, x, m: _ms_masked_mse(xh, x, 1 - m), None),
+    },
+    'composite': {
+        "check: overwritten": (lambda x_hat, x, mask: x_hat, "overwritten"),
+        "check: overwritten (2)": (lambda x_hat, x, mask: x_hat * (1 - mask) + x * mask, "overwritten"),
+        "check: the model's prediction": (lambda x_hat, x, mask: x * (1 - mask), "the model's prediction"),
+        "known pixels overwritten": (lambda xh, x, m: xh, None),
+        "mask inverted": (lambda xh, x, m: _ms_composite(xh, x, 1 - m), None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 def _apply_mask(x, mask, fill=0.0):
@@ -236,7 +370,7 @@ LAB = Lab(
     title="Image restoration",
     items=[
         Item(
-            name="block_mask", diagnose=_diagnose_block_mask, points=3,
+            name="block_mask", diagnose=_diagnose_block_mask, mistakes=_MISTAKES['block_mask'], points=3,
             reference="genlab.masks.block_mask",
             also_forbidden=("genlab.masks.make_mask", "genlab.masks.center_block"),
             compare="custom", check=_check_block_mask,
@@ -251,7 +385,7 @@ LAB = Lab(
                  "generator=generator) and set mask[i, 0, top:top+hole, left:left+hole] = 1.",
         ),
         Item(
-            name="apply_mask", diagnose=_diagnose_apply_mask, points=2,
+            name="apply_mask", diagnose=_diagnose_apply_mask, mistakes=_MISTAKES['apply_mask'], points=2,
             reference="genlab.masks.apply_mask", fallback=_apply_mask,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
@@ -263,7 +397,7 @@ LAB = Lab(
             hint="mask is 1 where a pixel is missing; (1 - mask) keeps the known ones.",
         ),
         Item(
-            name="masked_mse", diagnose=_diagnose_masked_mse, points=3,
+            name="masked_mse", diagnose=_diagnose_masked_mse, mistakes=_MISTAKES['masked_mse'], points=3,
             reference="genlab.losses.masked_mse", fallback=_masked_mse,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
@@ -274,7 +408,7 @@ LAB = Lab(
             hint="sum the masked squared error and divide by mask.sum(), not by the number of pixels.",
         ),
         Item(
-            name="composite", diagnose=_diagnose_composite, points=2,
+            name="composite", diagnose=_diagnose_composite, mistakes=_MISTAKES['composite'], points=2,
             reference="genlab.masks.composite", fallback=_composite,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),

@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, randn, scenario_case
+from ..models import crnn as _mc_ref
+from ._core import Call, Case, Item, Lab, Mistakes, randn, scenario_case
 from ._student import call, expect_close, expect_tensor, fail
 
 _VIEW_HINT = ("right shape, wrong content: a plain .view/.reshape of (B, C, H, W) mixes channels and "
@@ -151,6 +152,105 @@ def _diagnose_CRNN(cls) -> str | None:
 
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _ms_composite(x_hat, x, mask):
+    return torch.where(mask.bool(), x_hat, x)
+
+
+def _ms_rows_to_sequences(feat):
+    b, c, h, w = feat.shape
+    return feat.permute(0, 2, 3, 1).reshape(b * h, w, c)
+
+
+def _ms_sequences_to_rows(seq, batch, height):
+    return seq.reshape(batch, height, seq.shape[1], seq.shape[2]).permute(0, 3, 1, 2)
+
+
+class _ms_CRNN(nn.Module):
+
+    def __init__(self, channels: int=1, width: int=32, hidden: int=64):
+        super().__init__()
+        w = width
+        self.encoder = nn.Sequential(nn.Conv2d(channels + 1, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU())
+        self.row_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.row_proj = nn.Linear(2 * hidden, 2 * w)
+        self.col_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.col_proj = nn.Linear(2 * hidden, 2 * w)
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, channels, 1))
+
+    def _sweep(self, feat, rnn, proj):
+        b, c, h, w = feat.shape
+        out, _ = rnn(_ms_rows_to_sequences(feat))
+        return feat + _ms_sequences_to_rows(proj(out), b, h)
+
+    def forward(self, x_masked, mask):
+        feat = self.encoder(torch.cat([x_masked, mask], 1))
+        feat = self._sweep(feat, self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj).transpose(2, 3)
+        return _ms_composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
+
+
+class _ms_CRNNNoColumns(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        return _ms_composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
+
+
+class _ms_CRNNNoComposite(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj).transpose(2, 3)
+        return torch.sigmoid(self.decoder(feat))
+
+
+class _ms_CRNNNoSigmoid(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj).transpose(2, 3)
+        return _ms_composite(self.decoder(feat) * 3, x_masked, mask)
+
+
+class _ms_CRNNNoTransposeBack(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj)
+        return _ms_composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'rows_to_sequences': {
+        "check: right shape, wrong content": (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "right shape, wrong content"),
+        "check: these are the columns": (lambda f: f.permute(0, 3, 2, 1).reshape(-1, f.shape[2], f.shape[1]), "these are the columns"),
+        "check: loop": (lambda f: f.permute(0, 2, 1, 3).reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "loop"),
+        "check: differentiable": (lambda f: _mc_ref.rows_to_sequences(f).detach(), "differentiable"),
+        "view instead of permute": (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), None),
+        "H and W swapped": (lambda f: f.permute(0, 3, 2, 1).reshape(-1, f.shape[2], f.shape[1]), None),
+    },
+    'sequences_to_rows': {
+        "check: right shape, wrong content": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), "right shape, wrong content"),
+        "check: permute\\(0, 3, 1, 2\\)": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]), "permute\\(0, 3, 1, 2\\)"),
+        "check: feat back": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1).transpose(2, 3).contiguous().reshape(b, s.shape[2], s.shape[1], h).transpose(2, 3), "feat back"),
+        "check: Error|C from seq": (lambda s, b, h: s.reshape(b, h, s.shape[1], 6).permute(0, 3, 1, 2), "Error|C from seq"),
+        "view instead of permute": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), None),
+        "wrong permute": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1), None),
+    },
+    'CRNN': {
+        "no column pass": (_ms_CRNNNoColumns, None),
+        "no composite": (_ms_CRNNNoComposite, None),
+        "no sigmoid": (_ms_CRNNNoSigmoid, None),
+        "column features not transposed back": (_ms_CRNNNoTransposeBack, None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 def _rows_to_sequences(feat):
@@ -196,7 +296,7 @@ LAB = Lab(
     title="CRNN",
     items=[
         Item(
-            name="rows_to_sequences", diagnose=_diagnose_rows_to_sequences, points=3,
+            name="rows_to_sequences", diagnose=_diagnose_rows_to_sequences, mistakes=_MISTAKES['rows_to_sequences'], points=3,
             reference="genlab.models.crnn.rows_to_sequences", fallback=_rows_to_sequences,
             compare="exact",
             cases=[
@@ -210,7 +310,7 @@ LAB = Lab(
                  "mixes channels and positions.",
         ),
         Item(
-            name="sequences_to_rows", diagnose=_diagnose_sequences_to_rows, points=3,
+            name="sequences_to_rows", diagnose=_diagnose_sequences_to_rows, mistakes=_MISTAKES['sequences_to_rows'], points=3,
             reference="genlab.models.crnn.sequences_to_rows", fallback=_sequences_to_rows,
             compare="exact",
             cases=[
@@ -221,7 +321,7 @@ LAB = Lab(
             hint="reshape to (B, H, W, C) first, then permute(0, 3, 1, 2).",
         ),
         Item(
-            name="CRNN", diagnose=_diagnose_CRNN, points=4,
+            name="CRNN", diagnose=_diagnose_CRNN, mistakes=_MISTAKES['CRNN'], points=4,
             also_forbidden=("genlab.models.crnn.CRNNRepairer",),
             compare="custom", check=_check_crnn,
             cases=[scenario_case("public-1", "crnn", [0, 2, 12, 16]),

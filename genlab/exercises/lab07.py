@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._core import Item, Lab, scenario_case, scenario_check
+from ._core import Item, Lab, Mistakes, scenario_case, scenario_check
 from ._student import call, fail
 from .scenarios import DTYPES, Inject, Outputs, Tensor, as_flag, as_float, flat_params
 
@@ -725,6 +725,217 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
     return "exact resume: 2 + 2 epochs == 4 epochs"
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _mc_fp16_everywhere_on_cuda(device, bf16_supported=None):
+    device = torch.device(device)
+    return (True, torch.float16, True) if device.type == 'cuda' else autocast_settings(device)
+
+
+def _mc_scaler_with_bf16(device, bf16_supported=None):
+    enabled, dtype, _ = autocast_settings(device, bf16_supported)
+    return (enabled, dtype, torch.device(device).type == 'cuda')
+
+
+def _mc_fp16_on_cpu(device, bf16_supported=None):
+    return (True, torch.float16, False) if torch.device(device).type == 'cpu' else autocast_settings(device, bf16_supported)
+
+
+def _mc_no_scaler_ever(device, bf16_supported=None):
+    enabled, dtype, _ = autocast_settings(device, bf16_supported)
+    return (enabled, dtype, False)
+
+
+def _mc_state(model, optimizer, scaler, epoch, *, rng=True, opt=True):
+    return {'model': model.state_dict(), 'optimizer': optimizer.state_dict() if opt else None, 'scaler': scaler.state_dict() if scaler is not None else None, 'epoch': epoch, 'rng': {'torch': torch.get_rng_state()} if rng else None}
+
+
+def _mc_save_direct(path, model, optimizer, scaler, epoch):
+    torch.save(_mc_state(model, optimizer, scaler, epoch), path)
+
+
+def _mc_save_tmp_left(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + '.tmp'
+    torch.save(_mc_state(model, optimizer, scaler, epoch), tmp)
+    os.replace(tmp, path)
+
+
+def _mc_save_no_rng(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + '.tmp'
+    try:
+        torch.save(_mc_state(model, optimizer, scaler, epoch, rng=False), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _mc_save_no_opt(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + '.tmp'
+    try:
+        torch.save(_mc_state(model, optimizer, scaler, epoch, opt=False), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _mc_save_objects(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + '.tmp'
+    torch.save({'model': model, 'optimizer': optimizer, 'scaler': scaler, 'epoch': epoch, 'rng': None}, tmp)
+    os.replace(tmp, path)
+
+
+def _mc_save_other_keys(path, model, optimizer, scaler, epoch):
+    torch.save({'weights': model.state_dict(), 'epoch': epoch}, path)
+
+
+def _ms_autocast_scaler_with_bf16(device, bf16_supported=None):
+    enabled, dtype, _ = autocast_settings(device, bf16_supported)
+    return (enabled, dtype, torch.device(device).type == 'cuda')
+
+
+def _ms_autocast_fp16_everywhere(device, bf16_supported=None):
+    return (True, torch.float16, torch.device(device).type == 'cuda')
+
+
+def _ms_autocast_strings_only(device, bf16_supported=None):
+    if device == 'cuda':
+        return autocast_settings('cuda', bf16_supported)
+    return autocast_settings('cpu' if device == 'cpu' else 'mps')
+
+
+def _ms_epoch(model, batches, optimizer, scaler, device, amp, *, mean_of_means=False, no_train=False, ignore_scaler=False, scaler_no_step=False, ignore_amp=False):
+    if not no_train:
+        model.train()
+    losses, sizes = ([], [])
+    for x, y in batches:
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(amp) and (not ignore_amp)):
+            loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad()
+        if scaler is None or ignore_scaler:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            if scaler_no_step:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+            scaler.update()
+        losses.append(loss.item())
+        sizes.append(len(y))
+    if mean_of_means:
+        return sum(losses) / len(losses)
+    return sum((a * n for a, n in zip(losses, sizes, strict=True))) / sum(sizes)
+
+
+def _ms_save_direct(path, model, optimizer, scaler, epoch):
+    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch, 'rng': {'torch': torch.get_rng_state()}}, path)
+
+
+def _ms_save_tmp_left_behind(path, model, optimizer, scaler, epoch):
+    import os
+    tmp = str(path) + '.tmp'
+    _ms_save_direct(tmp, model, optimizer, scaler, epoch)
+    os.replace(tmp, path)
+
+
+def _ms_save_no_rng(path, model, optimizer, scaler, epoch):
+    import os
+    tmp = str(path) + '.tmp'
+    try:
+        torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch, 'rng': {}}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _ms_save_no_optimizer(path, model, optimizer, scaler, epoch):
+    import os
+    tmp = str(path) + '.tmp'
+    try:
+        torch.save({'model': model.state_dict(), 'optimizer': {}, 'epoch': epoch, 'scaler': None if scaler is None else scaler.state_dict(), 'rng': {'torch': torch.get_rng_state()}}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _ms_save_checkpoint(path, model, optimizer, scaler, epoch):
+    import os
+    import tempfile
+    from pathlib import Path
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='ckpt-tmp-')
+    os.close(fd)
+    try:
+        torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch, 'rng': {'torch': torch.get_rng_state()}}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _ms_save_scaler_always_none(path, model, optimizer, scaler, epoch):
+    _ms_save_checkpoint(path, model, optimizer, None, epoch)
+
+
+def _ms_load(path, model, optimizer, scaler, *, rng=True, opt=True, sc=True, epoch_off=0):
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    model.load_state_dict(state['model'])
+    if opt:
+        optimizer.load_state_dict(state['optimizer'])
+    if sc and scaler is not None:
+        scaler.load_state_dict(state['scaler'])
+    if rng:
+        torch.set_rng_state(state['rng']['torch'])
+    return int(state['epoch']) + epoch_off
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'autocast_settings': {
+        "check: prefer bfloat16": (_mc_fp16_everywhere_on_cuda, "prefer bfloat16"),
+        "check: no scaler needed": (_mc_scaler_with_bf16, "no scaler needed"),
+        "check: dtype torch.bfloat16 for cpu": (_mc_fp16_on_cpu, "dtype torch.bfloat16 for cpu"),
+        "check: underflow": (_mc_no_scaler_ever, "underflow"),
+        "scaler with bf16": (_ms_autocast_scaler_with_bf16, None),
+        "fp16 everywhere": (_ms_autocast_fp16_everywhere, None),
+        "strings only": (_ms_autocast_strings_only, None),
+    },
+    'save_checkpoint': {
+        "check: os.replace": (_mc_save_direct, "os.replace"),
+        "check: partial file": (_mc_save_tmp_left, "partial file"),
+        "check: get_rng_state": (_mc_save_no_rng, "get_rng_state"),
+        "check: optimizer.state_dict": (_mc_save_no_opt, "optimizer.state_dict"),
+        "check: weights_only": (_mc_save_objects, "weights_only"),
+        "check: keys": (_mc_save_other_keys, "keys"),
+        "not atomic": (_ms_save_direct, None),
+        "temporary file left behind": (_ms_save_tmp_left_behind, None),
+        "no RNG state": (_ms_save_no_rng, None),
+        "no optimizer state": (_ms_save_no_optimizer, None),
+        "scaler never saved": (_ms_save_scaler_always_none, None),
+    },
+    'train_epoch': {
+        "mean of batch means": (lambda *a: _ms_epoch(*a, mean_of_means=True), None),
+        "no model.train()": (lambda *a: _ms_epoch(*a, no_train=True), None),
+        "scaler ignored": (lambda *a: _ms_epoch(*a, ignore_scaler=True), None),
+        "optimizer.step with a scaler": (lambda *a: _ms_epoch(*a, scaler_no_step=True), None),
+        "amp ignored": (lambda *a: _ms_epoch(*a, ignore_amp=True), None),
+    },
+    'load_checkpoint': {
+        "RNG not restored": (lambda *a: _ms_load(*a, rng=False), None),
+        "optimizer not restored": (lambda *a: _ms_load(*a, opt=False), None),
+        "scaler not restored": (lambda *a: _ms_load(*a, sc=False), None),
+        "epoch off by one": (lambda *a: _ms_load(*a, epoch_off=1), None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 def _loose_under_amp(args: list) -> dict[str, float]:
@@ -740,7 +951,7 @@ LAB = Lab(
     title="GPU training",
     items=[
         Item(
-            name="autocast_settings", diagnose=_diagnose_autocast_settings, points=2,
+            name="autocast_settings", diagnose=_diagnose_autocast_settings, mistakes=_MISTAKES['autocast_settings'], points=2,
             reference="genlab.exercises.lab07.autocast_settings",
             compare="custom",
             check=scenario_check("autocast", autocast_settings, {
@@ -755,7 +966,7 @@ LAB = Lab(
             hint="device = torch.device(device) first; branch on device.type.",
         ),
         Item(
-            name="train_epoch", diagnose=_diagnose_train_epoch, points=3,
+            name="train_epoch", diagnose=_diagnose_train_epoch, mistakes=_MISTAKES['train_epoch'], points=3,
             reference="genlab.exercises.lab07.train_epoch",
             compare="custom",
             check=scenario_check("train_epoch", train_epoch, {
@@ -780,7 +991,7 @@ LAB = Lab(
                  "optimizer.step() yourself.",
         ),
         Item(
-            name="save_checkpoint", diagnose=_diagnose_save_checkpoint, points=3,
+            name="save_checkpoint", diagnose=_diagnose_save_checkpoint, mistakes=_MISTAKES['save_checkpoint'], points=3,
             reference="genlab.exercises.lab07.save_checkpoint", also_forbidden=("genlab.train.save_checkpoint",),
             compare="custom",
             check=scenario_check("save_checkpoint", save_checkpoint, {
@@ -807,7 +1018,7 @@ LAB = Lab(
                  "finally: remove tmp if it exists.",
         ),
         Item(
-            name="load_checkpoint", diagnose=_diagnose_load_checkpoint, points=2,
+            name="load_checkpoint", diagnose=_diagnose_load_checkpoint, mistakes=_MISTAKES['load_checkpoint'], points=2,
             reference="genlab.exercises.lab07.load_checkpoint", also_forbidden=("genlab.train.load_checkpoint",),
             compare="custom",
             check=scenario_check("load_checkpoint", load_checkpoint, {

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, randn, scenario_case, scenario_check
+from ._core import Call, Case, Item, Lab, Mistakes, randn, scenario_case, scenario_check
 from ._student import CheckFailed, call, expect_close, expect_tensor, fail
 from .scenarios import ref_discriminator_update, ref_ema_copy, ref_predict, ref_row_rnn
 
@@ -275,6 +275,174 @@ def _diagnose_fixed_ema_copy(fn) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _ms_discriminator_loss(d_real_logits, d_fake_logits):
+    return F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits)) + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+
+
+def _ms_kl_divergence(mu, logvar):
+    return -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1)
+
+
+def _ms_rows_to_sequences(feat):
+    b, c, h, w = feat.shape
+    return feat.permute(0, 2, 3, 1).reshape(b * h, w, c)
+
+
+def _ms_sequences_to_rows(seq, batch, height):
+    return seq.reshape(batch, height, seq.shape[1], seq.shape[2]).permute(0, 3, 1, 2)
+
+
+def _ms_fixed_row_rnn(rnn, feat):
+    b, c, h, w = feat.shape
+    out, _ = rnn(_ms_rows_to_sequences(feat))
+    return _ms_sequences_to_rows(out, b, h)
+
+
+def _ms_update_no_detach(generator, discriminator, opt_d, z, real):
+    fake = generator(z)
+    loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+def _ms_fixed_discriminator_update(generator, discriminator, opt_d, z, real):
+    with torch.no_grad():
+        fake = generator(z)
+    loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+def _ms_update_loss_after(generator, discriminator, opt_d, z, real):
+    _ms_fixed_discriminator_update(generator, discriminator, opt_d, z, real)
+    with torch.no_grad():
+        return _ms_discriminator_loss(discriminator(real), discriminator(generator(z)))
+
+
+def _ms_predict_no_eval(model, x):
+    with torch.no_grad():
+        return model(x)
+
+
+def _ms_predict_stays_eval(model, x):
+    model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
+def _ms_fixed_predict(model, x):
+    mode = model.training
+    model.eval()
+    with torch.inference_mode():
+        out = model(x)
+    model.train(mode)
+    return out.clone()
+
+
+def _ms_predict_forces_train(model, x):
+    out = _ms_fixed_predict(model, x)
+    model.train()
+    return out
+
+
+def _ms_predict_with_graph(model, x):
+    was = model.training
+    model.eval()
+    out = model(x)
+    model.train(was)
+    return out
+
+
+def _ms_ema_same_object(model):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _ms_ema_fresh(model):
+    ema = type(model)()
+    return ema.requires_grad_(False)
+
+
+def _ms_ema_not_frozen(model):
+    import copy
+    return copy.deepcopy(model)
+
+
+def _ms_ema_shares(model):
+    import copy
+    ema = copy.deepcopy(model)
+    for (_, p), (_, q) in zip(ema.named_parameters(), model.named_parameters(), strict=True):
+        p.data = q.data
+    return ema.requires_grad_(False)
+
+
+def _mo_grad_leak_update(gen, disc, opt_d, z, real):
+    fake = gen(z)
+    loss = F.softplus(-disc(real)).mean() + F.softplus(disc(fake)).mean()
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'fixed_generator_output': {
+        "the broken original": (lambda f, c, s: f.view(-1, 1, s, s), None),
+        "channels last": (lambda f, c, s: f.view(f.shape[0], s, s, c).permute(0, 3, 1, 2), None),
+        "a second wrong version": (lambda flat, ch, s: flat.view(flat.shape[0], s, s, ch).permute(0, 3, 1, 2), None),
+    },
+    'fixed_discriminator_loss': {
+        "the broken original": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
+        "labels swapped": (lambda r, f: _ms_discriminator_loss(f, r), None),
+        "a second wrong version": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.zeros_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
+    },
+    'fixed_kl_divergence': {
+        "the broken original": (lambda mu, lv: -_ms_kl_divergence(mu, lv), None),
+        "mean over latent units": (lambda mu, lv: 0.5 * (lv.exp() + mu ** 2 - 1 - lv).mean(1), None),
+        "a second wrong version": (lambda mu, lv: 0.5 * (lv.exp() + mu ** 2 - 1 - lv).mean(1), None),
+    },
+    'fixed_row_rnn': {
+        "view instead of permute": (lambda rnn, f: rnn(f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]))[0].reshape(f.shape[0], -1, f.shape[2], f.shape[3]), None),
+        "columns instead of rows": (lambda rnn, f: _ms_fixed_row_rnn(rnn, f.transpose(2, 3)).transpose(2, 3), None),
+        "a second wrong version": (lambda rnn, f: rnn(f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]))[0].reshape(f.shape[0], -1, f.shape[2], f.shape[3]), None),
+    },
+    'fixed_bce_loss': {
+        "the broken original": (lambda lo, t: F.binary_cross_entropy_with_logits(torch.sigmoid(lo), t), None),
+        "summed": (lambda lo, t: F.binary_cross_entropy_with_logits(lo, t, reduction='sum'), None),
+        "a second wrong version": (lambda lg, t: F.binary_cross_entropy(torch.sigmoid(lg), t) * 2, None),
+    },
+    'fixed_discriminator_update': {
+        "the broken original (no detach)": (_ms_update_no_detach, None),
+        "loss after the step": (_ms_update_loss_after, None),
+        "gradients leak into G": (_mo_grad_leak_update, None),
+    },
+    'fixed_predict': {
+        "the broken original (no eval)": (_ms_predict_no_eval, None),
+        "model left in eval mode": (_ms_predict_stays_eval, None),
+        "model forced into training mode": (_ms_predict_forces_train, None),
+        "outputs keep their graph": (_ms_predict_with_graph, None),
+        "a second wrong version": (lambda m, x: m.eval()(x).detach(), None),
+    },
+    'fixed_ema_copy': {
+        "the broken original (same object)": (_ms_ema_same_object, None),
+        "a fresh network": (_ms_ema_fresh, None),
+        "not frozen": (_ms_ema_not_frozen, None),
+        "shared storage": (_ms_ema_shares, None),
+        "a second wrong version": (lambda m: type(m)(), None),
+    },
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 def _gen_output(flat, channels, size):
@@ -310,7 +478,7 @@ LAB = Lab(
     title="Debugging",
     items=[
         Item(
-            name="fixed_generator_output", diagnose=_diagnose_fixed_generator_output, points=1, fallback=_gen_output, compare="exact",
+            name="fixed_generator_output", diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
             cases=[Case("public-1", _flat(4, 3, 4)),
                    Case("held-1", _flat(2, 1, 5), public=False),
                    Case("held-2", _flat(3, 2, 3), public=False)],
@@ -318,7 +486,7 @@ LAB = Lab(
             hint="keep the batch dimension: flat.view(flat.shape[0], channels, size, size).",
         ),
         Item(
-            name="fixed_discriminator_loss", diagnose=_diagnose_fixed_discriminator_loss, points=1, fallback=_d_loss,
+            name="fixed_discriminator_loss", diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
             also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
                    Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
@@ -327,7 +495,7 @@ LAB = Lab(
             hint="the fake term's target is zeros_like(d_fake).",
         ),
         Item(
-            name="fixed_kl_divergence", diagnose=_diagnose_fixed_kl_divergence, points=1, fallback=_kl,
+            name="fixed_kl_divergence", diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
             also_forbidden=("genlab.losses.kl_divergence",),
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
                    Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False)],
@@ -335,7 +503,7 @@ LAB = Lab(
             hint="the broken version has every sign flipped.",
         ),
         Item(
-            name="fixed_row_rnn", diagnose=_diagnose_fixed_row_rnn, points=2, compare="custom",
+            name="fixed_row_rnn", diagnose=_diagnose_fixed_row_rnn, mistakes=_MISTAKES['fixed_row_rnn'], points=2, compare="custom",
             check=scenario_check("row_rnn", ref_row_rnn,
                                  {"out": "not the GRU run along every row of the map "
                                          "(view instead of permute? rows and columns swapped?)"},
@@ -347,7 +515,7 @@ LAB = Lab(
             hint="feat.permute(0, 2, 3, 1).reshape(b * h, w, c), then reshape(b, h, w, -1).permute(0, 3, 1, 2).",
         ),
         Item(
-            name="fixed_bce_loss", diagnose=_diagnose_fixed_bce_loss, points=1, fallback=_bce,
+            name="fixed_bce_loss", diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
             cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
                    Case("public-1", _bce_call(7, 3.0)),
                    Case("held-1", _bce_call(12, 2.0), public=False)],
@@ -355,7 +523,7 @@ LAB = Lab(
             hint="BCE-with-logits applies the sigmoid itself.",
         ),
         Item(
-            name="fixed_discriminator_update", diagnose=_diagnose_fixed_discriminator_update, points=2, compare="custom",
+            name="fixed_discriminator_update", diagnose=_diagnose_fixed_discriminator_update, mistakes=_MISTAKES['fixed_discriminator_update'], points=2, compare="custom",
             check=scenario_check("d_update", ref_discriminator_update, {
                 "G_has_no_gradient": "D's loss put gradients into the generator: detach the fakes",
                 "G_unchanged": "the generator's weights changed during a D update",
@@ -369,7 +537,7 @@ LAB = Lab(
             hint="fake = generator(z).detach().",
         ),
         Item(
-            name="fixed_predict", diagnose=_diagnose_fixed_predict, points=2, compare="custom",
+            name="fixed_predict", diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
             check=scenario_check("predict", ref_predict, {
                 "repeatable": "two calls gave different outputs: dropout still active (model.eval())",
                 "bn_stats_untouched": "predicting changed batch-norm running statistics: model.eval()",
@@ -384,7 +552,7 @@ LAB = Lab(
             hint="was = model.training; model.eval(); with torch.no_grad(): ...; finally model.train(was).",
         ),
         Item(
-            name="fixed_ema_copy", diagnose=_diagnose_fixed_ema_copy, points=2, compare="custom",
+            name="fixed_ema_copy", diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
             check=scenario_check("ema_copy", ref_ema_copy, {
                 "same_weights": "the copy does not start with the model's weights",
                 "no_shared_storage": "the copy shares parameters with the model: use copy.deepcopy",
