@@ -32,7 +32,8 @@ import re
 from pathlib import Path
 
 from ..errors import NotALabError
-from ._core import PROPERTIES, Call, Case, Gen, Item, Lab, LabSpec, judge, run_cases
+from ._core import PROPERTIES, Call, Case, Gen, Item, Lab, LabSpec, judge
+from .drivers import run_cases
 
 __all__ = ["GRADED_LABS", "PROPERTIES", "UNGRADED_LABS", "Call", "Case", "Gen", "Item", "Lab", "LabSpec",
            "all_items", "judge", "load_lab", "load_spec", "protected_references", "run_cases"]

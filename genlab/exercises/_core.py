@@ -6,7 +6,7 @@ named mistakes and the hint slots. A :class:`Lab` groups a graded lab's items.
 
 Judging one case, everywhere: ``call = case.make(g)`` draws the inputs, a driver of
 :mod:`genlab.exercises.drivers` exercises the implementation on them (in the grader's
-sandboxed worker, or in-process for a student check and :func:`run_cases`), and
+sandboxed worker, or in-process for a student check and :func:`~genlab.exercises.drivers.run_cases`), and
 :func:`judge` compares the driver's plain-tensor outputs with the reference.
 
 Comparison kinds (``Item.compare``):
@@ -244,33 +244,6 @@ def job_case(item: Item, case: Case, call: Call, tensors: dict[str, torch.Tensor
             "kwargs": encode(dict(call.kwargs), f"{key}/k", tensors)}
 
 
-def run_cases(item: Item, fn: Any, *, seed: int = 0, public_only: bool = False,
-              namespace: dict[str, Any] | None = None) -> list[tuple[Case, Call, str]]:
-    """Draw ``item``'s cases from ``seed``, run them in this process, judge them.
-
-    Trusted code only (the student's own notebook, tests): no sandbox. Returns the
-    failures as ``(case, call, message)``.
-    """
-    from .drivers import DRIVERS
-
-    g = torch.Generator().manual_seed(seed)
-    failures = []
-    for case in item.cases:
-        call = case.make(g)  # drawn for every case, so held-back draws do not depend on public_only
-        if public_only and not case.public:
-            continue
-        tensors: dict[str, torch.Tensor] = {}
-        jc = job_case(item, case, call, tensors)
-        try:
-            outputs = DRIVERS[case.driver](fn, jc, tensors, namespace or {})
-            msg = judge(item, call, outputs)
-        except Exception as exc:  # noqa: BLE001 - the implementation (or a shape the reference rejects) raised
-            msg = f"raised {type(exc).__name__}: {exc}"
-        if msg:
-            failures.append((case, call, msg))
-    return failures
-
-
 # --------------------------------------------------------------------------- helpers for cases
 
 def randn(g: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
@@ -325,42 +298,3 @@ def outputs_of(outputs: dict[str, torch.Tensor], prefix: str = "out") -> torch.T
         parts.append(outputs[f"{prefix}.{i}"])
         i += 1
     return tuple(parts) if parts else None
-
-
-# --------------------------------------------------------------------------- behaviour scenarios
-
-def scenario_case(name: str, scenario: str, args: list, public: bool = True, seeded: bool = True) -> Case:
-    """A case that runs :mod:`genlab.exercises.scenarios` ``scenario`` with plain JSON ``args``.
-
-    For a held-back case whose scenario takes a seed first (``seeded``), that seed
-    is drawn from the run's generator, so held-back setups change with ``--seed``.
-    """
-    a = list(args)  # a copy: the spec's list cannot change the case later
-
-    def make(g: torch.Generator) -> Call:
-        if seeded and not public:
-            return Call([randint(g, 0, 2**20)] + list(a[1:]))
-        return Call(list(a))
-
-    return Case(name, make, public=public, driver="scenario", options={"scenario": scenario})
-
-
-def scenario_check(scenario: str, reference: Callable[..., Any], messages: dict[str, str],
-                   rtol: float = 1e-4, atol: float = 1e-6,
-                   loose: Callable[[list], dict[str, float]] | None = None) -> CheckFn:
-    """A check that runs the same scenario on ``reference`` in the parent and compares observations.
-
-    The reference's observations are computed once per set of arguments and cached.
-    ``loose(args)`` gives per-key absolute tolerances for a case (e.g. under autocast).
-    """
-    from .scenarios import compare_scenarios, run_scenario
-
-    cache: dict[str, dict[str, torch.Tensor]] = {}
-
-    def check(call: Call, outputs: dict[str, torch.Tensor], ref) -> str | None:  # noqa: ARG001
-        key = repr(call.args)
-        if key not in cache:
-            cache[key] = run_scenario(scenario, reference, list(call.args), None)
-        return compare_scenarios(outputs, cache[key], messages, rtol, atol, loose(list(call.args)) if loose else None)
-
-    return check

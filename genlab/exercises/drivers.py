@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import builtins
 import importlib
+from typing import Any
 
 import torch
 
+from ._core import Call, Case, Item, job_case, judge
 from .scenarios import run_scenario
 
 # Bound at import, before any submitted code runs: a cell that patches builtins cannot
@@ -165,3 +167,28 @@ def drive_scenario(fn, case, inputs, ns) -> dict:
 
 
 DRIVERS = {"call": drive_call, "module": drive_module, "scenario": drive_scenario}
+
+
+def run_cases(item: Item, fn: Any, *, seed: int = 0, public_only: bool = False,
+              namespace: dict[str, Any] | None = None) -> list[tuple[Case, Call, str]]:
+    """Draw ``item``'s cases from ``seed``, run them in this process, judge them.
+
+    Trusted code only (the student's own notebook, tests): no sandbox. Returns the
+    failures as ``(case, call, message)``.
+    """
+    g = torch.Generator().manual_seed(seed)
+    failures = []
+    for case in item.cases:
+        call = case.make(g)  # drawn for every case, so held-back draws do not depend on public_only
+        if public_only and not case.public:
+            continue
+        tensors: dict[str, torch.Tensor] = {}
+        jc = job_case(item, case, call, tensors)
+        try:
+            outputs = DRIVERS[case.driver](fn, jc, tensors, namespace or {})
+            msg = judge(item, call, outputs)
+        except Exception as exc:  # noqa: BLE001 - the implementation (or a shape the reference rejects) raised
+            msg = f"raised {type(exc).__name__}: {exc}"
+        if msg:
+            failures.append((case, call, msg))
+    return failures

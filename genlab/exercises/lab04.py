@@ -32,9 +32,9 @@ from torch import nn
 
 from .. import losses
 from .. import losses as _mc_losses
-from ._core import Call, Item, Lab, Mistakes, scenario_case, scenario_check
+from ._core import Call, Item, Lab, Mistakes
 from ._student import CheckFailed, call, fail
-from .scenarios import ref_gan_training_step
+from .scenarios import ref_gan_training_step, scenario_case, scenario_check
 
 # --------------------------------------------------------------------------- the two networks
 

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from ..models import crnn as _mc_ref
-from ._core import Call, Case, Item, Lab, Mistakes, randn, scenario_case
+from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import call, expect_close, expect_tensor, fail
+from .scenarios import scenario_case
 
 _VIEW_HINT = ("right shape, wrong content: a plain .view/.reshape of (B, C, H, W) mixes channels and "
               "positions. Move the channels last first (permute(0, 2, 3, 1)), then reshape.")

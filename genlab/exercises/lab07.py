@@ -53,9 +53,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._core import Item, Lab, Mistakes, scenario_case, scenario_check
+from ._core import Item, Lab, Mistakes
 from ._student import call, fail
-from .scenarios import DTYPES, Inject, Outputs, Tensor, as_flag, as_float, flat_params
+from .scenarios import (
+    DTYPES,
+    Inject,
+    Outputs,
+    Tensor,
+    as_flag,
+    as_float,
+    flat_params,
+    scenario_case,
+    scenario_check,
+)
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "epoch", "rng")
 

@@ -27,9 +27,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, randn, scenario_case, scenario_check
+from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import CheckFailed, call, expect_close, expect_tensor, fail
-from .scenarios import ref_discriminator_update, ref_ema_copy, ref_predict, ref_row_rnn
+from .scenarios import (
+    ref_discriminator_update,
+    ref_ema_copy,
+    ref_predict,
+    ref_row_rnn,
+    scenario_case,
+    scenario_check,
+)
 
 # ------------------------------------------------------------------ 1. flat output -> image
 

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._core import Call, Case, CheckFn, compare_tensors, randint
+
 Outputs = dict[str, torch.Tensor]
 Tensor = torch.Tensor
 
@@ -492,8 +494,6 @@ def compare_scenarios(got: Outputs, want: Outputs, messages: dict[str, str], rto
     (``loose`` gives a per-key absolute tolerance). ``messages[key]`` says what a
     difference in ``key`` means, for feedback.
     """
-    from ._core import compare_tensors
-
     loose = loose or {}
     for key, w in want.items():
         what = messages.get(key, key)
@@ -508,3 +508,40 @@ def compare_scenarios(got: Outputs, want: Outputs, messages: dict[str, str], rto
         if why:
             return f"{what} ({key}: {why})" if w.numel() > 1 or w.is_floating_point() else what
     return None
+
+
+# --------------------------------------------------------------------------- behaviour scenarios
+
+def scenario_case(name: str, scenario: str, args: list, public: bool = True, seeded: bool = True) -> Case:
+    """A case that runs :mod:`genlab.exercises.scenarios` ``scenario`` with plain JSON ``args``.
+
+    For a held-back case whose scenario takes a seed first (``seeded``), that seed
+    is drawn from the run's generator, so held-back setups change with ``--seed``.
+    """
+    a = list(args)  # a copy: the spec's list cannot change the case later
+
+    def make(g: torch.Generator) -> Call:
+        if seeded and not public:
+            return Call([randint(g, 0, 2**20)] + list(a[1:]))
+        return Call(list(a))
+
+    return Case(name, make, public=public, driver="scenario", options={"scenario": scenario})
+
+
+def scenario_check(scenario: str, reference: Callable[..., Any], messages: dict[str, str],
+                   rtol: float = 1e-4, atol: float = 1e-6,
+                   loose: Callable[[list], dict[str, float]] | None = None) -> CheckFn:
+    """A check that runs the same scenario on ``reference`` in the parent and compares observations.
+
+    The reference's observations are computed once per set of arguments and cached.
+    ``loose(args)`` gives per-key absolute tolerances for a case (e.g. under autocast).
+    """
+    cache: dict[str, dict[str, torch.Tensor]] = {}
+
+    def check(call: Call, outputs: dict[str, torch.Tensor], ref) -> str | None:  # noqa: ARG001
+        key = repr(call.args)
+        if key not in cache:
+            cache[key] = run_scenario(scenario, reference, list(call.args), None)
+        return compare_scenarios(outputs, cache[key], messages, rtol, atol, loose(list(call.args)) if loose else None)
+
+    return check

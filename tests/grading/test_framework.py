@@ -131,7 +131,7 @@ def test_cli_self_check_reports_missing_lab(capsys, tmp_path):
 
 def test_cli_grades_a_folder(fixture_lab, tmp_path, monkeypatch, capsys):
     """`genlab grade` end to end, with the fixture spec standing in for a lab's spec."""
-    import genlab.grading.specs as specs
+    import genlab.exercises as specs
     from genlab.cli import main
 
     monkeypatch.setattr(specs, "load_spec", lambda lab: fixture_lab["spec"])
