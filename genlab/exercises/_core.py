@@ -198,6 +198,11 @@ def clone_call(call: Call) -> tuple[list, dict]:
 def judge(item: Item, call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
     """None when the driver's ``outputs`` for ``call`` pass; otherwise why not (kept short)."""
     ref, _ = item.resolve_reference()
+    for i, a in enumerate(call.args):
+        after = outputs.get(f"in.{i}")
+        if isinstance(a, torch.Tensor) and after is not None and not (
+                after.shape == a.shape and torch.equal(after.double().nan_to_num(), a.double().nan_to_num())):
+            return f"argument {i} was modified in place: the inputs must come back unchanged"
     if item.compare in ("close", "exact"):
         if ref is None:
             return "no reference available for this item (grader configuration)"

@@ -69,6 +69,10 @@ def drive_call(fn, case, inputs, ns) -> dict:  # noqa: ARG001
         result = fn(*args, **kwargs)
         suffix = "" if r == 0 else f"#{r}"
         _plain(result, "out" + suffix, out)
+        if r == 0:  # the inputs after the call: the judge checks nothing was modified in place
+            for i, a in enumerate(args):
+                if _type(a) is _Tensor:
+                    out[f"in.{i}"] = a.detach().clone().contiguous()
         if grad:
             if _type(result) is not _Tensor or not result.requires_grad:
                 raise TypeError("the output is not connected to the inputs' autograd graph "

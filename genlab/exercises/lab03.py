@@ -272,6 +272,8 @@ LAB = Lab(
                 Case("public-1", _pair(8, 1.0, 0.5)),
                 Case("held-1", _pair(32, 3.0, 1.0), public=False),
                 Case("held-2", _pair(5, 0.5, -0.5), public=False),
+                Case("held-grad", _pair(8, 1.0, 0.5), public=False, options={"grad": [0, 1]}, tags=("gradients",)),
+                Case("held-extreme", _pair(8, 60.0), public=False, tags=("extreme",)),
             ],
             expected="BCE-with-logits of real logits against 1 plus BCE-with-logits of fake logits "
                      "against 0, each averaged over the batch (a scalar).",
@@ -286,6 +288,8 @@ LAB = Lab(
                 Case("public-saturating", _fake(8, 2.0, non_saturating=False)),
                 Case("held-ns", _fake(16, 3.0, non_saturating=True), public=False),
                 Case("held-sat", _fake(16, 3.0, non_saturating=False), public=False),
+                Case("held-extreme-ns", _fake(8, 60.0, non_saturating=True), public=False, tags=("extreme",)),
+                Case("held-extreme-sat", _fake(8, 60.0, non_saturating=False), public=False, tags=("extreme",)),
             ],
             expected="non_saturating=True: -mean(log D(G(z))) = BCE(fake logits, 1); "
                      "non_saturating=False: mean(log(1 - D(G(z)))) = -BCE(fake logits, 0).",

@@ -304,6 +304,7 @@ LAB = Lab(
                 Case("public-1", _feat_case(2, 3, 4, 5)),
                 Case("held-1", _feat_case(3, 5, 2, 7), public=False),
                 Case("held-2", _feat_case(1, 4, 6, 3), public=False),
+                Case("held-grad", _feat_case(2, 3, 4, 5), public=False, options={"grad": [0]}, tags=("gradients",)),
             ],
             expected="(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to "
                      "right, with the channels as features.",

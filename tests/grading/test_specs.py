@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from genlab.exercises import GRADED_LABS, UNGRADED_LABS, load_spec
 from genlab.grading.grader import grade_functions, self_check
@@ -20,16 +22,268 @@ from genlab.grading.sandbox import Limits
 # --------------------------------------------------------------------------- correct implementations
 
 
+def reparameterize(mu, logvar):
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def kl_divergence(mu, logvar):
+    return -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), dim=1)
+
+
+def elbo_loss(x, x_logits, mu, logvar):
+    rec = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / x.shape[0]
+    return rec + kl_divergence(mu, logvar).mean()
+
+
+def discriminator_loss(d_real_logits, d_fake_logits):
+    return (F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits))
+            + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits)))
+
+
+def generator_loss(d_fake_logits, non_saturating=True):
+    if non_saturating:
+        return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
+    return -F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+
+
+def optimal_discriminator(p_data, p_g):
+    return p_data / (p_data + p_g)
+
+
+def block_mask(batch, size, hole, generator=None):
+    mask = torch.zeros(batch, 1, size, size)
+    top = torch.randint(0, size - hole + 1, (batch,), generator=generator)
+    left = torch.randint(0, size - hole + 1, (batch,), generator=generator)
+    for i in range(batch):
+        mask[i, 0, top[i]:top[i] + hole, left[i]:left[i] + hole] = 1
+    return mask
+
+
+def apply_mask(x, mask, fill=0.0):
+    return torch.where(mask.bool(), torch.full_like(x, fill), x)
+
+
+def masked_mse(x_hat, x, mask):
+    return ((x_hat - x) ** 2)[mask.expand_as(x).bool()].mean()
+
+
+def composite(x_hat, x, mask):
+    return torch.where(mask.bool(), x_hat, x)
+
+
+def rows_to_sequences(feat):
+    b, c, h, w = feat.shape
+    return feat.permute(0, 2, 3, 1).reshape(b * h, w, c)
+
+
+def sequences_to_rows(seq, batch, height):
+    return seq.reshape(batch, height, seq.shape[1], seq.shape[2]).permute(0, 3, 1, 2)
+
+
+def add_noise(x, sigma):
+    return torch.clamp(x + sigma * torch.randn_like(x), min=0.0, max=1.0)
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, latent_dim: int = 8):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+                                 nn.Linear(8 * 8 * 8, latent_dim))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, latent_dim: int = 8):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(nn.Linear(latent_dim, 8 * 8 * 8), nn.ReLU(), nn.Unflatten(1, (8, 8, 8)),
+                                 nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1))
+
+    def forward(self, z):
+        return self.net(z)
+
+
 # lab 04: DCGAN blocks and the training step
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim: int = 32, width: int = 32):
+        super().__init__()
+        self.z_dim = z_dim
+        self.fc = nn.Linear(z_dim, width * 4 * 4)
+        self.up = nn.Sequential(nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(width, width, 3, padding=1),
+                                nn.ReLU(), nn.ConvTranspose2d(width, 1, 4, 2, 1))
+        self.width = width
+
+    def forward(self, z):
+        return torch.sigmoid(self.up(self.fc(z).reshape(len(z), self.width, 4, 4)))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(width, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(),
+                                 nn.Linear(width * 16, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+def gan_training_step(G, D, opt_g, opt_d, real, z):
+    opt_d.zero_grad()
+    fake = G(z)
+    loss_d = discriminator_loss(D(real), D(fake.detach()))
+    loss_d.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    loss_g = generator_loss(D(fake))
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
 
 # lab 06: the CRNN forward pass (layers as in the lab)
 
 
+class CRNN(nn.Module):
+    def __init__(self, channels: int = 1, width: int = 32, hidden: int = 64):
+        super().__init__()
+        w = width
+        self.encoder = nn.Sequential(nn.Conv2d(channels + 1, w, 3, padding=1), nn.ReLU(),
+                                     nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU())
+        self.row_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.row_proj = nn.Linear(2 * hidden, 2 * w)
+        self.col_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.col_proj = nn.Linear(2 * hidden, 2 * w)
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(),
+                                     nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, channels, 1))
+
+    def _sweep(self, feat, rnn, proj):
+        b, c, h, w = feat.shape
+        out, _ = rnn(rows_to_sequences(feat))
+        return feat + sequences_to_rows(proj(out), b, h)
+
+    def forward(self, x_masked, mask):
+        feat = self.encoder(torch.cat([x_masked, mask], 1))
+        feat = self._sweep(feat, self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj).transpose(2, 3)
+        return composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
+
+
 # lab 07: device-agnostic AMP loop, checkpoints
 
 
+def autocast_settings(device, bf16_supported=None):
+    kind = device.type if isinstance(device, torch.device) else str(device).split(":")[0]
+    if kind == "cuda":
+        bf16 = torch.cuda.is_bf16_supported() if bf16_supported is None else bf16_supported
+        return True, (torch.bfloat16 if bf16 else torch.float16), not bf16
+    return True, (torch.bfloat16 if kind == "cpu" else torch.float16), False
+
+
+def train_epoch(model, batches, optimizer, scaler, device, amp):
+    device = torch.device(device)
+    model.to(device).train()
+    _, dtype, _ = autocast_settings(device)
+    losses, sizes = [], []
+    for x, y in batches:
+        x, y = x.to(device), y.to(device)
+        with torch.autocast(device.type, dtype=dtype, enabled=bool(amp)):
+            out = model(x)
+        loss = F.cross_entropy(out.float(), y)
+        optimizer.zero_grad()
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        losses.append(loss.item())
+        sizes.append(len(y))
+    return sum(a * n for a, n in zip(losses, sizes, strict=True)) / sum(sizes)
+
+
+def save_checkpoint(path, model, optimizer, scaler, epoch):
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="ckpt-tmp-")
+    os.close(fd)
+    try:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": None if scaler is None else scaler.state_dict(), "epoch": epoch,
+                    "rng": {"torch": torch.get_rng_state()}}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path, model, optimizer, scaler):
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state["scaler"] is not None:
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    return int(state["epoch"])
+
+
 # lab 09: the fixed functions
+
+
+def fixed_generator_output(flat, channels, size):
+    return flat.unflatten(1, (channels, size, size))
+
+
+def fixed_discriminator_loss(d_real, d_fake):
+    return discriminator_loss(d_real, d_fake)
+
+
+def fixed_kl_divergence(mu, logvar):
+    return kl_divergence(mu, logvar)
+
+
+def fixed_row_rnn(rnn, feat):
+    b, c, h, w = feat.shape
+    out, _ = rnn(rows_to_sequences(feat))
+    return sequences_to_rows(out, b, h)
+
+
+def fixed_bce_loss(logits, targets):
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def fixed_discriminator_update(generator, discriminator, opt_d, z, real):
+    with torch.no_grad():
+        fake = generator(z)
+    loss = discriminator_loss(discriminator(real), discriminator(fake))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+def fixed_predict(model, x):
+    mode = model.training
+    model.eval()
+    with torch.inference_mode():
+        out = model(x)
+    model.train(mode)
+    return out.clone()
+
+
+def fixed_ema_copy(model):
+    import copy
+
+    ema = copy.deepcopy(model).requires_grad_(False)
+    return ema
 
 
 CORRECT = {name: obj for name, obj in globals().items() if callable(obj) and not name.startswith("_")}
