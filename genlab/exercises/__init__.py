@@ -81,4 +81,8 @@ def protected_references(lab: str) -> list[str]:
     The references, what a submission must not call, and the closed forms elsewhere
     in genlab: what a grading sandbox should make unavailable.
     """
-    return list(dict.fromkeys(p for it in load_lab(lab).items for p in it.protected_names()))
+    module = importlib.import_module(f"{__name__}.lab{_lab_number(lab)}")
+    names = [p for it in load_lab(lab).items for p in it.protected_names()]
+    # correct versions kept beside the named mistakes (the mistakes are built from them)
+    names += [f"{module.__name__}._ms_{it.name}" for it in load_lab(lab).items if hasattr(module, f"_ms_{it.name}")]
+    return list(dict.fromkeys(names))

@@ -136,6 +136,8 @@ class Item:
     def protected_names(self) -> list[str]:
         """Dotted names of every genlab function that computes this item."""
         paths = ([self.reference] if self.reference else []) + list(self.also_forbidden) + list(self.protected)
+        if self.fallback is not None and "<" not in self.fallback.__qualname__:  # a closed form kept here
+            paths.append(f"{self.fallback.__module__}.{self.fallback.__qualname__}")
         return list(dict.fromkeys(paths))
 
     def resolve_reference(self) -> tuple[Callable[..., Any] | None, str]:

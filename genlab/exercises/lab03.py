@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
+from .. import losses as _lib_losses
 from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
 from ._student import call, expect_close, expect_tensor, fail
 
@@ -184,14 +185,10 @@ def _mc_flipped_default(fake, non_saturating=False):
     return _mc_solution_g(fake, non_saturating)
 
 
-def _ms_discriminator_loss(d_real_logits, d_fake_logits):
-    return F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits)) + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+_ms_discriminator_loss = _lib_losses.discriminator_loss  # the library reference
 
 
-def _ms_generator_loss(d_fake_logits, non_saturating=True):
-    if non_saturating:
-        return F.binary_cross_entropy_with_logits(d_fake_logits, torch.ones_like(d_fake_logits))
-    return -F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+_ms_generator_loss = _lib_losses.generator_loss  # the library reference
 
 
 _MISTAKES: dict[str, Mistakes] = {
@@ -233,21 +230,6 @@ _MISTAKES: dict[str, Mistakes] = {
 
 # --------------------------------------------------------------------------- the entry (grading contract)
 
-def _d_loss(d_real_logits, d_fake_logits):
-    """BCE(real -> 1) + BCE(fake -> 0), each a batch mean."""
-    return F.softplus(-d_real_logits).mean() + F.softplus(d_fake_logits).mean()
-
-
-def _g_loss(d_fake_logits, non_saturating=True):
-    """Non-saturating: -mean log D(G(z)); saturating: mean log(1 - D(G(z)))."""
-    if non_saturating:
-        return F.softplus(-d_fake_logits).mean()
-    return -F.softplus(d_fake_logits).mean()
-
-
-def _d_star(p_data, p_g):
-    return p_data / (p_data + p_g)
-
 
 def _pair(b: int, scale: float, shift: float = 0.0):
     return lambda g: Call([randn(g, b, scale=scale) + shift, randn(g, b, scale=scale) - shift])
@@ -267,7 +249,7 @@ LAB = Lab(
     items=[
         Item(
             name="discriminator_loss", diagnose=_diagnose_discriminator_loss, mistakes=_MISTAKES['discriminator_loss'], points=3,
-            reference="genlab.losses.discriminator_loss", fallback=_d_loss,
+            reference="genlab.losses.discriminator_loss",
             cases=[
                 Case("public-1", _pair(8, 1.0, 0.5)),
                 Case("held-1", _pair(32, 3.0, 1.0), public=False),
@@ -282,7 +264,7 @@ LAB = Lab(
         ),
         Item(
             name="generator_loss", diagnose=_diagnose_generator_loss, mistakes=_MISTAKES['generator_loss'], points=3,
-            reference="genlab.losses.generator_loss", fallback=_g_loss,
+            reference="genlab.losses.generator_loss",
             cases=[
                 Case("public-default", _fake(8, 2.0)),
                 Case("public-saturating", _fake(8, 2.0, non_saturating=False)),
@@ -298,7 +280,7 @@ LAB = Lab(
         ),
         Item(
             name="optimal_discriminator", diagnose=_diagnose_optimal_discriminator, mistakes=_MISTAKES['optimal_discriminator'], points=2,
-            reference="genlab.losses.optimal_discriminator", fallback=_d_star,
+            reference="genlab.losses.optimal_discriminator",
             cases=[
                 Case("public-1", _densities((6,))),
                 Case("held-1", _densities((4, 5)), public=False),

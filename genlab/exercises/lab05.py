@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import torch
 
+from .. import losses as _lib_losses
 from .. import losses as _mc_losses
+from .. import masks as _lib_masks
 from .. import masks as _mc_masks
 from ._core import Call, Case, Gen, Item, Lab, Mistakes, rand, randint
 from ._student import call, expect_close, expect_tensor, fail
@@ -233,13 +235,7 @@ def _ms_fixed_block(batch, size, hole, generator=None):
     return m
 
 
-def _ms_block_mask(batch, size, hole, generator=None):
-    mask = torch.zeros(batch, 1, size, size)
-    top = torch.randint(0, size - hole + 1, (batch,), generator=generator)
-    left = torch.randint(0, size - hole + 1, (batch,), generator=generator)
-    for i in range(batch):
-        mask[i, 0, top[i]:top[i] + hole, left[i]:left[i] + hole] = 1
-    return mask
+_ms_block_mask = _lib_masks.block_mask  # the library reference
 
 
 def _ms_block_ignores_generator(batch, size, hole, generator=None):
@@ -254,16 +250,13 @@ def _ms_block_spills(batch, size, hole, generator=None):
     return m
 
 
-def _ms_apply_mask(x, mask, fill=0.0):
-    return torch.where(mask.bool(), torch.full_like(x, fill), x)
+_ms_apply_mask = _lib_masks.apply_mask  # the library reference
 
 
-def _ms_masked_mse(x_hat, x, mask):
-    return ((x_hat - x) ** 2)[mask.expand_as(x).bool()].mean()
+_ms_masked_mse = _lib_losses.masked_mse  # the library reference
 
 
-def _ms_composite(x_hat, x, mask):
-    return torch.where(mask.bool(), x_hat, x)
+_ms_composite = _lib_masks.composite  # the library reference
 
 
 _MISTAKES: dict[str, Mistakes] = {
@@ -310,19 +303,6 @@ _MISTAKES: dict[str, Mistakes] = {
 
 
 # --------------------------------------------------------------------------- the entry (grading contract)
-
-def _apply_mask(x, mask, fill=0.0):
-    return x * (1 - mask) + fill * mask
-
-
-def _masked_mse(x_hat, x, mask):
-    """Mean squared error over hole pixels only (mask broadcast to x's channels)."""
-    m = mask.expand_as(x)
-    return ((x_hat - x).pow(2) * m).sum() / m.sum().clamp_min(1.0)
-
-
-def _composite(x_hat, x, mask):
-    return mask * x_hat + (1 - mask) * x
 
 
 def _mask(g: torch.Generator, b: int, size: int, c: int = 1) -> torch.Tensor:
@@ -386,7 +366,7 @@ LAB = Lab(
         ),
         Item(
             name="apply_mask", diagnose=_diagnose_apply_mask, mistakes=_MISTAKES['apply_mask'], points=2,
-            reference="genlab.masks.apply_mask", fallback=_apply_mask,
+            reference="genlab.masks.apply_mask",
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-fill", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)], {"fill": 0.5})),
@@ -398,7 +378,7 @@ LAB = Lab(
         ),
         Item(
             name="masked_mse", diagnose=_diagnose_masked_mse, mistakes=_MISTAKES['masked_mse'], points=3,
-            reference="genlab.losses.masked_mse", fallback=_masked_mse,
+            reference="genlab.losses.masked_mse",
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("held-1", lambda g: Call([rand(g, 4, 1, 8, 8), rand(g, 4, 1, 8, 8), _mask(g, 4, 8)]),
@@ -415,7 +395,7 @@ LAB = Lab(
         ),
         Item(
             name="composite", diagnose=_diagnose_composite, mistakes=_MISTAKES['composite'], points=2,
-            reference="genlab.masks.composite", fallback=_composite,
+            reference="genlab.masks.composite",
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), rand(g, 3, 3, 8, 8), _mask(g, 3, 8)]),

@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import masks as _lib_masks
+from ..models import crnn as _lib_crnn
 from ..models import crnn as _mc_ref
 from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import call, expect_close, expect_tensor, fail
@@ -151,24 +153,18 @@ def _diagnose_CRNN(cls) -> str | None:
     return None
 
 
-
-
 # --------------------------------------------------------------------------- named mistakes
 # Wrong implementations students write. Each maps to the pattern (a regular expression
 # searched in the message) its student check must fail with; the grader must give it less
 # than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
 
-def _ms_composite(x_hat, x, mask):
-    return torch.where(mask.bool(), x_hat, x)
+_ms_composite = _lib_masks.composite  # the library reference
 
 
-def _ms_rows_to_sequences(feat):
-    b, c, h, w = feat.shape
-    return feat.permute(0, 2, 3, 1).reshape(b * h, w, c)
+_ms_rows_to_sequences = _lib_crnn.rows_to_sequences  # the library reference
 
 
-def _ms_sequences_to_rows(seq, batch, height):
-    return seq.reshape(batch, height, seq.shape[1], seq.shape[2]).permute(0, 3, 1, 2)
+_ms_sequences_to_rows = _lib_crnn.sequences_to_rows  # the library reference
 
 
 class _ms_CRNN(nn.Module):
@@ -254,15 +250,6 @@ _MISTAKES: dict[str, Mistakes] = {
 
 # --------------------------------------------------------------------------- the entry (grading contract)
 
-def _rows_to_sequences(feat):
-    b, c, h, w = feat.shape
-    return feat.permute(0, 2, 3, 1).reshape(b * h, w, c)  # (B, H, W, C) -> (B*H, W, C)
-
-
-def _sequences_to_rows(seq, batch, height):
-    _, w, c = seq.shape
-    return seq.reshape(batch, height, w, c).permute(0, 3, 1, 2)  # -> (B, C, H, W)
-
 
 def _feat_case(b, c, h, w):
     return lambda g: Call([randn(g, b, c, h, w)])
@@ -298,7 +285,7 @@ LAB = Lab(
     items=[
         Item(
             name="rows_to_sequences", diagnose=_diagnose_rows_to_sequences, mistakes=_MISTAKES['rows_to_sequences'], points=3,
-            reference="genlab.models.crnn.rows_to_sequences", fallback=_rows_to_sequences,
+            reference="genlab.models.crnn.rows_to_sequences",
             compare="exact",
             cases=[
                 Case("public-1", _feat_case(2, 3, 4, 5)),
@@ -313,7 +300,7 @@ LAB = Lab(
         ),
         Item(
             name="sequences_to_rows", diagnose=_diagnose_sequences_to_rows, mistakes=_MISTAKES['sequences_to_rows'], points=3,
-            reference="genlab.models.crnn.sequences_to_rows", fallback=_sequences_to_rows,
+            reference="genlab.models.crnn.sequences_to_rows",
             compare="exact",
             cases=[
                 Case("public-1", _seq(2, 3, 4, 5)),

@@ -511,6 +511,7 @@ LAB = Lab(
         ),
         Item(
             name="fixed_row_rnn", diagnose=_diagnose_fixed_row_rnn, mistakes=_MISTAKES['fixed_row_rnn'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_row_rnn",),
             check=scenario_check("row_rnn", ref_row_rnn,
                                  {"out": "not the GRU run along every row of the map "
                                          "(view instead of permute? rows and columns swapped?)"},
@@ -531,6 +532,7 @@ LAB = Lab(
         ),
         Item(
             name="fixed_discriminator_update", diagnose=_diagnose_fixed_discriminator_update, mistakes=_MISTAKES['fixed_discriminator_update'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_discriminator_update",),
             check=scenario_check("d_update", ref_discriminator_update, {
                 "G_has_no_gradient": "D's loss put gradients into the generator: detach the fakes",
                 "G_unchanged": "the generator's weights changed during a D update",
@@ -545,6 +547,7 @@ LAB = Lab(
         ),
         Item(
             name="fixed_predict", diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_predict",),
             check=scenario_check("predict", ref_predict, {
                 "repeatable": "two calls gave different outputs: dropout still active (model.eval())",
                 "bn_stats_untouched": "predicting changed batch-norm running statistics: model.eval()",
@@ -560,6 +563,7 @@ LAB = Lab(
         ),
         Item(
             name="fixed_ema_copy", diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_ema_copy",),
             check=scenario_check("ema_copy", ref_ema_copy, {
                 "same_weights": "the copy does not start with the model's weights",
                 "no_shared_storage": "the copy shares parameters with the model: use copy.deepcopy",
