@@ -1,10 +1,13 @@
 """Student-facing checks, called from the cell after each lab exercise.
 
-Each ``check_<name>(fn)`` runs the student's function on small seeded inputs,
-compares with the reference, prints a clear pass line and returns ``True``,
-or raises ``CheckFailed`` whose message says what was expected, what came and
-a hint. One module per lab (``lab01.py``, ``lab02.py`` ...); every
-``check_*`` of every module is reachable as ``genlab.checks.check_<name>``.
+Each ``check_<name>(fn)`` is built from the exercise entry of ``<name>``
+(:mod:`genlab.exercises`): the entry's probes name a classic mistake when they
+see one, then the grader's public cases run in-process through the same drivers
+and judge as the grader. A pass prints one line and returns ``True``; a failure
+raises ``CheckFailed`` whose message says what was expected, what came and a
+hint (in Jupyter, just the message: no traceback through genlab). One module per
+lab (``lab01.py``, ``lab02.py`` ...); every ``check_*`` is reachable as
+``genlab.checks.check_<name>``.
 """
 
 from __future__ import annotations
@@ -33,4 +36,4 @@ def __getattr__(name: str):
 
 def all_checks() -> list[str]:
     """Names of every check in every lab module."""
-    return sorted({n for m in _lab_modules() for n in dir(m) if n.startswith("check_")})
+    return sorted({n for m in _lab_modules() for n in dir(m) if n.startswith("check_") and n != "check_for"})

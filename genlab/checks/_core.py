@@ -1,4 +1,9 @@
-"""Shared machinery of the lab checks: one failure type, one report format."""
+"""Student checks built from the exercise entries (:mod:`genlab.exercises`).
+
+``check_for(lab, name)`` makes ``check_<name>(fn)``: the entry's own probes
+(``Item.diagnose``, which name a mistake when they see one), then the grader's
+public cases through the same drivers and judge as the grader, in this process.
+"""
 
 from __future__ import annotations
 
@@ -7,61 +12,26 @@ from typing import Any
 
 import torch
 
+from ..exercises import load_lab, run_cases
+from ..exercises._student import CheckFailed, call, expect_close, expect_tensor, fail, report
 
-class CheckFailed(AssertionError):
-    """A lab check found a problem; the message teaches what to look at."""
-
-
-def report(name: str, message: str = "") -> bool:
-    """Print the pass line of a check and return True."""
-    extra = f" ({message})" if message else ""
-    print(f"\u2705 {name}: all checks passed{extra}.")
-    return True
+__all__ = ["CheckFailed", "call", "check_for", "expect_close", "expect_tensor", "fail", "report"]
 
 
-def fail(name: str, expected: str, got: str, hint: str = "") -> None:
-    """Raise ``CheckFailed`` with the expected / got / hint layout students see."""
-    lines = [f"\u274c {name}", f"  expected: {expected}", f"  got:      {got}"]
-    if hint:
-        lines.append(f"  hint:     {hint}")
-    raise CheckFailed("\n".join(lines))
+def check_for(lab: str, name: str) -> Callable[[Any], bool]:
+    """The student check of item ``name`` of ``lab``: prints a pass line and returns True, or raises."""
+    item = load_lab(lab).item(name)
 
+    def check(fn: Any) -> bool:
+        extra = item.diagnose(fn) if item.diagnose is not None else None
+        with torch.random.fork_rng(devices=[]):  # the grader's cases leave the notebook's RNG alone
+            failures = run_cases(item, fn, public_only=True)
+        if failures:
+            case, _, msg = failures[0]
+            fail(name, f"the grader's public case {case.name!r} ({', '.join(case.tags)}) to pass",
+                 msg, item.hint)
+        return report(name, extra if isinstance(extra, str) else "")
 
-def call(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the student's function; turn NotImplementedError and crashes into a clear failure."""
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise CheckFailed(f"\u274c {name}: not implemented yet. Replace the `raise NotImplementedError` "
-                          "in the exercise cell with your code.") from None
-    except CheckFailed:
-        raise
-    except Exception as exc:  # the student's code crashed: say where, keep the traceback
-        raise CheckFailed(f"\u274c {name}: your function raised {type(exc).__name__}: {exc}") from exc
-
-
-def expect_tensor(name: str, value: Any, shape: tuple[int, ...] | None = None) -> torch.Tensor:
-    """Fail unless ``value`` is a tensor of ``shape`` (when given) with finite values."""
-    if not isinstance(value, torch.Tensor):
-        fail(name, f"a torch.Tensor{f' of shape {shape}' if shape else ''}", type(value).__name__)
-    if shape is not None and tuple(value.shape) != tuple(shape):
-        fail(name, f"shape {tuple(shape)}", f"shape {tuple(value.shape)}",
-             "check which dimensions you reduce over and keep.")
-    if value.is_floating_point() and not torch.isfinite(value).all():
-        fail(name, "finite values", "NaN or inf in the output")
-    return value
-
-
-def expect_close(name: str, got: torch.Tensor, want: torch.Tensor, hint: str = "",
-                 rtol: float = 1e-4, atol: float = 1e-5) -> None:
-    """Fail unless ``got`` matches ``want`` within tolerance; show both."""
-    got = expect_tensor(name, got, tuple(want.shape))
-    if not torch.allclose(got.float(), want.float(), rtol=rtol, atol=atol):
-        diff = (got.float() - want.float()).abs().max().item()
-        fail(name, f"{_preview(want)}", f"{_preview(got)} (max abs difference {diff:.3g})", hint)
-
-
-def _preview(t: torch.Tensor, n: int = 4) -> str:
-    flat = t.detach().flatten()[:n].tolist()
-    more = ", ..." if t.numel() > n else ""
-    return "[" + ", ".join(f"{v:.4g}" for v in flat) + more + "]"
+    check.__name__ = check.__qualname__ = f"check_{name}"
+    check.__doc__ = f"Check ``{name}`` (lab {lab}): {item.expected}"
+    return check

@@ -5,7 +5,7 @@
 - :func:`genlab.grading.grader.grade` grades a folder and writes the outputs;
 - :func:`genlab.grading.grader.self_check` grades a lab's solution and its untouched lab;
 - :func:`genlab.grading.grader.grade_functions` grades in-process implementations (trusted code);
-- :func:`genlab.grading.specs.load_spec` returns a lab's :class:`~genlab.grading.spec.LabSpec`.
+- :func:`genlab.exercises.load_spec` returns a lab's :class:`~genlab.exercises.Lab` (its contracts).
 """
 
 from __future__ import annotations
@@ -19,6 +19,6 @@ def __getattr__(name: str):
         from . import grader
         return getattr(grader, name)
     if name == "load_spec":
-        from .specs import load_spec
+        from ..exercises import load_spec
         return load_spec
     raise AttributeError(f"module 'genlab.grading' has no attribute {name!r}")

@@ -43,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``genlab grade``; returns the exit code (0 ok, 1 failed check or no submissions, 2 usage)."""
+    from ..exercises import load_spec
     from .grader import grade, self_check
-    from .specs import load_spec
 
     root = args.root or repo_root()
     try:

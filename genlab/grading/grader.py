@@ -28,6 +28,8 @@ from typing import Any
 import torch
 
 from ..errors import NotALabError
+from ..exercises import Call, Item, LabSpec, judge
+from ..exercises._core import job_case, preview
 from .notebook import (
     Cell,
     assemble,
@@ -40,7 +42,6 @@ from .notebook import (
 from .questions import add_to_result as add_questions  # concept questions (q columns)
 from .questions import max_points, question_ids, question_rows
 from .sandbox import Limits, Sandbox, WorkerResult
-from .spec import Call, Gen, Item, LabSpec, compare_tensors, outputs_of, preview
 
 # --------------------------------------------------------------------------- results
 
@@ -87,21 +88,6 @@ class Prepared:
     job_case: dict
 
 
-def _encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
-    if isinstance(value, torch.Tensor):
-        tensors[key] = value.detach().clone().contiguous()
-        return {"__t__": key}
-    if isinstance(value, Gen):
-        return {"__gen__": value.seed}
-    if isinstance(value, (list, tuple)):
-        return [_encode(v, f"{key}.{i}", tensors) for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {k: _encode(v, f"{key}.{k}", tensors) for k, v in value.items()}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"case input {key} of type {type(value).__name__} cannot go to the worker")
-
-
 def prepare(spec: LabSpec, seed: int) -> tuple[list[Prepared], dict[str, torch.Tensor], list[dict]]:
     """Draw every case's inputs from ``seed``; return them, the tensors file content and the job items."""
     g = torch.Generator().manual_seed(seed)
@@ -110,11 +96,7 @@ def prepare(spec: LabSpec, seed: int) -> tuple[list[Prepared], dict[str, torch.T
         cases = []
         for case in item.cases:
             call = case.make(g)
-            key = f"{item.name}/{case.name}"
-            jc = {"name": case.name, "driver": case.driver,
-                  "options": dict(case.options, forbidden=[".".join(f) for f in item.forbidden()]),
-                  "args": _encode(list(call.args), f"{key}/a", tensors),
-                  "kwargs": _encode(dict(call.kwargs), f"{key}/k", tensors)}
+            jc = job_case(item, case, call, tensors)
             cases.append(jc)
             prepared.append(Prepared(item, case.name, case.public, call, jc))
         job_items.append({"name": item.name, "cases": cases,
@@ -122,41 +104,9 @@ def prepare(spec: LabSpec, seed: int) -> tuple[list[Prepared], dict[str, torch.T
     return prepared, tensors, job_items
 
 
-def _clone_call(call: Call) -> tuple[list, dict]:
-    def c(v):
-        if isinstance(v, torch.Tensor):
-            return v.clone()
-        if isinstance(v, Gen):
-            return torch.Generator().manual_seed(v.seed)
-        if isinstance(v, (list, tuple)):
-            return type(v)(c(x) for x in v)
-        return v
-    return [c(a) for a in call.args], {k: c(v) for k, v in call.kwargs.items()}
-
-
 def judge_case(p: Prepared, outputs: dict[str, torch.Tensor]) -> str | None:
-    """None when the case passes; otherwise why it failed (kept short)."""
-    item = p.item
-    ref, _ = item.resolve_reference()
-    if item.compare in ("close", "exact"):
-        if ref is None:
-            return "no reference available for this item (grader configuration)"
-        args, kwargs = _clone_call(p.call)
-        want = ref(*args, **kwargs)
-        got = outputs_of(outputs)
-        if got is None:
-            return "no tensor output"
-        wants = want if isinstance(want, tuple) else (want,)
-        gots = got if isinstance(got, tuple) else (got,)
-        if len(wants) != len(gots):
-            return f"returned {len(gots)} tensor(s), expected {len(wants)}"
-        for w, gt in zip(wants, gots, strict=True):
-            why = compare_tensors(gt, w, item.compare, item.rtol, item.atol)
-            if why:
-                return why
-    if item.check is not None:
-        return item.check(p.call, outputs, ref)
-    return None
+    """None when the case passes; otherwise why it failed (the exercise entry's judge)."""
+    return judge(p.item, p.call, outputs)
 
 
 # --------------------------------------------------------------------------- submissions
@@ -567,7 +517,7 @@ def grade_functions(spec: LabSpec, namespace: dict[str, Any], seed: int = 0) -> 
     For trusted code only: spec authors and tests use it to show that correct
     implementations pass and wrong ones lose exactly their item.
     """
-    from .worker import DRIVERS, _plain  # noqa: F401 - same drivers as the sandboxed worker
+    from ..exercises.drivers import DRIVERS  # the same drivers as the sandboxed worker
 
     prepared, tensors, _ = prepare(spec, seed)
     out: dict[str, ItemResult] = {}

@@ -178,8 +178,8 @@ def _dirs_for(dest: str) -> list[str]:
 
 
 #: Grader-side files hidden inside the sandbox (the worker needs none of them).
-_HIDDEN_FILES = ("grading/spec.py", "grading/grader.py", "grading/cli.py", "bench.py")
-_HIDDEN_DIRS = ("grading/specs",)
+_HIDDEN_FILES = ("grading/grader.py", "grading/cli.py", "grading/questions.py")
+_HIDDEN_DIRS: tuple[str, ...] = ()
 
 
 def strip_functions(source: str, names: set[str], module: str) -> str:
@@ -201,6 +201,12 @@ def strip_functions(source: str, names: set[str], module: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
+#: Modules the worker's own drivers run (their scenarios build test situations with reference
+#: helpers): left as they are.
+_TRUSTED_MODULES = ("genlab.exercises.scenarios", "genlab.exercises.drivers", "genlab.exercises._core",
+                    "genlab.grading.worker", "genlab.grading.wire")
+
+
 def make_overlays(protected: list[str], folder: Path) -> list[tuple[str, str]]:
     """Stripped copies of genlab's modules that define ``protected`` functions: ``[(file, mount path)]``."""
     by_module: dict[str, set[str]] = {}
@@ -211,7 +217,7 @@ def make_overlays(protected: list[str], folder: Path) -> list[tuple[str, str]]:
     out = []
     for module, names in sorted(by_module.items()):
         parts = module.split(".")
-        if parts[0] != "genlab" or module in ("genlab.grading.scenarios", "genlab.grading.worker"):
+        if parts[0] != "genlab" or module in _TRUSTED_MODULES:
             continue  # the worker's trusted drivers run these helpers themselves
         rel = Path(*parts[1:])
         src = pkg / rel.with_suffix(".py")

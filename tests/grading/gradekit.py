@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import torch
 
-from genlab.grading.spec import Call, Case, Item, LabSpec, randn
+from genlab.exercises import Call, Case, Item, LabSpec
+from genlab.exercises._core import randn
 
 SETUP = "import sys\nif 'google.colab' in sys.modules:  # installs genlab on Colab only\n    pass\n"
 SUPPORT = "import torch\nSCALE = 2.0\n"

@@ -131,7 +131,7 @@ def test_cli_self_check_reports_missing_lab(capsys, tmp_path):
 
 def test_cli_grades_a_folder(fixture_lab, tmp_path, monkeypatch, capsys):
     """`genlab grade` end to end, with the fixture spec standing in for a lab's spec."""
-    import genlab.grading.specs as specs
+    import genlab.exercises as specs
     from genlab.cli import main
 
     monkeypatch.setattr(specs, "load_spec", lambda lab: fixture_lab["spec"])
@@ -172,8 +172,8 @@ def test_colliding_student_ids_get_distinct_feedback_files(fixture_lab, tmp_path
 
 def test_cli_refuses_without_bubblewrap_unless_sandbox_none(fixture_lab, tmp_path, monkeypatch, capsys):
     """No bwrap: `genlab grade` says how to install it; `--sandbox none` grades and records the opt-out."""
+    import genlab.exercises as specs
     import genlab.grading.sandbox as sandbox
-    import genlab.grading.specs as specs
     from genlab.cli import main
 
     monkeypatch.setattr(specs, "load_spec", lambda lab: fixture_lab["spec"])

@@ -7,7 +7,7 @@ import sys
 
 from genlab.grading.grader import protected_references
 from genlab.grading.sandbox import strip_functions
-from genlab.grading.specs import load_spec
+from genlab.exercises import load_spec
 
 # Run in a fresh interpreter: stubbing rewrites genlab's modules for the whole process.
 STUB_CHECK = r"""

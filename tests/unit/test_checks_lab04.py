@@ -1,11 +1,10 @@
 """Lab 04 checks pass on the solution and catch the classic DCGAN / training-step mistakes."""
 
-import pytest
 import torch
 from torch import nn
 
 from genlab import losses
-from genlab.checks import CheckFailed, check_Discriminator, check_gan_training_step, check_Generator
+from genlab.checks import check_Discriminator, check_gan_training_step, check_Generator
 
 
 class Gen(nn.Module):
@@ -63,44 +62,3 @@ def test_checks_pass_on_solutions(capsys):
     assert capsys.readouterr().out.count("all checks passed") == 3
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda z_dim=32: Gen(z_dim, out="tanh"), "sigmoid"),
-    (lambda z_dim=32: Gen(z_dim, flat=True), "reshape"),
-    (lambda z_dim=32: nn.Linear(z_dim, 256), "shape"),
-])
-def test_generator_check_catches_mistakes(wrong, words):
-    with pytest.raises(CheckFailed, match=words):
-        check_Generator(wrong)
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (lambda: Disc(keep_dim=True), r"\(6, 1\)"),
-    (lambda: Disc(sigmoid=True), "remove the final sigmoid"),
-    (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "nn.Conv2d"),
-])
-def test_discriminator_check_catches_mistakes(wrong, words):
-    with pytest.raises(CheckFailed, match=words):
-        check_Discriminator(wrong)
-
-
-def _with(**flags):
-    return lambda *a: good_step(*a, **flags)
-
-
-def _float_free(*a):
-    out = good_step(*a)
-    return {"loss_d": torch.tensor(out["loss_d"]), "loss_g": torch.tensor(out["loss_g"])}
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (_with(swap=True), "labels swapped"),
-    (_with(detach=False), "detach the fakes"),
-    (_with(saturating=True), "non-saturating"),
-    (_with(g_detached=True), "G unchanged"),
-    (_with(no_zero=True), "zero D's gradients"),
-    (_float_free, "Python float"),
-    (lambda *a: (good_step(*a), None)[1], "dict"),
-])
-def test_training_step_check_catches_mistakes(wrong, words):
-    with pytest.raises(CheckFailed, match=words):
-        check_gan_training_step(wrong)

@@ -35,29 +35,6 @@ def test_lab06_checks_pass_on_references(capsys):
     assert capsys.readouterr().out.count("all checks passed") == 5
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "right shape, wrong content"),
-    (lambda f: f.permute(0, 3, 2, 1).reshape(-1, f.shape[2], f.shape[1]), "these are the columns"),
-    (lambda f: f.permute(0, 2, 1, 3).reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "loop"),
-    (lambda f: ref.rows_to_sequences(f).detach(), "differentiable"),
-])
-def test_rows_to_sequences_catches_mistakes(wrong, words):
-    with pytest.raises(CheckFailed, match=words):
-        check_rows_to_sequences(wrong)
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), "right shape, wrong content"),
-    (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]), "permute\\(0, 3, 1, 2\\)"),
-    (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1).transpose(2, 3).contiguous()
-     .reshape(b, s.shape[2], s.shape[1], h).transpose(2, 3), "feat back"),
-    (lambda s, b, h: s.reshape(b, h, s.shape[1], 6).permute(0, 3, 1, 2), "Error|C from seq"),
-])
-def test_sequences_to_rows_catches_mistakes(wrong, words):
-    with pytest.raises(CheckFailed, match=words):
-        check_sequences_to_rows(wrong)
-
-
 def _variant(forward):
     class Wrong(SOL["CRNN"]):
         pass

@@ -3,8 +3,6 @@
 from pathlib import Path
 
 import pytest
-import torch
-import torch.nn.functional as F
 
 from genlab.checks import CheckFailed
 from genlab.checks import lab09 as c
@@ -37,36 +35,8 @@ def test_fixed_passes_and_broken_fails_with_symptom(item, capsys):
     assert "symptom" in capsys.readouterr().out
 
 
-# A second wrong implementation per item.
-OTHER_WRONG = {
-    "generator_output": lambda flat, ch, s: flat.view(flat.shape[0], s, s, ch).permute(0, 3, 1, 2),
-    "discriminator_loss": lambda r, f: F.binary_cross_entropy_with_logits(r, torch.zeros_like(r))
-    + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)),
-    "kl_divergence": lambda mu, lv: 0.5 * (lv.exp() + mu ** 2 - 1 - lv).mean(1),
-    "row_rnn": lambda rnn, f: rnn(f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]))[0]
-    .reshape(f.shape[0], -1, f.shape[2], f.shape[3]),
-    "bce_loss": lambda lg, t: F.binary_cross_entropy(torch.sigmoid(lg), t) * 2,
-    "predict": lambda m, x: m.eval()(x).detach(),
-    "ema_copy": lambda m: type(m)(),
-}
 
 
-def _grad_leak_update(gen, disc, opt_d, z, real):
-    fake = gen(z)
-    loss = F.softplus(-disc(real)).mean() + F.softplus(disc(fake)).mean()
-    opt_d.zero_grad()
-    loss.backward()
-    opt_d.step()
-    return loss.detach()
-
-
-OTHER_WRONG["discriminator_update"] = _grad_leak_update
-
-
-@pytest.mark.parametrize("item", ITEMS)
-def test_second_wrong_version_fails(item):
-    with pytest.raises(CheckFailed):
-        getattr(c, f"check_fixed_{item}")(OTHER_WRONG[item])
 
 
 def test_unimplemented_is_reported():

@@ -1,0 +1,293 @@
+"""Exercise entries of lab 03: the contract, cases, probes and mistakes of each graded item.
+
+Grading spec of lab 03 (GAN theory): discriminator_loss, generator_loss, optimal_discriminator.
+
+The student check's probes:
+
+Checks for lab 03 (GAN theory): discriminator_loss, generator_loss, optimal_discriminator.
+
+Each check compares with ``genlab.losses`` on small seeded logits and, when the
+answer is off, recognises the classic mistakes (labels swapped, sigmoid applied
+before a with-logits loss, sum instead of mean, the saturating loss returned
+for the non-saturating one) to name them in the hint.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import losses
+from .. import losses as _lib_losses
+from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
+from ._student import call, expect_close, expect_tensor, fail
+
+
+def _logits(seed: int, n: int, scale: float = 2.0, shift: float = 0.0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (scale * torch.randn(n, generator=g, dtype=torch.float64) + shift).float()
+
+
+def _bce(logits: torch.Tensor, target: float, reduction: str = "mean") -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction=reduction)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=1e-4, atol=1e-5)
+
+
+def _scalar(name: str, value: object) -> torch.Tensor:
+    """The loss must be a 0-d tensor that still carries the graph."""
+    if isinstance(value, float):
+        fail(name, "a 0-d torch tensor (so .backward() works)", "a Python float",
+             "do not call .item() or float() on the loss: the optimiser needs the graph.")
+    out = expect_tensor(name, value)
+    if out.dim() != 0:
+        fail(name, "a scalar (0-d tensor): the mean over the batch", f"shape {tuple(out.shape)}",
+             "reduce with .mean() over the batch (not per-example losses).")
+    return out
+
+
+def _diagnose(name: str, got: torch.Tensor, want: torch.Tensor, mistakes: dict[str, torch.Tensor],
+              default_hint: str) -> None:
+    """Fail with the hint of the first known mistake that ``got`` matches, else the default hint."""
+    if _close(got, want):
+        return
+    for hint, wrong in mistakes.items():
+        if _close(got, wrong):
+            expect_close(name, got, want, hint)
+    expect_close(name, got, want, default_hint)
+
+
+def _diagnose_discriminator_loss(fn) -> str | None:
+    """``discriminator_loss(d_real_logits, d_fake_logits)``: BCE(real -> 1) + BCE(fake -> 0), batch means."""
+    name = "discriminator_loss"
+    for seed, (n_real, n_fake) in enumerate([(8, 8), (6, 10)]):
+        real, fake = _logits(10 + seed, n_real, shift=1.0), _logits(20 + seed, n_fake, shift=-1.0)
+        real_in = real.clone().requires_grad_(True)
+        fake_in = fake.clone().requires_grad_(True)
+        out = _scalar(name, call(name, fn, real_in, fake_in))
+        want = losses.discriminator_loss(real, fake)
+        mistakes = {
+            "real and fake labels are swapped: real logits must be compared with 1 (ones_like), "
+            "fake logits with 0 (zeros_like).": _bce(real, 0.0) + _bce(fake, 1.0),
+            "the logits went through a sigmoid before binary_cross_entropy_with_logits, which applies "
+            "its own sigmoid; pass the raw logits.": _bce(torch.sigmoid(real), 1.0) + _bce(torch.sigmoid(fake), 0.0),
+            "you summed over the batch; each expectation is a batch mean (reduction='mean').":
+                _bce(real, 1.0, "sum") + _bce(fake, 0.0, "sum"),
+            "you averaged the two terms (or took one mean over real and fake together); the loss is "
+            "the sum of the two batch means.": 0.5 * want,
+            "you took one mean over the concatenated real and fake logits; use the mean of each term "
+            "and add them.": F.binary_cross_entropy_with_logits(
+                torch.cat([real, fake]), torch.cat([torch.ones_like(real), torch.zeros_like(fake)])),
+            "this is V(D, G), which D maximises; the loss D minimises is -V.": -want,
+        }
+        _diagnose(name, out, want, mistakes,
+                  "BCE-with-logits of real logits against 1 plus BCE-with-logits of fake logits against 0.")
+        if not out.requires_grad:
+            fail(name, "a loss connected to the logits (requires_grad=True)", "a tensor without a graph",
+                 "compute the loss with torch operations on the logits, without .detach() or .item().")
+        out.backward()
+        if real_in.grad is None or fake_in.grad is None:
+            fail(name, "gradients for both the real and the fake logits", "no gradient for one of them",
+                 "both terms must depend on their logits.")
+    return None
+
+
+def _diagnose_generator_loss(fn) -> str | None:
+    """``generator_loss(d_fake_logits, non_saturating=True)``: NS = BCE(fake -> 1); minimax = -BCE(fake -> 0)."""
+    name = "generator_loss"
+    fake = _logits(30, 12, scale=3.0, shift=-1.0)
+    ns_want = losses.generator_loss(fake, non_saturating=True)
+    sat_want = losses.generator_loss(fake, non_saturating=False)
+    default = _scalar(name, call(name, fn, fake.clone()))
+    _diagnose(name + " (default, non_saturating=True)", default, ns_want, {
+        "called with the default you returned the saturating (minimax) loss log(1 - D(G(z))); the default "
+        "must be the non-saturating -log D(G(z)) = BCE(fake logits, 1).": sat_want,
+        "wrong sign: G wants D(G(z)) -> 1, so it minimises -log D(G(z)), a positive number.": -ns_want,
+        "the logits went through a sigmoid before the with-logits loss; pass the raw logits.":
+            _bce(torch.sigmoid(fake), 1.0),
+        "you summed over the batch; use the batch mean.": _bce(fake, 1.0, "sum"),
+        "fake logits compared with 0: that is D's target for fakes, G's target is 1.": _bce(fake, 0.0),
+    }, "non-saturating loss: -mean(log sigmoid(logits)) = BCE-with-logits against 1.")
+    explicit = _scalar(name, call(name, fn, fake.clone(), non_saturating=True))
+    _diagnose(name + " (non_saturating=True)", explicit, ns_want, {
+        "with non_saturating=True you returned the saturating loss log(1 - D(G(z))); swap the two branches.":
+            sat_want,
+    }, "non-saturating loss: -mean(log sigmoid(logits)).")
+    sat = _scalar(name, call(name, fn, fake.clone(), non_saturating=False))
+    _diagnose(name + " (non_saturating=False)", sat, sat_want, {
+        "with non_saturating=False you returned the non-saturating loss; the saturating (minimax) loss "
+        "is mean(log(1 - D(G(z)))) = -BCE(fake logits, 0).": ns_want,
+        "wrong sign: the minimax G minimises log(1 - D(G(z))), which is negative; it is -BCE(logits, 0).":
+            -sat_want,
+        "the logits went through a sigmoid before the with-logits loss; pass the raw logits.":
+            -_bce(torch.sigmoid(fake), 0.0),
+        "you summed over the batch; use the batch mean.": -_bce(fake, 0.0, "sum"),
+    }, "saturating loss: mean(log(1 - sigmoid(logits))) = -softplus(logits).mean().")
+    # Where D is sure the samples are fake (logit -120: sigmoid underflows to 0 in float32), the
+    # non-saturating loss must stay finite and still pull with gradient -1/B per logit.
+    confident = torch.full((4,), -120.0, requires_grad=True)
+    ns = call(name, fn, confident)
+    if isinstance(ns, torch.Tensor) and not torch.isfinite(ns).all():
+        fail(name, "a finite loss where D is sure the samples are fake (logits -120)", f"{ns.detach()}",
+             "compute log sigmoid stably (F.logsigmoid or BCE-with-logits), not torch.log(torch.sigmoid(...)).")
+    ns = _scalar(name, ns)
+    if not ns.requires_grad:
+        fail(name, "a loss connected to the logits (requires_grad=True)", "a tensor without a graph",
+             "compute the loss with torch operations, without .detach() or .item().")
+    (grad,) = torch.autograd.grad(ns, confident)
+    if not torch.isfinite(grad).all() or grad.abs().max() < 0.2:
+        fail(name, "a gradient of about -1/B per logit where D rejects the fakes (logit -120)",
+             f"{grad.tolist()}", "compute log sigmoid stably (F.logsigmoid or BCE-with-logits), "
+             "not torch.log(torch.sigmoid(...)).")
+    return None
+
+
+def _diagnose_optimal_discriminator(fn) -> str | None:
+    """``optimal_discriminator(p_data, p_g)``: ``p_data / (p_data + p_g)`` elementwise."""
+    name = "optimal_discriminator"
+    g = torch.Generator().manual_seed(3)
+    p_data = 0.05 + 2 * torch.rand(4, 5, generator=g, dtype=torch.float64)
+    p_g = 0.05 + 2 * torch.rand(4, 5, generator=g, dtype=torch.float64)
+    out = expect_tensor(name, call(name, fn, p_data.clone(), p_g.clone()), (4, 5))
+    want = losses.optimal_discriminator(p_data, p_g)
+    _diagnose(name, out, want, {
+        "you returned the probability that x is fake, p_g / (p_data + p_g); D*(x) is the probability "
+        "that x is real.": p_g / (p_data + p_g),
+        "that is the density ratio p_data / p_g; D* divides by the total p_data + p_g.": p_data / p_g,
+        "you normalised over all points; D* is computed pointwise, p_data(x) / (p_data(x) + p_g(x)).":
+            p_data / (p_data + p_g).sum(),
+    }, "D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise.")
+    if float(out.min()) < 0 or float(out.max()) > 1:
+        fail(name, "probabilities in [0, 1]", f"range [{float(out.min()):.3g}, {float(out.max()):.3g}]")
+    # Equal densities: D* cannot tell, so it says 1/2 everywhere.
+    same = expect_tensor(name, call(name, fn, p_data.clone(), p_data.clone()), (4, 5))
+    expect_close(name, same, torch.full((4, 5), 0.5, dtype=torch.float64),
+                 "when p_g = p_data the best discriminator outputs 1/2 everywhere.")
+    return None
+
+
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _mc_bce(logits, target, reduction='mean'):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction=reduction)
+
+
+def _mc_solution_g(fake, non_saturating=True):
+    return _mc_bce(fake, 1.0) if non_saturating else -_mc_bce(fake, 0.0)
+
+
+def _mc_flipped_default(fake, non_saturating=False):
+    return _mc_solution_g(fake, non_saturating)
+
+
+_ms_discriminator_loss = _lib_losses.discriminator_loss  # the library reference
+
+
+_ms_generator_loss = _lib_losses.generator_loss  # the library reference
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'discriminator_loss': {
+        "check: labels are swapped": (lambda r, f: _mc_bce(r, 0.0) + _mc_bce(f, 1.0), "labels are swapped"),
+        "check: sigmoid": (lambda r, f: _mc_bce(torch.sigmoid(r), 1.0) + _mc_bce(torch.sigmoid(f), 0.0), "sigmoid"),
+        "check: summed over the batch": (lambda r, f: _mc_bce(r, 1.0, 'sum') + _mc_bce(f, 0.0, 'sum'), "summed over the batch"),
+        "check: averaged the two terms": (lambda r, f: 0.5 * (_mc_bce(r, 1.0) + _mc_bce(f, 0.0)), "averaged the two terms"),
+        "check: D maximises": (lambda r, f: -(_mc_bce(r, 1.0) + _mc_bce(f, 0.0)), "D maximises"),
+        "check: scalar": (lambda r, f: torch.stack([_mc_bce(r, 1.0), _mc_bce(f, 0.0)]), "scalar"),
+        "check: Python float": (lambda r, f: (_mc_bce(r, 1.0) + _mc_bce(f, 0.0)).item(), "Python float"),
+        "check: graph": (lambda r, f: (_mc_bce(r, 1.0) + _mc_bce(f, 0.0)).detach(), "graph"),
+        "labels swapped": (lambda r, f: _ms_discriminator_loss(f, r), None),
+        "fakes labelled real": (lambda r, f: _ms_discriminator_loss(r, -f), None),
+        "only the real term": (lambda r, f: F.softplus(-r).mean(), None),
+    },
+    'generator_loss': {
+        "check: the default must be the non-saturating": (_mc_flipped_default, "the default must be the non-saturating"),
+        "check: saturating": (lambda f, non_saturating=True: _mc_solution_g(f, not non_saturating), "saturating"),
+        "check: wrong sign": (lambda f, non_saturating=True: -_mc_solution_g(f, non_saturating), "wrong sign"),
+        "check: sigmoid": (lambda f, non_saturating=True: _mc_solution_g(torch.sigmoid(f), non_saturating), "sigmoid"),
+        "check: summed": (lambda f, non_saturating=True: _mc_bce(f, 1.0, 'sum') if non_saturating else -_mc_bce(f, 0.0, 'sum'), "summed"),
+        "check: G's target is 1": (lambda f, non_saturating=True: _mc_bce(f, 0.0), "G's target is 1"),
+        "check: stabl": (lambda f, non_saturating=True: -torch.log(torch.sigmoid(f)).mean() if non_saturating else torch.log(1 - torch.sigmoid(f)).mean(), "stabl"),
+        "saturating by default": (lambda f, non_saturating=True: _ms_generator_loss(f, not non_saturating), None),
+        "ignores the flag": (lambda f, non_saturating=True: _ms_generator_loss(f, True), None),
+        "sign error": (lambda f, non_saturating=True: -_ms_generator_loss(f, non_saturating), None),
+    },
+    'optimal_discriminator': {
+        "check: probability that x is real": (lambda p, q: q / (p + q), "probability that x is real"),
+        "check: density ratio": (lambda p, q: p / q, "density ratio"),
+        "check: pointwise": (lambda p, q: p / (p + q).sum(), "pointwise"),
+        "check: shape": (lambda p, q: (p / (p + q)).mean(0), "shape"),
+        "inverted": (lambda pd, pg: pg / (pd + pg), None),
+        "ratio": (lambda pd, pg: pd / pg, None),
+    },
+}
+
+
+# --------------------------------------------------------------------------- the entry (grading contract)
+
+
+def _pair(b: int, scale: float, shift: float = 0.0):
+    return lambda g: Call([randn(g, b, scale=scale) + shift, randn(g, b, scale=scale) - shift])
+
+
+def _fake(b: int, scale: float, **kw):
+    return lambda g: Call([randn(g, b, scale=scale)], dict(kw))
+
+
+def _densities(shape: tuple[int, ...]):
+    return lambda g: Call([rand(g, *shape, low=0.05, high=2.0), rand(g, *shape, low=0.05, high=2.0)])
+
+
+LAB = Lab(
+    lab="03_gan_theory",
+    title="GAN theory",
+    items=[
+        Item(
+            name="discriminator_loss", diagnose=_diagnose_discriminator_loss, mistakes=_MISTAKES['discriminator_loss'], points=3,
+            reference="genlab.losses.discriminator_loss",
+            cases=[
+                Case("public-1", _pair(8, 1.0, 0.5)),
+                Case("held-1", _pair(32, 3.0, 1.0), public=False),
+                Case("held-2", _pair(5, 0.5, -0.5), public=False),
+                Case("held-grad", _pair(8, 1.0, 0.5), public=False, options={"grad": [0, 1]}, tags=("gradients",)),
+                Case("held-extreme", _pair(8, 60.0), public=False, tags=("extreme",)),
+            ],
+            expected="BCE-with-logits of real logits against 1 plus BCE-with-logits of fake logits "
+                     "against 0, each averaged over the batch (a scalar).",
+            hint="real samples are labelled 1 and fakes 0; use F.binary_cross_entropy_with_logits "
+                 "with torch.ones_like / torch.zeros_like and add the two means.",
+        ),
+        Item(
+            name="generator_loss", diagnose=_diagnose_generator_loss, mistakes=_MISTAKES['generator_loss'], points=3,
+            reference="genlab.losses.generator_loss",
+            cases=[
+                Case("public-default", _fake(8, 2.0)),
+                Case("public-saturating", _fake(8, 2.0, non_saturating=False)),
+                Case("held-ns", _fake(16, 3.0, non_saturating=True), public=False),
+                Case("held-sat", _fake(16, 3.0, non_saturating=False), public=False),
+                Case("held-extreme-ns", _fake(8, 60.0, non_saturating=True), public=False, tags=("extreme",)),
+                Case("held-extreme-sat", _fake(8, 60.0, non_saturating=False), public=False, tags=("extreme",)),
+            ],
+            expected="non_saturating=True: -mean(log D(G(z))) = BCE(fake logits, 1); "
+                     "non_saturating=False: mean(log(1 - D(G(z)))) = -BCE(fake logits, 0).",
+            hint="the saturating loss is the minimax one, log(1 - D); it is negative. The default "
+                 "must be the non-saturating loss.",
+        ),
+        Item(
+            name="optimal_discriminator", diagnose=_diagnose_optimal_discriminator, mistakes=_MISTAKES['optimal_discriminator'], points=2,
+            reference="genlab.losses.optimal_discriminator",
+            cases=[
+                Case("public-1", _densities((6,))),
+                Case("held-1", _densities((4, 5)), public=False),
+            ],
+            expected="D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise.",
+            hint="D* is the probability that x came from the data: the data density over the total.",
+            rtol=1e-5, atol=1e-6,
+        ),
+    ],
+)

@@ -1,0 +1,546 @@
+"""Exercise entries of lab 04: the contract, cases, probes and mistakes of each graded item.
+
+Grading spec of lab 04 (GANs on images): Generator, Discriminator, gan_training_step, by behaviour.
+
+The DCGAN blocks are graded on what they do (shapes, output range, use of the
+code, convolutions, trainable), not on their exact layers. The training step
+runs on tiny seeded networks with SGD (see :func:`genlab.exercises.scenarios.gan_step`)
+and must move both networks exactly as the reference step does: D with real
+-> 1 and detached fakes -> 0, then G through the updated D with the
+non-saturating loss.
+
+The student check's probes:
+
+Checks for lab 04 (GANs on images): the DCGAN ``Generator`` / ``Discriminator`` and ``gan_training_step``.
+
+Contracts (the lab's exercise cells and the autograder use the same):
+
+* ``Generator(z_dim=32)``: ``G(z)`` with ``z (B, z_dim)`` -> images ``(B, 1, 16, 16)`` in ``[0, 1]``.
+* ``Discriminator()``: ``D(x)`` with ``x (B, 1, 16, 16)`` -> logits ``(B,)`` (no sigmoid).
+* ``gan_training_step(G, D, opt_g, opt_d, real, z) -> {"loss_d": float, "loss_g": float}``: one D
+  update on ``real`` (labelled 1) and ``G(z).detach()`` (labelled 0), then one G update through
+  the *updated* D with the non-saturating loss; each loss is the value before its update.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import losses
+from .. import losses as _lib_losses
+from .. import losses as _mc_losses
+from ._core import Call, Item, Lab, Mistakes
+from ._student import CheckFailed, call, fail
+from .scenarios import ref_gan_training_step, scenario_case, scenario_check
+
+# --------------------------------------------------------------------------- the two networks
+
+
+def _build(name: str, cls, **kwargs) -> nn.Module:
+    model = call(name, cls, **kwargs)
+    if not isinstance(model, nn.Module):
+        fail(name, "an nn.Module instance", type(model).__name__, f"{name} must subclass nn.Module.")
+    if not any(True for _ in model.parameters()):
+        fail(name, "a module with trainable parameters", "no parameters",
+             "create the layers in __init__ as attributes (self.net = nn.Sequential(...)).")
+    return model
+
+
+def _diagnose_Generator(cls) -> str | None:  # noqa: N802 (named after the graded class)
+    """``Generator(z_dim)``: (B, z_dim) -> (B, 1, 16, 16) in [0, 1], built from transposed convolutions."""
+    name = "Generator"
+    torch.manual_seed(0)
+    for z_dim in (8, 32):
+        G = _build(name, cls, z_dim=z_dim)
+        z = torch.randn(6, z_dim)
+        out = call(name, G, z)
+        if not isinstance(out, torch.Tensor):
+            fail(name, "a tensor of images", type(out).__name__)
+        value = out.detach()
+        if tuple(out.shape) != (6, 1, 16, 16):
+            hint = ("reshape the flat output to images: .view(-1, 1, 16, 16)." if out.dim() == 2 else
+                    "four stages: (B, z_dim, 1, 1) -> 4x4 -> 8x8 -> 16x16 with one output channel.")
+            fail(name, f"G(z) of shape (6, 1, 16, 16) for z of shape (6, {z_dim})", f"shape {tuple(out.shape)}", hint)
+        if not torch.isfinite(value).all():
+            fail(name, "finite values", "NaN or inf")
+        if float(value.min()) < 0 or float(value.max()) > 1:
+            fail(name, "images in [0, 1] (the data's range)",
+                 f"range [{float(value.min()):.3g}, {float(value.max()):.3g}]",
+                 "end with torch.sigmoid (tanh gives [-1, 1]; the course's images are in [0, 1]).")
+        if float(value.std(dim=0).max()) < 1e-6:
+            fail(name, "different images for different z", "the same image for every z",
+                 "the output must depend on z: feed z through the network.")
+        out.mean().backward()
+        if not any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters()):
+            fail(name, "gradients reaching G's parameters", "no gradient", "do not detach inside forward.")
+    if not any(isinstance(m, (nn.ConvTranspose2d, nn.Upsample)) for m in G.modules()):
+        fail(name, "a DCGAN generator that upsamples with nn.ConvTranspose2d", "no transposed convolution",
+             "use nn.ConvTranspose2d layers (kernel 4, stride 2, padding 1 doubles the size).")
+    G = _build(name, cls)  # the default must work too
+    out = call(name, G, torch.randn(2, getattr(G, "z_dim", 32)))
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 1, 16, 16):
+        fail(name, "Generator() (default z_dim=32) to give (2, 1, 16, 16)",
+             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}",
+             "give z_dim a default of 32 and store it as self.z_dim.")
+    return None
+
+
+def _diagnose_Discriminator(cls) -> str | None:  # noqa: N802 (named after the graded class)
+    """``Discriminator()``: (B, 1, 16, 16) -> logits (B,), strided convolutions, no final sigmoid."""
+    name = "Discriminator"
+    torch.manual_seed(0)
+    D = _build(name, cls)
+    x = torch.rand(6, 1, 16, 16, requires_grad=True)
+    out = call(name, D, x)
+    if not isinstance(out, torch.Tensor):
+        fail(name, "a tensor of logits", type(out).__name__)
+    if tuple(out.shape) != (6,):
+        hint = ("flatten the last (B, 1) or (B, 1, 1, 1) output to (B,): .view(-1) or .flatten()."
+                if out.numel() == 6 else "the last layer must give one logit per image.")
+        fail(name, "logits of shape (6,) for 6 images", f"shape {tuple(out.shape)}", hint)
+    if not torch.isfinite(out).all():
+        fail(name, "finite values", "NaN or inf")
+    last = [m for m in D.modules() if not list(m.children())][-1]
+    if isinstance(last, nn.Sigmoid) or (float(out.detach().min()) > 0 and float(out.detach().max()) < 1
+                                        and any(isinstance(m, nn.Sigmoid) for m in D.modules())):
+        fail(name, "raw logits (no sigmoid at the end)", "values squashed into (0, 1) by a sigmoid",
+             "the losses use BCE-with-logits, which applies the sigmoid itself: remove the final sigmoid.")
+    out.sum().backward()
+    if x.grad is None or x.grad.abs().sum() == 0:
+        fail(name, "logits that depend on the input image", "no gradient to the input",
+             "do not detach the input; feed x through the convolutions.")
+    if not any(isinstance(m, nn.Conv2d) for m in D.modules()):
+        fail(name, "a DCGAN discriminator built from nn.Conv2d layers", "no convolution",
+             "use strided nn.Conv2d (kernel 4, stride 2, padding 1 halves the size).")
+    return None
+
+
+# --------------------------------------------------------------------------- the training step
+
+
+class _TinyG(nn.Module):
+    """A deterministic stand-in generator: (B, 3) -> (B, 1, 4, 4) in [0, 1] (no BatchNorm, no dropout)."""
+
+    z_dim = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 16))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(z)).view(-1, 1, 4, 4)
+
+
+class _TinyD(nn.Module):
+    """A deterministic stand-in discriminator: (B, 1, 4, 4) -> logits (B,)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+def _setup(seed: int = 0):
+    torch.manual_seed(seed)
+    G, D = _TinyG(), _TinyD()
+    opt_g = torch.optim.SGD(G.parameters(), lr=0.5)   # SGD, not Adam: Adam's first step hides sums vs means
+    opt_d = torch.optim.SGD(D.parameters(), lr=0.5)
+    return G, D, opt_g, opt_d
+
+
+def _batches():
+    g = torch.Generator().manual_seed(7)
+    return [(torch.rand(8, 1, 4, 4, generator=g), torch.randn(8, 3, generator=g)) for _ in range(2)]
+
+
+def _variant_step(G, D, opt_g, opt_d, real, z, *, swap=False, saturating=False):
+    """The reference step (all flags False) and the classic mistakes, for diagnosis."""
+    fake = G(z)
+    d_real, d_fake = D(real), D(fake.detach())
+    loss_d = losses.discriminator_loss(d_fake, d_real) if swap else losses.discriminator_loss(d_real, d_fake)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = losses.generator_loss(D(fake), non_saturating=not saturating)   # through the updated D
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+
+def _params(m: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in m.parameters()])
+
+
+def _run(step, **flags):
+    G, D, opt_g, opt_d = _setup()
+    outs = [step(G, D, opt_g, opt_d, real, z, **flags) for real, z in _batches()]
+    return G, D, outs
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _diagnose_gan_training_step(fn) -> str | None:
+    """One D step (real -> 1, detached fakes -> 0), then one G step through the updated D (non-saturating)."""
+    name = "gan_training_step"
+    G, D, opt_g, opt_d = _setup()
+    g_start = _params(G)
+    events: list[str] = []
+    leak = {"grad": False, "moved": False}
+    state: dict = {}
+
+    def on_d_step(*_):
+        events.append("d")
+        if "g" in events:
+            return
+        grads = [p.grad for p in G.parameters()]
+        before = state["g_grads"]
+        changed = any((g is not None and (b is None or not torch.equal(g, b))) for g, b in zip(grads, before, strict=True))
+        leak["grad"] |= changed and any(g is not None and g.abs().sum() > 0 for g in grads)
+        leak["moved"] |= not torch.equal(_params(G), state["g_params"])
+
+    opt_d.register_step_post_hook(on_d_step)
+    opt_g.register_step_post_hook(lambda *_: events.append("g"))
+    outs = []
+    for real, z in _batches():
+        events.clear()
+        state["g_grads"] = [None if p.grad is None else p.grad.clone() for p in G.parameters()]
+        state["g_params"] = _params(G)
+        try:
+            outs.append(call(name, fn, G, D, opt_g, opt_d, real.clone(), z.clone()))
+        except CheckFailed:
+            if not leak["grad"]:
+                raise
+        if leak["grad"]:
+            fail(name, "the D update to leave G's gradients alone", "D's loss put gradients into G's parameters",
+                 "detach the fakes for the D step: D(fake.detach()). Otherwise D's loss backpropagates into G.")
+        if leak["moved"]:
+            fail(name, "G unchanged by the D update", "G's parameters changed before/while D stepped",
+                 "update D first (opt_d.step()), then G; and give opt_d only D's parameters.")
+        if events.count("d") != 1 or events.count("g") != 1:
+            fail(name, "one opt_d.step() and one opt_g.step() per call, D first",
+                 f"steps in this order: {events}", "call opt_d.step() once for D, then opt_g.step() once for G.")
+    out = outs[0]
+    if not isinstance(out, dict) or not {"loss_d", "loss_g"} <= set(out):
+        fail(name, 'a dict with keys "loss_d" and "loss_g"',
+             f"{type(out).__name__}{' with keys ' + str(sorted(out)) if isinstance(out, dict) else ''}",
+             'return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}.')
+    for key in ("loss_d", "loss_g"):
+        if not isinstance(out[key], numbers.Real):
+            fail(name, f"{key} as a Python float", type(out[key]).__name__,
+                 "return loss.item(): a float, so the caller keeps no graph alive.")
+
+    G_ref, D_ref, ref_outs = _run(_variant_step)
+    if torch.equal(_params(G), g_start):
+        fail(name, "G's parameters to change", "G unchanged after two steps",
+             "G must be updated through D: compute D(G(z)) without detaching, generator_loss, "
+             "backward, opt_g.step().")
+    d_ok, g_ok = _same(_params(D), _params(D_ref)), _same(_params(G), _params(G_ref))
+    if not (d_ok and g_ok):
+        # name the classic mistakes first: each also moves the other network on the second step
+        G_swap, D_swap, _ = _run(_variant_step, swap=True)
+        if _same(_params(D), _params(D_swap)):
+            fail(name, "D trained with real -> 1 and fake -> 0", "D trained with the labels swapped",
+                 "discriminator_loss(D(real), D(fake.detach())): real logits first.")
+        G_sat, D_sat, _ = _run(_variant_step, saturating=True)
+        if _same(_params(G), _params(G_sat)) and _same(_params(D), _params(D_sat)):
+            fail(name, "G trained with the non-saturating loss", "the saturating loss log(1 - D(G(z)))",
+                 "use generator_loss(d_fake_logits, non_saturating=True).")
+    if not d_ok:
+        fail(name, "D's parameters after one SGD step on discriminator_loss(D(real), D(fake.detach()))",
+             "different parameters", "zero D's gradients before its backward (opt_d.zero_grad()), use "
+             "the mean losses of genlab.losses and step D once.")
+    if not g_ok:
+        fail(name, "G's parameters after one SGD step on generator_loss(D(G(z))) through the updated D",
+             "different parameters", "zero G's gradients before its backward (opt_g.zero_grad()), compute "
+             "G's loss with D(fake) after opt_d.step(), and step G once.")
+    for key in ("loss_d", "loss_g"):
+        got, want = float(out[key]), ref_outs[0][key]
+        if abs(got - want) > 1e-4 * max(1.0, abs(want)):
+            fail(name, f"{key} = {want:.5f} (the loss before its update)", f"{got:.5f}",
+                 "return the losses you backpropagated, as floats.")
+    return None
+
+
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+class _mc_Gen(nn.Module):
+
+    def __init__(self, z_dim=32, width=8, out='sigmoid', flat=False):
+        super().__init__()
+        self.z_dim, self.out, self.flat = (z_dim, out, flat)
+        self.net = nn.Sequential(nn.ConvTranspose2d(z_dim, 2 * width, 4, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.ConvTranspose2d(width, 1, 4, 2, 1))
+
+    def forward(self, z):
+        x = self.net(z[:, :, None, None])
+        x = torch.sigmoid(x) if self.out == 'sigmoid' else torch.tanh(x)
+        return x.flatten(1) if self.flat else x
+
+
+class _mc_Disc(nn.Module):
+
+    def __init__(self, width=8, keep_dim=False, sigmoid=False):
+        super().__init__()
+        layers = [nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(2 * width, 1, 4)]
+        if sigmoid:
+            layers.append(nn.Sigmoid())
+        self.net = nn.Sequential(*layers)
+        self.keep_dim = keep_dim
+
+    def forward(self, x):
+        out = self.net(x).flatten(1)
+        return out if self.keep_dim else out.squeeze(1)
+
+
+def _mc_good_step(G, D, opt_g, opt_d, real, z, *, swap=False, detach=True, saturating=False, g_detached=False, no_zero=False):
+    fake = G(z)
+    d_in = fake.detach() if detach else fake
+    loss_d = _mc_losses.discriminator_loss(D(d_in), D(real)) if swap else _mc_losses.discriminator_loss(D(real), D(d_in))
+    if not no_zero:
+        opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = _mc_losses.generator_loss(D(fake.detach() if g_detached else fake), non_saturating=not saturating)
+    opt_g.zero_grad()
+    if loss_g.requires_grad:
+        loss_g.backward()
+    opt_g.step()
+    return {'loss_d': loss_d.item(), 'loss_g': loss_g.item()}
+
+
+def _mc_with(**flags):
+    return lambda *a: _mc_good_step(*a, **flags)
+
+
+def _mc_float_free(*a):
+    out = _mc_good_step(*a)
+    return {'loss_d': torch.tensor(out['loss_d']), 'loss_g': torch.tensor(out['loss_g'])}
+
+
+class _ms_Generator(nn.Module):
+
+    def __init__(self, z_dim: int=32, width: int=32):
+        super().__init__()
+        self.z_dim = z_dim
+        self.fc = nn.Linear(z_dim, width * 4 * 4)
+        self.up = nn.Sequential(nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(width, 1, 4, 2, 1))
+        self.width = width
+
+    def forward(self, z):
+        return torch.sigmoid(self.up(self.fc(z).reshape(len(z), self.width, 4, 4)))
+
+
+class _ms_TanhGenerator(_ms_Generator):
+
+    def forward(self, z):
+        return torch.tanh(self.up(self.fc(z).reshape(len(z), self.width, 4, 4)))
+
+
+class _ms_IgnoresZDim(_ms_Generator):
+
+    def __init__(self, z_dim: int=32, width: int=32):
+        super().__init__(32, width)
+
+
+class _ms_MLPGenerator(nn.Module):
+
+    def __init__(self, z_dim: int=32, width: int=32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(z_dim, 256), nn.Sigmoid())
+
+    def forward(self, z):
+        return self.net(z).view(-1, 1, 16, 16)
+
+
+class _ms_Discriminator(nn.Module):
+
+    def __init__(self, width: int=32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(width, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(width * 16, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+class _ms_SigmoidDiscriminator(_ms_Discriminator):
+
+    def forward(self, x):
+        return torch.sigmoid(super().forward(x))
+
+
+class _ms_KeepdimDiscriminator(_ms_Discriminator):
+
+    def forward(self, x):
+        return self.net(x)
+
+
+_ms_discriminator_loss = _lib_losses.discriminator_loss  # the library reference
+
+
+_ms_generator_loss = _lib_losses.generator_loss  # the library reference
+
+
+def _ms_step(G, D, opt_g, opt_d, real, z, *, swap=False, detach=True, saturating=False, old_d=False, g_update=True, d_sum=False):
+    fake = G(z)
+    d_fake_for_g = D(fake) if old_d else None
+    r, f = (D(real), D(fake.detach() if detach else fake))
+    loss_d = _ms_discriminator_loss(f, r) if swap else _ms_discriminator_loss(r, f)
+    if d_sum:
+        loss_d = F.softplus(-r).sum() + F.softplus(f).sum()
+    opt_d.zero_grad()
+    loss_d.backward(retain_graph=not detach)
+    opt_d.step()
+    out = D(fake) if d_fake_for_g is None else d_fake_for_g
+    loss_g = _ms_generator_loss(out, non_saturating=not saturating)
+    if g_update:
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+    return {'loss_d': loss_d.item(), 'loss_g': loss_g.item()}
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'Generator': {
+        "check: sigmoid": (lambda z_dim=32: _mc_Gen(z_dim, out='tanh'), "sigmoid"),
+        "check: reshape": (lambda z_dim=32: _mc_Gen(z_dim, flat=True), "reshape"),
+        "check: shape": (lambda z_dim=32: nn.Linear(z_dim, 256), "shape"),
+        "tanh output": (_ms_TanhGenerator, None),
+        "ignores z_dim": (_ms_IgnoresZDim, None),
+        "no convolution": (_ms_MLPGenerator, None),
+    },
+    'Discriminator': {
+        "check: \\(6, 1\\)": (lambda: _mc_Disc(keep_dim=True), "\\(6, 1\\)"),
+        "check: remove the final sigmoid": (lambda: _mc_Disc(sigmoid=True), "remove the final sigmoid"),
+        "check: nn.Conv2d": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "nn.Conv2d"),
+        "sigmoid output": (_ms_SigmoidDiscriminator, None),
+        "(B, 1) logits": (_ms_KeepdimDiscriminator, None),
+    },
+    'gan_training_step': {
+        "check: labels swapped": (_mc_with(swap=True), "labels swapped"),
+        "check: detach the fakes": (_mc_with(detach=False), "detach the fakes"),
+        "check: non-saturating": (_mc_with(saturating=True), "non-saturating"),
+        "check: G unchanged": (_mc_with(g_detached=True), "G unchanged"),
+        "check: zero D's gradients": (_mc_with(no_zero=True), "zero D's gradients"),
+        "check: Python float": (_mc_float_free, "Python float"),
+        "check: dict": (lambda *a: (_mc_good_step(*a), None)[1], "dict"),
+        "labels swapped": (lambda *a: _ms_step(*a, swap=True), None),
+        "fakes not detached for D": (lambda *a: _ms_step(*a, detach=False), None),
+        "saturating G loss": (lambda *a: _ms_step(*a, saturating=True), None),
+        "G through the old D": (lambda *a: _ms_step(*a, old_d=True), None),
+        "G not updated": (lambda *a: _ms_step(*a, g_update=False), None),
+        "sum instead of mean": (lambda *a: _ms_step(*a, d_sum=True), None),
+    },
+}
+
+
+# --------------------------------------------------------------------------- the entry (grading contract)
+
+_FORBID_G = ("genlab.models.gan.DCGANGenerator", "genlab.models.gan._GeneratorBase")
+_FORBID_D = ("genlab.models.gan.DCGANDiscriminator",)
+
+
+def _common(out: dict, kind: str) -> str | None:
+    if int(out.get("is_reference", torch.tensor(0))):
+        return f"the {kind} is (or contains) genlab's DCGAN module: write your own layers"
+    return None
+
+
+def _check_generator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    _, batch, z_dim = call.args
+    why = _common(out, "generator")
+    if why:
+        return why
+    shape = tuple(out["shape"].tolist()) if "shape" in out else None
+    if shape != (batch, 1, 16, 16):
+        return f"Generator(z_dim={z_dim}) on z of shape ({batch}, {z_dim}) gave {shape}, expected ({batch}, 1, 16, 16)"
+    lo, hi = out["range"].tolist()
+    if lo < 0 or hi > 1:
+        return f"images in [{lo:.3g}, {hi:.3g}], expected [0, 1]: end with torch.sigmoid (not tanh, not nothing)"
+    if not int(out.get("depends_on_z", torch.tensor(0))):
+        return "the images do not depend on z"
+    if int(out.get("n_conv_transpose", torch.tensor(0))) < 1:
+        return "no ConvTranspose2d layer: a DCGAN generator upsamples with transposed convolutions"
+    losses = out.get("losses")
+    if losses is None or not bool(torch.isfinite(losses).all()) or not bool(losses[-1] < losses[0]):
+        return "a few Adam steps did not reduce a loss: the generator does not train"
+    return None
+
+
+def _check_discriminator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    _, batch = call.args
+    why = _common(out, "discriminator")
+    if why:
+        return why
+    shape = tuple(out["shape"].tolist()) if "shape" in out else None
+    if shape != (batch,):
+        return f"images ({batch}, 1, 16, 16) gave logits of shape {shape}, expected ({batch},): flatten with .view(-1)"
+    if int(out.get("n_conv", torch.tensor(0))) < 1:
+        return "no Conv2d layer: a DCGAN discriminator downsamples with strided convolutions"
+    losses = out.get("losses")
+    if losses is None or not bool(torch.isfinite(losses).all()) or not bool(losses[-1] < 0.9 * losses[0]):
+        return "a few Adam steps did not reduce a loss: the discriminator does not train"
+    lo, hi = out["range"].tolist()
+    if lo >= 0 and hi <= 1:
+        return "the outputs stay in [0, 1] even when trained towards large logits: return logits, no sigmoid"
+    return None
+
+
+_STEP_MESSAGES = {
+    "d_step_leaks_into_G": "D's loss put gradients into G: detach the fakes for the D step, D(fake.detach())",
+    "G_moved_by_D_step": "G's weights changed before or during the D step: update D first, with opt_d only",
+    "one_D_step_then_one_G_step": "expected exactly one opt_d.step() then one opt_g.step() per call",
+    "D_weights": "D's weights after the step differ from one SGD step on BCE(D(real), 1) + BCE(D(fake), 0) "
+                 "(labels swapped? sum instead of mean?)",
+    "G_weights": "G's weights after the step differ from one step on the non-saturating loss "
+                 "-log D(G(z)) through the updated D (saturating loss? not updated? old D?)",
+    "loss_d": "the returned loss_d is not D's loss before its step",
+    "loss_g": "the returned loss_g is not G's non-saturating loss",
+}
+
+LAB = Lab(
+    lab="04_gans_on_images",
+    title="GANs on images",
+    items=[
+        Item(
+            name="Generator", diagnose=_diagnose_Generator, mistakes=_MISTAKES['Generator'], points=3, also_forbidden=_FORBID_G,
+            compare="custom", check=_check_generator,
+            cases=[scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
+                   scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
+            expected="an nn.Module Generator(z_dim, width): z (B, z_dim) -> images (B, 1, 16, 16) in [0, 1], "
+                     "with transposed convolutions, trainable.",
+            hint="reshape z to (B, z_dim, 1, 1); ConvTranspose2d 1 -> 4 -> 8 -> 16; end with torch.sigmoid.",
+        ),
+        Item(
+            name="Discriminator", diagnose=_diagnose_Discriminator, mistakes=_MISTAKES['Discriminator'], points=3, also_forbidden=_FORBID_D,
+            compare="custom", check=_check_discriminator,
+            cases=[scenario_case("public-1", "dcgan_discriminator", [0, 6]),
+                   scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
+            expected="an nn.Module Discriminator(width): images (B, 1, 16, 16) -> logits (B,), with strided "
+                     "convolutions, no sigmoid, trainable.",
+            hint="Conv2d 16 -> 8 -> 4 -> 1 with LeakyReLU; flatten the (B, 1, 1, 1) output with .view(-1).",
+        ),
+        Item(
+            name="gan_training_step", diagnose=_diagnose_gan_training_step, mistakes=_MISTAKES['gan_training_step'], points=4,
+            also_forbidden=("genlab.exercises.lab04._variant_step",),
+            compare="custom",
+            protected=("genlab.exercises.scenarios.ref_gan_training_step",),
+            check=scenario_check("gan_step", ref_gan_training_step, _STEP_MESSAGES, rtol=1e-4, atol=1e-5),
+            cases=[scenario_case("public-1", "gan_step", [0, 8]),
+                   scenario_case("held-1", "gan_step", [5, 6], public=False)],
+            expected="one D step (real -> 1, detached fakes -> 0), then one G step through the updated D with "
+                     "the non-saturating loss; returns {'loss_d': float, 'loss_g': float}.",
+            hint="D(fake.detach()) in the D step; in the G step BCE(D(fake), ones); zero_grad before each backward.",
+        ),
+    ],
+)

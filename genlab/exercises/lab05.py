@@ -1,0 +1,408 @@
+"""Exercise entries of lab 05: the contract, cases, probes and mistakes of each graded item.
+
+Grading spec of lab 05 (restoration): block_mask, apply_mask, masked_mse, composite.
+
+The student check's probes:
+
+Checks for lab 05 (restoration): mask generator, masking, masked loss, composite.
+
+Each check compares the student's function with ``genlab.masks`` / ``genlab.losses``
+on small seeded inputs and names the classic mistake when it sees its symptom.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import losses as _lib_losses
+from .. import losses as _mc_losses
+from .. import masks as _lib_masks
+from .. import masks as _mc_masks
+from ._core import Call, Case, Gen, Item, Lab, Mistakes, rand, randint
+from ._student import call, expect_close, expect_tensor, fail
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _diagnose_block_mask(fn) -> str | None:
+    """``block_mask(batch, size, hole, generator=None) -> (B, 1, size, size)``, one random square per image."""
+    name = "block_mask"
+    batch, size, hole = 64, 12, 4
+    m = expect_tensor(name, call(name, fn, batch, size, hole, generator=_gen(0)), (batch, 1, size, size))
+    if not m.is_floating_point():
+        fail(name, "a float mask (0.0 / 1.0)", f"dtype {m.dtype}", "convert with .float() so it can multiply images")
+    if not bool(((m == 0) | (m == 1)).all()):
+        fail(name, "values in {0, 1}", f"values such as {sorted(set(m.unique().tolist()))[:5]}")
+    counts = m.flatten(1).sum(1)
+    if bool((counts == size * size - hole * hole).all()):
+        fail(name, f"{hole * hole} ones per image (1 = missing, the hole)",
+             f"{size * size - hole * hole} ones per image",
+             "the convention is inverted: the hole must be 1 and the known pixels 0.")
+    if not bool((counts == hole * hole).all()):
+        bad = counts[counts != hole * hole][:4].int().tolist()
+        fail(name, f"exactly hole*hole = {hole * hole} missing pixels in every image",
+             f"images with {bad} missing pixels",
+             "either the square has the wrong side, or it is cut off by the image border: "
+             "a square fully inside needs a top-left corner in 0..size-hole.")
+    # The ones must form one hole x hole square: rows and columns touched = hole each.
+    rows_hit = (m[:, 0].sum(2) > 0).sum(1)
+    cols_hit = (m[:, 0].sum(1) > 0).sum(1)
+    if not bool(((rows_hit == hole) & (cols_hit == hole)).all()):
+        fail(name, f"one {hole}x{hole} square per image", "the missing pixels do not form one square",
+             "set mask[b, 0, top:top+hole, left:left+hole] = 1 for one corner (top, left) per image.")
+    again = call(name, fn, batch, size, hole, generator=_gen(0))
+    if not torch.equal(expect_tensor(name, again, (batch, 1, size, size)), m):
+        fail(name, "the same masks for the same seeded generator", "different masks on a second call",
+             "draw every random number from `generator` (torch.randint(..., generator=generator)).")
+    other = call(name, fn, batch, size, hole, generator=_gen(1))
+    if torch.equal(expect_tensor(name, other, (batch, 1, size, size)), m):
+        fail(name, "different masks for differently seeded generators", "identical masks for seeds 0 and 1",
+             "the generator is ignored, or nothing is random.")
+    tops = m[:, 0].sum(2).argmax(1)   # first row with a one
+    lefts = m[:, 0].sum(1).argmax(1)
+    if len(set(zip(tops.tolist(), lefts.tolist(), strict=True))) == 1:
+        fail(name, "a position drawn per image", "the same square in all 64 images",
+             "draw (batch,) corners, not one corner for the whole batch.")
+    # Every legal corner must be reachable (catches randint(0, size - hole), whose upper end is exclusive).
+    small = expect_tensor(name, call(name, fn, 400, 5, 3, generator=_gen(2)), (400, 1, 5, 5))
+    corners = {(int(r), int(c)) for r, c in zip(small[:, 0].sum(2).argmax(1), small[:, 0].sum(1).argmax(1),
+                                                strict=True)}
+    if len(corners) != 9:
+        fail(name, "top-left corners covering all of {0, 1, 2}^2 for size 5, hole 3",
+             f"only {len(corners)} distinct corners in 400 masks",
+             "torch.randint's upper bound is exclusive: use randint(0, size - hole + 1, ...).")
+    full = expect_tensor(name, call(name, fn, 2, 6, 6, generator=_gen(3)), (2, 1, 6, 6))
+    if not bool((full == 1).all()):
+        fail(name, "an all-ones mask when hole == size", "some pixels kept", "the corner can only be (0, 0).")
+    return None
+
+
+def _diagnose_apply_mask(fn) -> str | None:
+    """``apply_mask(x, mask, fill=0.0)``: known pixels kept, hole pixels set to ``fill``."""
+    name = "apply_mask"
+    g = _gen(0)
+    x = torch.rand(3, 3, 6, 6, generator=g) * 0.8 + 0.1
+    mask = (torch.rand(3, 1, 6, 6, generator=g) < 0.4).float()
+    x_copy = x.clone()
+    out = expect_tensor(name, call(name, fn, x, mask), tuple(x.shape))
+    if not torch.equal(x, x_copy):
+        fail(name, "x left unchanged", "x was modified in place", "build a new tensor instead of writing into x.")
+    keep = 1 - mask
+    if torch.allclose(out, x * mask):
+        fail(name, "known pixels (mask 0) kept, hole (mask 1) blanked", "the hole kept and the known pixels blanked",
+             "mask = 1 marks the missing pixels: multiply by (1 - mask) to keep the known ones.")
+    expect_close(name, out, x * keep, "with fill=0.0 the result is x with the hole set to 0, on every channel")
+    out = expect_tensor(name, call(name, fn, x, mask, fill=0.5), tuple(x.shape))
+    expect_close(name, out, x * keep + 0.5 * mask.expand_as(x),
+                 "hole pixels must equal `fill` (0.5 here), known pixels x; did you ignore `fill`?")
+    return None
+
+
+def _ref_masked_mse(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.expand_as(x)
+    return ((x_hat - x).pow(2) * m).sum() / m.sum().clamp_min(1.0)
+
+
+def _diagnose_masked_mse(fn) -> str | None:
+    """``masked_mse(x_hat, x, mask) -> scalar``: the mean squared error over hole pixels only."""
+    name = "masked_mse"
+    g = _gen(0)
+    x = torch.rand(4, 1, 8, 8, generator=g)
+    x_hat = torch.rand(4, 1, 8, 8, generator=g)
+    mask = torch.zeros(4, 1, 8, 8)
+    mask[0, :, 2:6, 2:6] = 1        # holes of different sizes: the mean pools all hole pixels
+    mask[1, :, 0:2, :] = 1
+    mask[2, :, 5, 5] = 1
+    x_hat_leaf = x_hat.clone().requires_grad_(True)
+    out = call(name, fn, x_hat_leaf, x, mask)
+    out = expect_tensor(name, out, ())
+    want = _ref_masked_mse(x_hat, x, mask)
+    if torch.allclose(out.detach(), (x_hat - x).pow(2).mean(), rtol=1e-4):
+        fail(name, f"{want.item():.4f} (mean over the hole pixels only)", f"{out.item():.4f}",
+             "this is the mean over ALL pixels: the known pixels dilute the loss. Divide by mask.sum().")
+    if torch.allclose(out.detach(), ((x_hat - x).pow(2) * mask).mean(), rtol=1e-4):
+        fail(name, f"{want.item():.4f}", f"{out.item():.4f}",
+             "you zeroed the known pixels but still divided by the number of ALL pixels.")
+    if torch.allclose(out.detach(), ((x_hat - x).pow(2) * mask).sum(), rtol=1e-4):
+        fail(name, f"{want.item():.4f} (a mean)", f"{out.item():.4f} (a sum)", "divide by the number of hole pixels.")
+    if torch.allclose(out.detach(), ((x_hat - x).pow(2) * (1 - mask)).sum() / (1 - mask).sum(), rtol=1e-4):
+        fail(name, f"{want.item():.4f}", f"{out.item():.4f} (the error over the KNOWN pixels)",
+             "mask = 1 marks the hole; you averaged where mask = 0.")
+    expect_close(name, out.detach(), want,
+                 "sum the squared errors where mask = 1 over the whole batch, then divide by the number of hole "
+                 "pixels in the batch (not one mean per image).")
+    if out.requires_grad:
+        out.backward()
+        grad = x_hat_leaf.grad
+        if grad is not None and bool((grad * (1 - mask)).abs().max() > 0):
+            fail(name, "zero gradient on known pixels", "known pixels receive gradient",
+                 "only the hole may contribute to the loss.")
+    else:
+        fail(name, "a differentiable loss", "a tensor without gradient",
+             "do not call .item(), .detach() or torch.no_grad(): the loss must train the model.")
+    # RGB images with a one-channel mask: each hole pixel counts once per channel.
+    xr, xr_hat = torch.rand(2, 3, 5, 5, generator=g), torch.rand(2, 3, 5, 5, generator=g)
+    mr = (torch.rand(2, 1, 5, 5, generator=g) < 0.5).float()
+    out = expect_tensor(name, call(name, fn, xr_hat, xr, mr), ())
+    expect_close(name, out.detach(), _ref_masked_mse(xr_hat, xr, mr),
+                 "with RGB images and a (B, 1, H, W) mask, expand the mask to the image's shape "
+                 "(mask.expand_as(x)) before counting hole pixels.")
+    empty = call(name, fn, x_hat, x, torch.zeros_like(mask))
+    if not isinstance(empty, torch.Tensor) or empty.numel() != 1 or float(empty) != 0.0:
+        fail(name, "0 for a batch without holes", f"{empty}",
+             "clamp the count of hole pixels to at least 1 (mask.sum().clamp_min(1)).")
+    return None
+
+
+def _diagnose_composite(fn) -> str | None:
+    """``composite(x_hat, x, mask)``: the model's pixels in the hole, the known pixels everywhere else."""
+    name = "composite"
+    g = _gen(0)
+    x = torch.rand(3, 3, 6, 6, generator=g)
+    x_hat = torch.rand(3, 3, 6, 6, generator=g)
+    mask = (torch.rand(3, 1, 6, 6, generator=g) < 0.4).float()
+    out = expect_tensor(name, call(name, fn, x_hat, x, mask), tuple(x.shape))
+    known = (mask == 0).expand_as(x)
+    hole = ~known
+    if torch.allclose(out, x_hat):
+        fail(name, "known pixels copied from x", "x_hat everywhere",
+             "the known pixels were overwritten by the model: keep x where mask = 0.")
+    if not torch.allclose(out[known], x[known]):
+        fail(name, "known pixels (mask 0) equal to x", "known pixels changed",
+             "known pixels overwritten: mask = 1 is the hole; use x_hat * mask + x * (1 - mask).")
+    if not torch.allclose(out[hole], x_hat[hole]):
+        fail(name, "hole pixels (mask 1) equal to x_hat", "other values in the hole",
+             "the hole must take the model's prediction.")
+    expect_close(name, out, x_hat * mask + x * (1 - mask))
+    return None
+
+
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _mc_inverted_block(batch, size, hole, generator=None):
+    return 1 - _mc_masks.block_mask(batch, size, hole, generator)
+
+
+def _mc_clipped_block(batch, size, hole, generator=None):
+    corner = torch.randint(0, size, (2, batch), generator=generator)
+    m = torch.zeros(batch, 1, size, size)
+    for b in range(batch):
+        m[b, 0, corner[0, b]:corner[0, b] + hole, corner[1, b]:corner[1, b] + hole] = 1
+    return m
+
+
+def _mc_exclusive_high(batch, size, hole, generator=None):
+    corner = torch.randint(0, max(1, size - hole), (2, batch), generator=generator)
+    m = torch.zeros(batch, 1, size, size)
+    for b in range(batch):
+        m[b, 0, corner[0, b]:corner[0, b] + hole, corner[1, b]:corner[1, b] + hole] = 1
+    return m
+
+
+def _mc_ignores_generator(batch, size, hole, generator=None):
+    return _mc_masks.block_mask(batch, size, hole)
+
+
+def _mc_wrong_side(batch, size, hole, generator=None):
+    return _mc_masks.block_mask(batch, size, hole - 1, generator)
+
+
+def _mc_one_corner(batch, size, hole, generator=None):
+    return _mc_masks.block_mask(1, size, hole, generator).expand(batch, 1, size, size).clone()
+
+
+def _mc_in_place(x, mask, fill=0.0):
+    x.mul_(1 - mask)
+    return x + fill * mask
+
+
+def _mc_per_image_mean(x_hat, x, mask):
+    return (((x_hat - x) ** 2 * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)).mean()
+
+
+def _mc_no_expand(x_hat, x, mask):
+    return ((x_hat - x) ** 2 * mask).sum() / mask.sum().clamp_min(1)
+
+
+def _ms_fixed_block(batch, size, hole, generator=None):
+    m = torch.zeros(batch, 1, size, size)
+    m[:, :, :hole, :hole] = 1
+    return m
+
+
+_ms_block_mask = _lib_masks.block_mask  # the library reference
+
+
+def _ms_block_ignores_generator(batch, size, hole, generator=None):
+    return _ms_block_mask(batch, size, hole, None)
+
+
+def _ms_block_spills(batch, size, hole, generator=None):
+    m = torch.zeros(batch, 1, size, size)
+    t = torch.randint(0, size, (batch, 2), generator=generator)
+    for i in range(batch):
+        m[i, 0, t[i, 0]:t[i, 0] + hole, t[i, 1]:t[i, 1] + hole] = 1
+    return m
+
+
+_ms_apply_mask = _lib_masks.apply_mask  # the library reference
+
+
+_ms_masked_mse = _lib_losses.masked_mse  # the library reference
+
+
+_ms_composite = _lib_masks.composite  # the library reference
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'block_mask': {
+        "check: inverted": (_mc_inverted_block, "inverted"),
+        "check: cut off by the image border": (_mc_clipped_block, "cut off by the image border"),
+        "check: exclusive": (_mc_exclusive_high, "exclusive"),
+        "check: generator": (_mc_ignores_generator, "generator"),
+        "check: wrong side": (_mc_wrong_side, "wrong side"),
+        "check: per image": (_mc_one_corner, "per image"),
+        "check: float": (lambda b, s, h, generator=None: _mc_masks.block_mask(b, s, h, generator).bool(), "float"),
+        "check: shape": (lambda b, s, h, generator=None: _mc_masks.block_mask(b, s, h, generator)[:, 0], "shape"),
+        "same place for every image": (_ms_fixed_block, None),
+        "ignores the generator": (_ms_block_ignores_generator, None),
+        "hole cut at the border": (_ms_block_spills, None),
+    },
+    'apply_mask': {
+        "check: multiply by \\(1 - mask\\)": (lambda x, mask, fill=0.0: x * mask, "multiply by \\(1 - mask\\)"),
+        "check: ignore `fill`": (lambda x, mask, fill=0.0: x * (1 - mask), "ignore `fill`"),
+        "check: in place": (_mc_in_place, "in place"),
+        "mask inverted": (lambda x, m, fill=0.0: _ms_apply_mask(x, 1 - m, fill), None),
+        "fill ignored": (lambda x, m, fill=0.0: x * (1 - m), None),
+    },
+    'masked_mse': {
+        "check: ALL pixels": (lambda x_hat, x, mask: ((x_hat - x) ** 2).mean(), "ALL pixels"),
+        "check: still divided": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * mask).mean(), "still divided"),
+        "check: a sum": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * mask).sum(), "a sum"),
+        "check: KNOWN": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * (1 - mask)).sum() / (1 - mask).sum(), "KNOWN"),
+        "check: not one mean per image": (_mc_per_image_mean, "not one mean per image"),
+        "check: differentiable": (lambda x_hat, x, mask: _mc_losses.masked_mse(x_hat, x, mask).detach(), "differentiable"),
+        "check: expand the mask": (_mc_no_expand, "expand the mask"),
+        "check: clamp": (lambda x_hat, x, mask: ((x_hat - x) ** 2 * mask.expand_as(x)).sum() / mask.expand_as(x).sum(), "clamp"),
+        "mean over all pixels": (lambda xh, x, m: ((xh - x) ** 2 * m).mean(), None),
+        "known pixels": (lambda xh, x, m: _ms_masked_mse(xh, x, 1 - m), None),
+    },
+    'composite': {
+        "check: overwritten": (lambda x_hat, x, mask: x_hat, "overwritten"),
+        "check: overwritten (2)": (lambda x_hat, x, mask: x_hat * (1 - mask) + x * mask, "overwritten"),
+        "check: the model's prediction": (lambda x_hat, x, mask: x * (1 - mask), "the model's prediction"),
+        "known pixels overwritten": (lambda xh, x, m: xh, None),
+        "mask inverted": (lambda xh, x, m: _ms_composite(xh, x, 1 - m), None),
+    },
+}
+
+
+# --------------------------------------------------------------------------- the entry (grading contract)
+
+
+def _mask(g: torch.Generator, b: int, size: int, c: int = 1) -> torch.Tensor:
+    m = (torch.rand(b, c, size, size, generator=g) < 0.3).float()
+    m[:, :, 0, 0] = 1.0  # at least one hole pixel per image
+    return m
+
+
+def _block_call(b: int, size: int, hole: int, with_generator: bool):
+    def make(g: torch.Generator) -> Call:
+        kwargs = {"generator": Gen(randint(g, 0, 2**31 - 1))} if with_generator else {}
+        return Call([b, size, hole], kwargs)
+    return make
+
+
+def _check_block_mask(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    b, size, hole = call.args
+    m = out.get("out")
+    if m is None:
+        return "no tensor output"
+    if tuple(m.shape) != (b, 1, size, size):
+        return f"shape {tuple(m.shape)}, expected (batch, 1, size, size) = {(b, 1, size, size)}"
+    if not m.is_floating_point():
+        return f"dtype {m.dtype}: the mask must be a float tensor of 0s and 1s"
+    if not torch.all((m == 0) | (m == 1)):
+        return "values other than 0 and 1"
+    counts = m.flatten(1).sum(1)
+    if not torch.all(counts == hole * hole):
+        return f"each mask must have exactly hole*hole = {hole * hole} ones (1 = missing), got {counts[:4].tolist()}"
+    rows = m[:, 0].amax(2)  # (B, size): which rows hold hole pixels
+    cols = m[:, 0].amax(1)
+    if not (torch.all(rows.sum(1) == hole) and torch.all(cols.sum(1) == hole)):
+        return "the ones do not form one hole x hole square in every mask"
+    if size > hole and b >= 16 and torch.all(m == m[:1]):
+        return "every mask in the batch has its hole at the same place: draw a position per image"
+    again = out.get("out#1")
+    if "generator" in call.kwargs and again is not None and not torch.equal(again, m):
+        return ("two calls with generators seeded the same gave different masks: draw the positions "
+                "with torch.randint(..., generator=generator)")
+    return None
+
+
+LAB = Lab(
+    lab="05_restoration",
+    title="Image restoration",
+    items=[
+        Item(
+            name="block_mask", diagnose=_diagnose_block_mask, mistakes=_MISTAKES['block_mask'], points=3,
+            reference="genlab.masks.block_mask",
+            also_forbidden=("genlab.masks.make_mask", "genlab.masks.center_block"),
+            compare="custom", check=_check_block_mask,
+            cases=[
+                Case("public-1", _block_call(32, 16, 6, True), options={"repeat": 2}),
+                Case("held-1", _block_call(24, 12, 4, True), public=False, options={"repeat": 2}),
+                Case("held-no-generator", _block_call(16, 10, 3, False), public=False),
+            ],
+            expected="a float (B, 1, size, size) mask with one hole x hole square of ones per image, at a "
+                     "random position fully inside the image, drawn with the given generator.",
+            hint="draw the top-left corner with torch.randint(0, size - hole + 1, (batch,), "
+                 "generator=generator) and set mask[i, 0, top:top+hole, left:left+hole] = 1.",
+        ),
+        Item(
+            name="apply_mask", diagnose=_diagnose_apply_mask, mistakes=_MISTAKES['apply_mask'], points=2,
+            reference="genlab.masks.apply_mask",
+            cases=[
+                Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
+                Case("public-fill", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)], {"fill": 0.5})),
+                Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), _mask(g, 3, 8)], {"fill": 1.0}),
+                     public=False),
+            ],
+            expected="x * (1 - mask) + fill * mask: known pixels kept, the hole set to fill.",
+            hint="mask is 1 where a pixel is missing; (1 - mask) keeps the known ones.",
+        ),
+        Item(
+            name="masked_mse", diagnose=_diagnose_masked_mse, mistakes=_MISTAKES['masked_mse'], points=3,
+            reference="genlab.losses.masked_mse",
+            cases=[
+                Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
+                Case("held-1", lambda g: Call([rand(g, 4, 1, 8, 8), rand(g, 4, 1, 8, 8), _mask(g, 4, 8)]),
+                     public=False),
+                Case("held-grad", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)]),
+                     public=False, options={"grad": [0]}, tags=("gradients",)),
+                Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), rand(g, 3, 3, 8, 8), _mask(g, 3, 8)]),
+                     public=False, tags=("shape",)),
+                Case("held-empty", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), torch.zeros(2, 1, 6, 6)]),
+                     public=False, tags=("extreme",)),
+            ],
+            expected="the mean of (x_hat - x)^2 over the hole pixels only (a scalar).",
+            hint="sum the masked squared error and divide by mask.sum(), not by the number of pixels.",
+        ),
+        Item(
+            name="composite", diagnose=_diagnose_composite, mistakes=_MISTAKES['composite'], points=2,
+            reference="genlab.masks.composite",
+            cases=[
+                Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
+                Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), rand(g, 3, 3, 8, 8), _mask(g, 3, 8)]),
+                     public=False),
+            ],
+            expected="mask * x_hat + (1 - mask) * x: the prediction in the hole, the known pixels untouched.",
+            hint="only the hole (mask == 1) comes from x_hat.",
+        ),
+    ],
+)

@@ -1,0 +1,323 @@
+"""Exercise entries of lab 06: the contract, cases, probes and mistakes of each graded item.
+
+Grading spec of lab 06 (CRNN): rows_to_sequences, sequences_to_rows.
+
+The student check's probes:
+
+Checks for lab 06 (CRNN): the 4-D <-> sequence reshapes and the CRNN forward.
+
+The reshapes are compared with an explicit loop (the definition), not with another
+reshape: ``feat.view(B*H, W, C)`` has the right shape and the wrong content, and only
+a comparison of values catches it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import masks as _lib_masks
+from ..models import crnn as _lib_crnn
+from ..models import crnn as _mc_ref
+from ._core import Call, Case, Item, Lab, Mistakes, randn
+from ._student import call, expect_close, expect_tensor, fail
+from .scenarios import scenario_case
+
+_VIEW_HINT = ("right shape, wrong content: a plain .view/.reshape of (B, C, H, W) mixes channels and "
+              "positions. Move the channels last first (permute(0, 2, 3, 1)), then reshape.")
+
+
+def _feat(b: int = 2, c: int = 3, h: int = 4, w: int = 5, seed: int = 0) -> torch.Tensor:
+    return torch.randn(b, c, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def _rows_loop(feat: torch.Tensor) -> torch.Tensor:
+    """The definition: sequence b*H + r is row r of image b, read left to right, channels as features."""
+    b, c, h, w = feat.shape
+    out = torch.empty(b * h, w, c)
+    for i in range(b):
+        for r in range(h):
+            for j in range(w):
+                out[i * h + r, j] = feat[i, :, r, j]
+    return out
+
+
+def _diagnose_rows_to_sequences(fn) -> str | None:
+    """``rows_to_sequences(feat) -> (B*H, W, C)`` with ``seq[b*H + r, j] == feat[b, :, r, j]``."""
+    name = "rows_to_sequences"
+    feat = _feat()
+    b, c, h, w = feat.shape
+    out = call(name, fn, feat.clone())
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (b * w, h, c):
+        fail(name, f"shape (B*H, W, C) = {(b * h, w, c)}", f"shape {tuple(out.shape)} = (B*W, H, C)",
+             "these are the columns: one sequence per ROW means H goes with the batch, W is the length.")
+    out = expect_tensor(name, out, (b * h, w, c))
+    want = _rows_loop(feat)
+    if torch.equal(out, feat.reshape(b * h, w, c)):
+        fail(name, "seq[b*H + r, j] == feat[b, :, r, j]", "the values of feat.view(B*H, W, C)", _VIEW_HINT)
+    expect_close(name, out, want, "sequence b*H + r must be row r of image b, left to right, with the C "
+                 "channels of each pixel as its features (compare with a loop over b, r, j).")
+    # gradients must flow: sequences feed an RNN that is trained through them
+    leaf = feat.clone().requires_grad_(True)
+    res = call(name, fn, leaf)
+    if not res.requires_grad:
+        fail(name, "a differentiable result", "a tensor cut from the graph", "do not detach or copy via numpy.")
+    return None
+
+
+def _diagnose_sequences_to_rows(fn) -> str | None:
+    """``sequences_to_rows(seq, batch, height) -> (B, C, H, W)``, the inverse of ``rows_to_sequences``."""
+    name = "sequences_to_rows"
+    feat = _feat(c=6)
+    b, c, h, w = feat.shape
+    seq = _rows_loop(feat)
+    out = call(name, fn, seq.clone(), b, h)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (b, h, w, c):
+        fail(name, f"shape (B, C, H, W) = {(b, c, h, w)}", f"shape {tuple(out.shape)} = (B, H, W, C)",
+             "the channels must come back to dimension 1: permute(0, 3, 1, 2) after the reshape.")
+    out = expect_tensor(name, out, (b, c, h, w))
+    if torch.equal(out, seq.reshape(b, c, h, w)):
+        fail(name, "out[b, :, r, j] == seq[b*H + r, j]", "the values of seq.view(B, C, H, W)",
+             "right shape, wrong content: reshape to (B, H, W, C) first, then permute the channels to "
+             "dimension 1.")
+    expect_close(name, out, feat, "sequences_to_rows(rows_to_sequences(feat), B, H) must give feat back.")
+    # C may change (a bidirectional RNN outputs 2*hidden features): it must come from seq, not be fixed
+    seq2 = torch.randn(b * h, w, 4)
+    out2 = expect_tensor(name, call(name, fn, seq2, b, h), (b, 4, h, w))
+    expect_close(name, out2[1, :, 2, 3], seq2[1 * h + 2, 3], "take C from seq.shape[-1].")
+    return None
+
+
+# ----------------------------------------------------------------------------- the CRNN forward
+
+def crnn_reference_forward(model: nn.Module, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The forward the lab's ``CRNN`` docstring specifies, written with the model's own submodules.
+
+    ``encoder -> rows sweep (residual) -> columns sweep (residual) -> decoder -> sigmoid -> composite``.
+    """
+    b = x_masked.shape[0]
+    feat = model.encoder(torch.cat([x_masked, mask], dim=1))                    # (B, F, h, w)
+    _, f, h, w = feat.shape
+    seq = feat.permute(0, 2, 3, 1).reshape(b * h, w, f)                         # rows
+    out, _ = model.row_rnn(seq)
+    feat = feat + model.row_proj(out).reshape(b, h, w, f).permute(0, 3, 1, 2)
+    seq = feat.permute(0, 3, 2, 1).reshape(b * w, h, f)                         # columns
+    out, _ = model.col_rnn(seq)
+    feat = feat + model.col_proj(out).reshape(b, w, h, f).permute(0, 3, 2, 1)
+    x_hat = torch.sigmoid(model.decoder(feat))
+    return mask * x_hat + (1 - mask) * x_masked
+
+
+def _diagnose_CRNN(cls) -> str | None:
+    """The lab's ``CRNN`` class: ``CRNN(channels, width, hidden)``, ``forward(x_masked, mask) -> x_hat``."""
+    name = "CRNN.forward"
+    torch.manual_seed(0)
+    try:
+        model = cls(channels=1, width=4, hidden=5)
+    except NotImplementedError:
+        fail(name, "the class to build", "NotImplementedError in __init__", "only forward is the exercise.")
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 1, 16, 12, generator=g)      # H != W: catches rows/columns mixed up
+    mask = torch.zeros(2, 1, 16, 12)
+    mask[:, :, 2:5] = 1                             # a band of whole rows
+    x_masked = x * (1 - mask)
+    out = expect_tensor(name, call(name, model, x_masked, mask), (2, 1, 16, 12))
+    if not torch.allclose(out * (1 - mask), x_masked * (1 - mask)):
+        fail(name, "known pixels (mask 0) equal to the input", "known pixels changed",
+             "finish with the composite: mask * x_hat + (1 - mask) * x_masked.")
+    out = out.detach()
+    if float(out.min()) < 0 or float(out.max()) > 1:
+        fail(name, "values in [0, 1]", f"range [{float(out.min()):.3g}, {float(out.max()):.3g}]",
+             "the decoder returns logits: apply a sigmoid before the composite.")
+    with torch.no_grad():
+        want = crnn_reference_forward(model, x_masked, mask)
+    # Receptive field: a hole pixel must depend on a far-away known pixel in another row AND column.
+    xi = x_masked.clone().requires_grad_(True)
+    res = call(name, model, xi, mask)
+    res[0, 0, 3, 0].backward()
+    far = xi.grad[0, 0, 15, 11].abs().item() if xi.grad is not None else 0.0
+    if far == 0.0:
+        fail(name, "hole pixel (3, 0) to depend on the known pixel (15, 11) far below and to the right",
+             "no gradient: the output cannot see it",
+             "run BOTH sweeps (rows, then columns) and add their projections to the features; the "
+             "recurrence is what carries information across the whole image.")
+    if xi.grad is not None and xi.grad[1].abs().max() > 0:
+        fail(name, "images of a batch processed independently", "image 0's output depends on image 1",
+             "sequences got mixed across the batch: check the reshapes (permute before reshape).")
+    expect_close(name, out.detach(), want,
+                 "follow the docstring step by step: encoder on [x_masked, mask]; rows: "
+                 "rows_to_sequences -> row_rnn -> row_proj -> sequences_to_rows, ADDED to the features; "
+                 "columns the same with col_rnn/col_proj on the transposed map; decoder; sigmoid; composite.",
+                 rtol=1e-4, atol=1e-5)
+    return None
+
+
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+_ms_composite = _lib_masks.composite  # the library reference
+
+
+_ms_rows_to_sequences = _lib_crnn.rows_to_sequences  # the library reference
+
+
+_ms_sequences_to_rows = _lib_crnn.sequences_to_rows  # the library reference
+
+
+class _ms_CRNN(nn.Module):
+
+    def __init__(self, channels: int=1, width: int=32, hidden: int=64):
+        super().__init__()
+        w = width
+        self.encoder = nn.Sequential(nn.Conv2d(channels + 1, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU())
+        self.row_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.row_proj = nn.Linear(2 * hidden, 2 * w)
+        self.col_rnn = nn.GRU(2 * w, hidden, batch_first=True, bidirectional=True)
+        self.col_proj = nn.Linear(2 * hidden, 2 * w)
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, channels, 1))
+
+    def _sweep(self, feat, rnn, proj):
+        b, c, h, w = feat.shape
+        out, _ = rnn(_ms_rows_to_sequences(feat))
+        return feat + _ms_sequences_to_rows(proj(out), b, h)
+
+    def forward(self, x_masked, mask):
+        feat = self.encoder(torch.cat([x_masked, mask], 1))
+        feat = self._sweep(feat, self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj).transpose(2, 3)
+        return _ms_composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
+
+
+class _ms_CRNNNoColumns(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        return _ms_composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
+
+
+class _ms_CRNNNoComposite(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj).transpose(2, 3)
+        return torch.sigmoid(self.decoder(feat))
+
+
+class _ms_CRNNNoSigmoid(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj).transpose(2, 3)
+        return _ms_composite(self.decoder(feat) * 3, x_masked, mask)
+
+
+class _ms_CRNNNoTransposeBack(_ms_CRNN):
+
+    def forward(self, x_masked, mask):
+        feat = self._sweep(self.encoder(torch.cat([x_masked, mask], 1)), self.row_rnn, self.row_proj)
+        feat = self._sweep(feat.transpose(2, 3), self.col_rnn, self.col_proj)
+        return _ms_composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'rows_to_sequences': {
+        "check: right shape, wrong content": (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "right shape, wrong content"),
+        "check: these are the columns": (lambda f: f.permute(0, 3, 2, 1).reshape(-1, f.shape[2], f.shape[1]), "these are the columns"),
+        "check: loop": (lambda f: f.permute(0, 2, 1, 3).reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "loop"),
+        "check: differentiable": (lambda f: _mc_ref.rows_to_sequences(f).detach(), "differentiable"),
+        "view instead of permute": (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), None),
+        "H and W swapped": (lambda f: f.permute(0, 3, 2, 1).reshape(-1, f.shape[2], f.shape[1]), None),
+    },
+    'sequences_to_rows': {
+        "check: right shape, wrong content": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), "right shape, wrong content"),
+        "check: permute\\(0, 3, 1, 2\\)": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]), "permute\\(0, 3, 1, 2\\)"),
+        "check: feat back": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1).transpose(2, 3).contiguous().reshape(b, s.shape[2], s.shape[1], h).transpose(2, 3), "feat back"),
+        "check: Error|C from seq": (lambda s, b, h: s.reshape(b, h, s.shape[1], 6).permute(0, 3, 1, 2), "Error|C from seq"),
+        "view instead of permute": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), None),
+        "wrong permute": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1), None),
+    },
+    'CRNN': {
+        "no column pass": (_ms_CRNNNoColumns, None),
+        "no composite": (_ms_CRNNNoComposite, None),
+        "no sigmoid": (_ms_CRNNNoSigmoid, None),
+        "column features not transposed back": (_ms_CRNNNoTransposeBack, None),
+    },
+}
+
+
+# --------------------------------------------------------------------------- the entry (grading contract)
+
+
+def _feat_case(b, c, h, w):
+    return lambda g: Call([randn(g, b, c, h, w)])
+
+
+def _seq(b, c, h, w):
+    return lambda g: Call([randn(g, b * h, w, c), b, h])
+
+
+def _check_crnn(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    _, batch, h, w = call.args
+    if int(out.get("is_reference", torch.tensor(0))):
+        return "the model is (or contains) genlab's CRNN: write the forward pass yourself"
+    shape = tuple(out["shape"].tolist()) if "shape" in out else None
+    if shape != (batch, 1, h, w):
+        return (f"masked images ({batch}, 1, {h}, {w}) gave {shape}, expected the image shape "
+                "(non-square images: transpose the column features back)")
+    if not int(out["known_pixels_kept"]):
+        return "known pixels (mask 0) of the output differ from x_masked: end with the composite"
+    if not int(out["hole_in_0_1"]):
+        return "hole pixels outside [0, 1]: apply torch.sigmoid to the decoder output"
+    if not int(out["global_context"]):
+        return ("a hole pixel does not depend on a pixel in another row and column: run the row GRU, then "
+                "the column GRU on the transposed features")
+    if not int(out["other_images_ignored"]):
+        return "an output depends on other images of the batch: sequences mix images (check the reshapes)"
+    return None
+
+
+LAB = Lab(
+    lab="06_crnn",
+    title="CRNN",
+    items=[
+        Item(
+            name="rows_to_sequences", diagnose=_diagnose_rows_to_sequences, mistakes=_MISTAKES['rows_to_sequences'], points=3,
+            reference="genlab.models.crnn.rows_to_sequences",
+            compare="exact",
+            cases=[
+                Case("public-1", _feat_case(2, 3, 4, 5)),
+                Case("held-1", _feat_case(3, 5, 2, 7), public=False),
+                Case("held-2", _feat_case(1, 4, 6, 3), public=False),
+                Case("held-grad", _feat_case(2, 3, 4, 5), public=False, options={"grad": [0]}, tags=("gradients",)),
+            ],
+            expected="(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to "
+                     "right, with the channels as features.",
+            hint="move the channels last with permute(0, 2, 3, 1) before reshape; a plain view/reshape "
+                 "mixes channels and positions.",
+        ),
+        Item(
+            name="sequences_to_rows", diagnose=_diagnose_sequences_to_rows, mistakes=_MISTAKES['sequences_to_rows'], points=3,
+            reference="genlab.models.crnn.sequences_to_rows",
+            compare="exact",
+            cases=[
+                Case("public-1", _seq(2, 3, 4, 5)),
+                Case("held-1", _seq(3, 6, 2, 7), public=False),
+            ],
+            expected="(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences.",
+            hint="reshape to (B, H, W, C) first, then permute(0, 3, 1, 2).",
+        ),
+        Item(
+            name="CRNN", diagnose=_diagnose_CRNN, mistakes=_MISTAKES['CRNN'], points=4,
+            also_forbidden=("genlab.models.crnn.CRNNRepairer",),
+            compare="custom", check=_check_crnn,
+            cases=[scenario_case("public-1", "crnn", [0, 2, 12, 16]),
+                   scenario_case("held-1", "crnn", [3, 2, 14, 10], public=False)],
+            expected="forward(x_masked, mask): encoder on [x_masked, mask], row GRU then column GRU (residual), "
+                     "decoder, sigmoid, composite; output (B, C, H, W), known pixels equal x_masked.",
+            hint="for the columns use feat.transpose(2, 3) with the same two functions and transpose back.",
+        ),
+    ],
+)

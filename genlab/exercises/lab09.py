@@ -1,0 +1,580 @@
+"""Exercise entries of lab 09: the contract, cases, probes and mistakes of each graded item.
+
+Grading spec of lab 09 (debugging): the eight fixed functions, graded on behaviour.
+
+Pure tensor functions are compared with closed forms on fresh inputs; the ones
+that take modules or optimisers run a seeded scenario
+(:mod:`genlab.exercises.scenarios`) and must behave like the reference fix: the
+same weights after the step, the generator untouched, the model's mode
+restored, no shared parameters.
+
+The student check's probes:
+
+Checks for lab 09 (debugging): each one tests behaviour and explains the SYMPTOM of its bug.
+
+The messages say what goes wrong when the bug is present (what a person would see in a
+training run), not how to fix it: finding the fix is the exercise. :func:`genlab.checks.lab09.show_symptom`
+runs a check on the broken version and prints the failure instead of raising, so the lab
+can show every symptom and still run top to bottom.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._core import Call, Case, Item, Lab, Mistakes, randn
+from ._student import CheckFailed, call, expect_close, expect_tensor, fail
+from .scenarios import (
+    ref_discriminator_update,
+    ref_ema_copy,
+    ref_predict,
+    ref_row_rnn,
+    scenario_case,
+    scenario_check,
+)
+
+# ------------------------------------------------------------------ 1. flat output -> image
+
+def _diagnose_fixed_generator_output(fn) -> str | None:
+    """``fn(flat, channels, size)``: ``(B, C*size*size) -> (B, C, size, size)``, image b from row b."""
+    name = "fixed_generator_output"
+    b, c, s = 4, 3, 5
+    images = torch.rand(b, c, s, s, generator=torch.Generator().manual_seed(0))
+    flat = images.flatten(1)
+    out = call(name, fn, flat, c, s)
+    if isinstance(out, torch.Tensor) and out.shape[0] != b:
+        fail(name, f"a batch of {b} images", f"a batch of {out.shape[0]} images of shape {tuple(out.shape[1:])}",
+             "symptom: the batch grew; each colour plane became its own gray image, so every loss averages "
+             "over the wrong number of samples and labels no longer line up with images.")
+    out = expect_tensor(name, out, (b, c, s, s))
+    expect_close(name, out, images,
+                 "symptom: the right shape with scrambled pixels: the samples look like noise or stripes "
+                 "even though the generator's numbers are fine.")
+    return None
+
+
+# ------------------------------------------------------------------ 2. D labels
+
+def _ref_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+
+
+def _diagnose_fixed_discriminator_loss(fn) -> str | None:
+    """``fn(d_real_logits, d_fake_logits) -> scalar`` BCE with real labelled 1 and fake labelled 0."""
+    name = "fixed_discriminator_loss"
+    g = torch.Generator().manual_seed(0)
+    d_real = torch.randn(6, generator=g).requires_grad_(True)
+    d_fake = torch.randn(5, generator=g).requires_grad_(True)
+    loss = expect_tensor(name, call(name, fn, d_real, d_fake), ())
+    if not loss.requires_grad:
+        fail(name, "a differentiable loss", "no gradient", "symptom: the discriminator never changes.")
+    loss.backward()
+    if d_fake.grad is None or bool((d_fake.grad <= 0).any()):
+        fail(name, "a gradient step that LOWERS the logits of fakes", "it raises them (or leaves them)",
+             "symptom: D learns to call everything real; D(G(z)) climbs towards 1, the generator gets no "
+             "useful signal and its samples never improve.")
+    if d_real.grad is None or bool((d_real.grad >= 0).any()):
+        fail(name, "a gradient step that RAISES the logits of real images", "it lowers them",
+             "symptom: D learns to call real images fake.")
+    expect_close(name, loss.detach(), _ref_d_loss(d_real.detach(), d_fake.detach()),
+                 "symptom: the loss value differs from BCE with real = 1 and fake = 0 (mean over each batch).")
+    return None
+
+
+# ------------------------------------------------------------------ 3. KL sign
+
+def _diagnose_fixed_kl_divergence(fn) -> str | None:
+    """``fn(mu, logvar) -> (B,)`` KL(N(mu, sigma^2) || N(0, I)), summed over latent dimensions."""
+    name = "fixed_kl_divergence"
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    out = expect_tensor(name, call(name, fn, mu, logvar), (5,))
+    if bool((out < 0).any()):
+        fail(name, "KL >= 0 for every example (a divergence is never negative)",
+             f"values such as {out.min().item():.3f}",
+             "symptom: minimising the ELBO loss now REWARDS moving the posterior away from the prior: "
+             "mu and logvar grow without bound, the loss heads to minus infinity, samples from the prior "
+             "are garbage.")
+    zero = expect_tensor(name, call(name, fn, torch.zeros(2, 3), torch.zeros(2, 3)), (2,))
+    expect_close(name, zero, torch.zeros(2), "symptom: KL of the prior from itself is not 0.")
+    want = 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(1)
+    expect_close(name, out, want, "symptom: the value differs from the closed form (check it by Monte Carlo).")
+    return None
+
+
+# ------------------------------------------------------------------ 4. RNN over a feature map
+
+def _diagnose_fixed_row_rnn(fn) -> str | None:
+    """``fn(rnn, feat) -> (B, D*hidden, H, W)``: a batch_first (Bi)GRU run along every feature-map row."""
+    name = "fixed_row_rnn"
+    torch.manual_seed(0)
+    rnn = nn.GRU(3, 4, batch_first=True, bidirectional=True)
+    feat = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(1))
+    try:
+        out = call(name, fn, rnn, feat)
+    except CheckFailed as exc:
+        if "not implemented" in str(exc):
+            raise
+        fail(name, "a (B, 2*hidden, H, W) map", str(exc).splitlines()[0].replace("\u274c ", ""),
+             "symptom: the GRU refuses the input: it reads a batch of sequences (N, L, F), one 3-D tensor, "
+             "and a feature map has 4 dimensions.")
+    out = expect_tensor(name, out, (2, 8, 4, 5))
+    seq = feat.permute(0, 2, 3, 1).reshape(8, 5, 3)
+    ref, _ = rnn(seq)
+    want = ref.reshape(2, 4, 5, 8).permute(0, 3, 1, 2)
+    expect_close(name, out.detach(), want.detach(),
+                 "symptom: a GRU reads (N, L, F) sequences; a 4-D map, or one flattened the wrong way, "
+                 "either crashes or is read as sequences that mix channels, rows and images.")
+    return None
+
+
+# ------------------------------------------------------------------ 5. sigmoid before BCE-with-logits
+
+def _diagnose_fixed_bce_loss(fn) -> str | None:
+    """``fn(logits, targets) -> scalar`` mean binary cross-entropy of logits (no sigmoid outside)."""
+    name = "fixed_bce_loss"
+    confident = torch.tensor([20.0, -20.0, 20.0])
+    targets = torch.tensor([1.0, 0.0, 1.0])
+    low = expect_tensor(name, call(name, fn, confident, targets), ())
+    if float(low) > 1e-3:
+        fail(name, "a loss near 0 for confident, correct predictions (logit +20 on target 1)",
+             f"{float(low):.3f}",
+             "symptom: the loss can never go below about 0.31 and its gradients are squashed: the "
+             "model's 'probabilities' never leave (0.5, 0.73), however confident its logits.")
+    g = torch.Generator().manual_seed(0)
+    logits, t = torch.randn(7, generator=g) * 3, (torch.rand(7, generator=g) < 0.5).float()
+    expect_close(name, expect_tensor(name, call(name, fn, logits, t), ()),
+                 F.binary_cross_entropy_with_logits(logits, t),
+                 "symptom: the value differs from the mean BCE of sigmoid(logits) against the targets.")
+    return None
+
+
+# ------------------------------------------------------------------ 6. detach the fakes
+
+class _TinyG(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class _TinyD(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+def _diagnose_fixed_discriminator_update(fn) -> str | None:
+    """``fn(generator, discriminator, opt_d, z, real) -> loss``: one D step on real and fake, G untouched."""
+    name = "fixed_discriminator_update"
+    torch.manual_seed(0)
+    gen, disc = _TinyG(), _TinyD()
+    opt_d = torch.optim.SGD(disc.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(0)
+    z, real = torch.randn(16, 2, generator=g), torch.randn(16, 3, generator=g) + 2
+    g_before = copy.deepcopy(gen.state_dict())
+    d_before = copy.deepcopy(disc.state_dict())
+    with torch.no_grad():
+        want = _ref_d_loss(disc(real), disc(gen(z)))
+    loss = call(name, fn, gen, disc, opt_d, z, real)
+    loss = torch.as_tensor(loss).detach() if not isinstance(loss, float) else torch.tensor(loss)
+    expect_close(name, loss.reshape(()), want, "return the discriminator loss (real = 1, fake = 0) before the step.")
+    leaked = [n for n, p in gen.named_parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+    if leaked:
+        fail(name, "no gradient in the generator after a discriminator update",
+             f"gradients in generator parameters {leaked[:2]}",
+             "symptom: the D loss backpropagates through G: wasted compute and memory, and if the G step "
+             "does not zero its gradients first, G gets pushed to HELP the discriminator.")
+    if any(not torch.equal(v, gen.state_dict()[k]) for k, v in g_before.items()):
+        fail(name, "the generator unchanged by a D update", "G's weights changed",
+             "symptom: the discriminator step also trains the generator.")
+    if all(torch.equal(v, disc.state_dict()[k]) for k, v in d_before.items()):
+        fail(name, "the discriminator updated", "D's weights unchanged", "symptom: D never learns.")
+    return None
+
+
+# ------------------------------------------------------------------ 7. eval mode
+
+class _Noisy(nn.Module):
+    """Dropout and batch norm: the two layers whose behaviour differs between train and eval."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5),
+                                 nn.Linear(16, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _diagnose_fixed_predict(fn) -> str | None:
+    """``fn(model, x) -> outputs`` in evaluation behaviour, without gradients, model's mode restored."""
+    name = "fixed_predict"
+    torch.manual_seed(0)
+    model = _Noisy()
+    with torch.no_grad():  # give batch norm some running statistics
+        model.train()
+        for _ in range(3):
+            model(torch.randn(32, 4) * 2 + 1)
+    model.train()
+    stats = copy.deepcopy(model.net[1].state_dict())
+    x = torch.randn(8, 4, generator=torch.Generator().manual_seed(1))
+    a = expect_tensor(name, call(name, fn, model, x), (8, 2))
+    b = expect_tensor(name, call(name, fn, model, x), (8, 2))
+    if not torch.equal(a, b):
+        fail(name, "the same outputs for the same input", "different outputs on two calls",
+             "symptom: dropout is still active; evaluation numbers jitter from run to run and are worse "
+             "than the model really is.")
+    left_in_eval = not model.training
+    if any(not torch.equal(v, model.net[1].state_dict()[k]) for k, v in stats.items()):
+        fail(name, "batch-norm running statistics untouched by predictions", "they changed",
+             "symptom: evaluating the test set silently changes the model (batch norm keeps learning).")
+    model.eval()
+    with torch.no_grad():
+        want = model(x)
+    model.train()
+    expect_close(name, a, want, "symptom: outputs differ from the model's evaluation behaviour.")
+    if a.requires_grad:
+        fail(name, "outputs without a graph", "outputs that require grad",
+             "symptom: memory grows during evaluation: every prediction keeps its autograd graph.")
+    if left_in_eval:
+        fail(name, "the model back in training mode afterwards", "the model left in eval mode",
+             "symptom: training after an evaluation silently runs without dropout / with frozen batch norm.")
+    return None
+
+
+# ------------------------------------------------------------------ 8. weights shared by accident
+
+def _diagnose_fixed_ema_copy(fn) -> str | None:
+    """``fn(model) -> nn.Module``: an independent copy with equal weights (an EMA/teacher network)."""
+    name = "fixed_ema_copy"
+    torch.manual_seed(0)
+    model = _TinyG()
+    ema = call(name, fn, model)
+    if not isinstance(ema, nn.Module):
+        fail(name, "an nn.Module", type(ema).__name__)
+    shared = {p.data_ptr() for p in model.parameters()} & {p.data_ptr() for p in ema.parameters()}
+    if ema is model or shared:
+        fail(name, "two networks with separate parameters", "networks that share parameter storage",
+             "symptom: the 'average' network is the training network: every optimiser step moves both, the "
+             "moving average does nothing, and sampling from it shows the noisy latest weights.")
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), ema.state_dict().items(), strict=False):
+        if k != k2 or not torch.equal(v, v2):
+            fail(name, "the copy starts with the same weights", f"different values in {k2}",
+                 "symptom: the copy is a fresh, untrained network.")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    if any(math.isclose(float((p - q).detach().abs().max()), 0.0) for p, q in zip(model.parameters(), ema.parameters(),
+                                                                         strict=True)):
+        fail(name, "the copy unchanged when the original is updated", "it moved too",
+             "symptom: the two networks share weights.")
+    return None
+
+
+# --------------------------------------------------------------------------- named mistakes
+# Wrong implementations students write. Each maps to the pattern (a regular expression
+# searched in the message) its student check must fail with; the grader must give it less
+# than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
+
+def _ms_discriminator_loss(d_real_logits, d_fake_logits):
+    return F.binary_cross_entropy_with_logits(d_real_logits, torch.ones_like(d_real_logits)) + F.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
+
+
+def _ms_kl_divergence(mu, logvar):
+    return -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1)
+
+
+def _ms_rows_to_sequences(feat):
+    b, c, h, w = feat.shape
+    return feat.permute(0, 2, 3, 1).reshape(b * h, w, c)
+
+
+def _ms_sequences_to_rows(seq, batch, height):
+    return seq.reshape(batch, height, seq.shape[1], seq.shape[2]).permute(0, 3, 1, 2)
+
+
+def _ms_fixed_row_rnn(rnn, feat):
+    b, c, h, w = feat.shape
+    out, _ = rnn(_ms_rows_to_sequences(feat))
+    return _ms_sequences_to_rows(out, b, h)
+
+
+def _ms_update_no_detach(generator, discriminator, opt_d, z, real):
+    fake = generator(z)
+    loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+def _ms_fixed_discriminator_update(generator, discriminator, opt_d, z, real):
+    with torch.no_grad():
+        fake = generator(z)
+    loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+def _ms_update_loss_after(generator, discriminator, opt_d, z, real):
+    _ms_fixed_discriminator_update(generator, discriminator, opt_d, z, real)
+    with torch.no_grad():
+        return _ms_discriminator_loss(discriminator(real), discriminator(generator(z)))
+
+
+def _ms_predict_no_eval(model, x):
+    with torch.no_grad():
+        return model(x)
+
+
+def _ms_predict_stays_eval(model, x):
+    model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
+def _ms_fixed_predict(model, x):
+    mode = model.training
+    model.eval()
+    with torch.inference_mode():
+        out = model(x)
+    model.train(mode)
+    return out.clone()
+
+
+def _ms_predict_forces_train(model, x):
+    out = _ms_fixed_predict(model, x)
+    model.train()
+    return out
+
+
+def _ms_predict_with_graph(model, x):
+    was = model.training
+    model.eval()
+    out = model(x)
+    model.train(was)
+    return out
+
+
+def _ms_ema_same_object(model):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _ms_ema_fresh(model):
+    ema = type(model)()
+    return ema.requires_grad_(False)
+
+
+def _ms_ema_not_frozen(model):
+    import copy
+    return copy.deepcopy(model)
+
+
+def _ms_ema_shares(model):
+    import copy
+    ema = copy.deepcopy(model)
+    for (_, p), (_, q) in zip(ema.named_parameters(), model.named_parameters(), strict=True):
+        p.data = q.data
+    return ema.requires_grad_(False)
+
+
+def _mo_grad_leak_update(gen, disc, opt_d, z, real):
+    fake = gen(z)
+    loss = F.softplus(-disc(real)).mean() + F.softplus(disc(fake)).mean()
+    opt_d.zero_grad()
+    loss.backward()
+    opt_d.step()
+    return loss.detach()
+
+
+_MISTAKES: dict[str, Mistakes] = {
+    'fixed_generator_output': {
+        "the broken original": (lambda f, c, s: f.view(-1, 1, s, s), None),
+        "channels last": (lambda f, c, s: f.view(f.shape[0], s, s, c).permute(0, 3, 1, 2), None),
+        "a second wrong version": (lambda flat, ch, s: flat.view(flat.shape[0], s, s, ch).permute(0, 3, 1, 2), None),
+    },
+    'fixed_discriminator_loss': {
+        "the broken original": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
+        "labels swapped": (lambda r, f: _ms_discriminator_loss(f, r), None),
+        "a second wrong version": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.zeros_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
+    },
+    'fixed_kl_divergence': {
+        "the broken original": (lambda mu, lv: -_ms_kl_divergence(mu, lv), None),
+        "mean over latent units": (lambda mu, lv: 0.5 * (lv.exp() + mu ** 2 - 1 - lv).mean(1), None),
+        "a second wrong version": (lambda mu, lv: 0.5 * (lv.exp() + mu ** 2 - 1 - lv).mean(1), None),
+    },
+    'fixed_row_rnn': {
+        "view instead of permute": (lambda rnn, f: rnn(f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]))[0].reshape(f.shape[0], -1, f.shape[2], f.shape[3]), None),
+        "columns instead of rows": (lambda rnn, f: _ms_fixed_row_rnn(rnn, f.transpose(2, 3)).transpose(2, 3), None),
+        "a second wrong version": (lambda rnn, f: rnn(f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]))[0].reshape(f.shape[0], -1, f.shape[2], f.shape[3]), None),
+    },
+    'fixed_bce_loss': {
+        "the broken original": (lambda lo, t: F.binary_cross_entropy_with_logits(torch.sigmoid(lo), t), None),
+        "summed": (lambda lo, t: F.binary_cross_entropy_with_logits(lo, t, reduction='sum'), None),
+        "a second wrong version": (lambda lg, t: F.binary_cross_entropy(torch.sigmoid(lg), t) * 2, None),
+    },
+    'fixed_discriminator_update': {
+        "the broken original (no detach)": (_ms_update_no_detach, None),
+        "loss after the step": (_ms_update_loss_after, None),
+        "gradients leak into G": (_mo_grad_leak_update, None),
+    },
+    'fixed_predict': {
+        "the broken original (no eval)": (_ms_predict_no_eval, None),
+        "model left in eval mode": (_ms_predict_stays_eval, None),
+        "model forced into training mode": (_ms_predict_forces_train, None),
+        "outputs keep their graph": (_ms_predict_with_graph, None),
+        "a second wrong version": (lambda m, x: m.eval()(x).detach(), None),
+    },
+    'fixed_ema_copy': {
+        "the broken original (same object)": (_ms_ema_same_object, None),
+        "a fresh network": (_ms_ema_fresh, None),
+        "not frozen": (_ms_ema_not_frozen, None),
+        "shared storage": (_ms_ema_shares, None),
+        "a second wrong version": (lambda m: type(m)(), None),
+    },
+}
+
+
+# --------------------------------------------------------------------------- the entry (grading contract)
+
+def _gen_output(flat, channels, size):
+    return flat.reshape(flat.shape[0], channels, size, size)
+
+
+def _d_loss(d_real, d_fake):
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+
+
+def _kl(mu, logvar):
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1 - logvar).sum(dim=1)
+
+
+def _bce(logits, targets):
+    return F.binary_cross_entropy_with_logits(logits, targets)
+
+
+def _flat(b: int, c: int, s: int):
+    return lambda g: Call([randn(g, b, c * s * s), c, s])
+
+
+def _bce_call(n: int, scale: float, confident: bool = False):
+    def make(g: torch.Generator) -> Call:
+        t = (torch.rand(n, generator=g) < 0.5).float()
+        logits = (2 * t - 1) * 20.0 if confident else randn(g, n, scale=scale)
+        return Call([logits, t])
+    return make
+
+
+LAB = Lab(
+    lab="09_debugging",
+    title="Debugging",
+    items=[
+        Item(
+            name="fixed_generator_output", diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
+            cases=[Case("public-1", _flat(4, 3, 4)),
+                   Case("held-1", _flat(2, 1, 5), public=False),
+                   Case("held-2", _flat(3, 2, 3), public=False)],
+            expected="(B, C*size*size) -> (B, C, size, size), image b = row b of flat.",
+            hint="keep the batch dimension: flat.view(flat.shape[0], channels, size, size).",
+        ),
+        Item(
+            name="fixed_discriminator_loss", diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
+            also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
+            cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
+                   Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
+                        public=False)],
+            expected="BCE-with-logits of real logits against 1 plus fake logits against 0, each a batch mean.",
+            hint="the fake term's target is zeros_like(d_fake).",
+        ),
+        Item(
+            name="fixed_kl_divergence", diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
+            also_forbidden=("genlab.losses.kl_divergence",),
+            cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
+                   Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False)],
+            expected="0.5 * sum_j (exp(logvar) + mu^2 - 1 - logvar) per example, shape (B,), >= 0.",
+            hint="the broken version has every sign flipped.",
+        ),
+        Item(
+            name="fixed_row_rnn", diagnose=_diagnose_fixed_row_rnn, mistakes=_MISTAKES['fixed_row_rnn'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_row_rnn",),
+            check=scenario_check("row_rnn", ref_row_rnn,
+                                 {"out": "not the GRU run along every row of the map "
+                                         "(view instead of permute? rows and columns swapped?)"},
+                                 rtol=1e-4, atol=1e-5),
+            cases=[scenario_case("public-1", "row_rnn", [0, 2, 3, 4, 5, 4, 1]),
+                   scenario_case("held-1", "row_rnn", [1, 3, 2, 3, 6, 3, 0], public=False),
+                   scenario_case("held-2", "row_rnn", [2, 1, 4, 5, 3, 2, 1], public=False)],
+            expected="(B, C, H, W) -> sequences (B*H, W, C) -> GRU -> (B, D*hidden, H, W).",
+            hint="feat.permute(0, 2, 3, 1).reshape(b * h, w, c), then reshape(b, h, w, -1).permute(0, 3, 1, 2).",
+        ),
+        Item(
+            name="fixed_bce_loss", diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
+            cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
+                   Case("public-1", _bce_call(7, 3.0)),
+                   Case("held-1", _bce_call(12, 2.0), public=False)],
+            expected="F.binary_cross_entropy_with_logits(logits, targets): the logits, not their sigmoid.",
+            hint="BCE-with-logits applies the sigmoid itself.",
+        ),
+        Item(
+            name="fixed_discriminator_update", diagnose=_diagnose_fixed_discriminator_update, mistakes=_MISTAKES['fixed_discriminator_update'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_discriminator_update",),
+            check=scenario_check("d_update", ref_discriminator_update, {
+                "G_has_no_gradient": "D's loss put gradients into the generator: detach the fakes",
+                "G_unchanged": "the generator's weights changed during a D update",
+                "loss": "the returned loss is not D's loss (real = 1, fake = 0) before the step",
+                "D_weights": "D's weights after the step differ from one SGD step on its loss",
+            }, rtol=1e-4, atol=1e-6),
+            cases=[scenario_case("public-1", "d_update", [0, 16]),
+                   scenario_case("held-1", "d_update", [3, 10], public=False)],
+            expected="one D step on real (1) and detached fakes (0); the generator keeps its weights and gets "
+                     "no gradient; returns the loss.",
+            hint="fake = generator(z).detach().",
+        ),
+        Item(
+            name="fixed_predict", diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_predict",),
+            check=scenario_check("predict", ref_predict, {
+                "repeatable": "two calls gave different outputs: dropout still active (model.eval())",
+                "bn_stats_untouched": "predicting changed batch-norm running statistics: model.eval()",
+                "out": "the outputs differ from the model's evaluation behaviour",
+                "no_graph": "the outputs require grad: predict under torch.no_grad()",
+                "train_mode_restored": "a model in training mode was left in eval mode: restore its mode",
+                "eval_mode_kept": "a model in eval mode was put in training mode: restore the mode it was in",
+            }, rtol=1e-5, atol=1e-6),
+            cases=[scenario_case("public-1", "predict", [0, 8]),
+                   scenario_case("held-1", "predict", [4, 5], public=False)],
+            expected="outputs in eval behaviour without a graph; the model left in the mode it was in.",
+            hint="was = model.training; model.eval(); with torch.no_grad(): ...; finally model.train(was).",
+        ),
+        Item(
+            name="fixed_ema_copy", diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
+            protected=("genlab.exercises.scenarios.ref_ema_copy",),
+            check=scenario_check("ema_copy", ref_ema_copy, {
+                "same_weights": "the copy does not start with the model's weights",
+                "no_shared_storage": "the copy shares parameters with the model: use copy.deepcopy",
+                "independent": "the copy moves when the model is updated",
+                "frozen": "the copy's parameters must not require grad",
+                "original_trainable": "the original model was frozen too: freeze only the copy",
+            }),
+            cases=[scenario_case("public-1", "ema_copy", [0]),
+                   scenario_case("held-1", "ema_copy", [5], public=False)],
+            expected="copy.deepcopy(model) with requires_grad False on the copy only.",
+            hint="`ema = model` is the same network under a second name.",
+        ),
+    ],
+)
