@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from genlab.exercises import load_spec
 from genlab.grading.grader import protected_references
 from genlab.grading.sandbox import strip_functions
-from genlab.exercises import load_spec
 
 # Run in a fresh interpreter: stubbing rewrites genlab's modules for the whole process.
 STUB_CHECK = r"""
