@@ -13,7 +13,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("genlab.doctor", "check the environment and say how to fix what is missing"),
     "build": ("genlab.course", "write every .ipynb and labs/ from the py:percent sources"),
-    "train": ("genlab.train_cli", "train a model family on a dataset, with checkpoints"),
+    "train": ("genlab.train.cli", "train a model family on a dataset, with checkpoints"),
     "grade": ("genlab.grading.cli", "grade a folder of lab submissions in a sandbox"),
     "bench": ("genlab.bench", "run the benchmarks and print a table"),
 }

@@ -26,7 +26,7 @@ from ..errors import ShapeError, check_image
 from .autoencoder import check_size_multiple
 from .repair import _RepairerBase, repair_input
 
-__all__ = ["PatchDiscriminator", "UNet", "UNetConfig"]
+__all__ = ["PatchDiscriminator", "Pix2Pix", "UNet", "UNetConfig"]
 
 
 @dataclass
@@ -140,3 +140,22 @@ class PatchDiscriminator(nn.Module):
                              "must share batch size, height and width. The condition is "
                              "torch.cat([x_masked, mask], dim=1).")
         return self.net(torch.cat([condition, image], dim=1))
+
+
+class Pix2Pix(nn.Module):
+    """The pix2pix pair: ``generator`` (a :class:`UNet` repairer) and ``discriminator``
+    (a conditional :class:`PatchDiscriminator`). Trained by ``genlab.train.Pix2PixTask``.
+
+    ``forward(x_masked, mask)`` is the generator's: the restored image with known pixels kept.
+
+    Developed in course/08_frontiers (lecture 08, ungraded).
+    """
+
+    def __init__(self, cfg: UNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = cfg or UNetConfig()
+        self.generator = UNet(cfg)
+        self.discriminator = PatchDiscriminator(cfg)
+
+    def forward(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.generator(x_masked, mask)
