@@ -1,4 +1,4 @@
-"""The ``genlab`` command: doctor, build, train, grade, bench.
+"""The ``genlab`` command: doctor, build, train, grade (benchmarks: ``python -m bench`` from a checkout).
 
 Each subcommand lives in the module that owns its work; the module exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. This file only wires them.
@@ -15,7 +15,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "build": ("genlab.course", "write every .ipynb and labs/ from the py:percent sources"),
     "train": ("genlab.train.cli", "train a model family on a dataset, with checkpoints"),
     "grade": ("genlab.grading.cli", "grade a folder of lab submissions in a sandbox"),
-    "bench": ("genlab.bench", "run the benchmarks and print a table"),
 }
 
 
