@@ -178,6 +178,8 @@ def _load(name: str, split: str, size: int | None = None) -> tuple[torch.Tensor,
 def _bare_vae(model: nn.Module, x: torch.Tensor, epochs: int, seed: int, batch_size: int, lr: float
               ) -> list[float]:
     """A plain PyTorch VAE loop with the same seeds, order and maths as ``fit(VAETask(...))``."""
+    from genlab.losses import kl_divergence
+
     torch.manual_seed(seed)  # reparameterisation noise comes from the global generator
     order_gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -189,7 +191,7 @@ def _bare_vae(model: nn.Module, x: torch.Tensor, epochs: int, seed: int, batch_s
             xb = x[order[i:i + batch_size]]
             x_logits, mu, logvar = model(xb)
             rec = F.binary_cross_entropy_with_logits(x_logits, xb, reduction="none").reshape(len(xb), -1).sum(1)
-            kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).reshape(len(xb), -1).sum(1)
+            kl = kl_divergence(mu, logvar)  # the one Gaussian KL of genlab
             loss = (rec + kl).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
