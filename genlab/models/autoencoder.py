@@ -108,6 +108,13 @@ class MLPAutoencoder(nn.Module):
         return torch.sigmoid(self(x))
 
 
+def _conv_sizes(module: nn.Module, cfg: AEConfig | None) -> tuple[AEConfig, int, int]:
+    """Store the config on ``module``; return it, the width and the side after two halvings."""
+    module.config = cfg = cfg or AEConfig()
+    check_size_multiple(cfg.image_size, 4, type(module).__name__)
+    return cfg, cfg.width, cfg.image_size // 4
+
+
 class ConvEncoder(nn.Module):
     """Two stride-2 convs and a linear layer: ``(B, C, H, W) -> (B, latent_dim)``.
 
@@ -116,9 +123,7 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, cfg: AEConfig | None = None) -> None:
         super().__init__()
-        self.config = cfg = cfg or AEConfig()
-        check_size_multiple(cfg.image_size, 4, type(self).__name__)
-        w, s = cfg.width, cfg.image_size // 4
+        cfg, w, s = _conv_sizes(self, cfg)
         self.net = nn.Sequential(
             nn.Conv2d(cfg.channels, w, 4, stride=2, padding=1), nn.ReLU(),   # H -> H/2
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),          # H/2 -> H/4
@@ -142,9 +147,7 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, cfg: AEConfig | None = None) -> None:
         super().__init__()
-        self.config = cfg = cfg or AEConfig()
-        check_size_multiple(cfg.image_size, 4, type(self).__name__)
-        w, s = cfg.width, cfg.image_size // 4
+        cfg, w, s = _conv_sizes(self, cfg)
         self.net = nn.Sequential(
             nn.Linear(cfg.latent_dim, 2 * w * s * s), nn.ReLU(),
             nn.Unflatten(1, (2 * w, s, s)),                                        # (B, 2w, s, s)

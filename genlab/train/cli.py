@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import hashlib
 import json
 import math
 import os
@@ -209,14 +208,6 @@ def make_task(model_name: str, config: dict[str, Any], lr: float, task_kwargs: d
     return cls(model, lr=lr, **kwargs, model_name=model_name, model_config=config)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def export_weights(task: Task, path: str | os.PathLike, *, preset: str | None = None,
                    metrics: dict[str, Any] | None = None, data: str | None = None) -> str:
     """Write the small weights-only file of ``task.model`` atomically; return its sha256.
@@ -235,7 +226,9 @@ def export_weights(task: Task, path: str | os.PathLike, *, preset: str | None = 
     torch.save(payload, buf)
     path = Path(path)
     atomic_write_bytes(path, buf.getvalue())
-    return _sha256(path)
+    from ..weights import file_sha256
+
+    return file_sha256(path)
 
 
 def _update_manifest(preset: str, settings: dict[str, Any], sha: str, file: Path, metrics: dict[str, Any]) -> None:
