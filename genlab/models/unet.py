@@ -24,7 +24,7 @@ from torch import nn
 
 from ..errors import ShapeError, check_image
 from .autoencoder import check_size_multiple
-from .repair import _RepairerBase, repair_input
+from .repair import RepairerBase, repair_input
 
 __all__ = ["PatchDiscriminator", "Pix2Pix", "UNet", "UNetConfig"]
 
@@ -59,7 +59,7 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
-class UNet(_RepairerBase):
+class UNet(RepairerBase):
     """U-Net repairer: ``forward(x_masked, mask) -> x_hat`` with known pixels kept.
 
     Shapes (``w = width``, depth 2)::
