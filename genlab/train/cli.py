@@ -73,14 +73,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.usage = ("%(prog)s MODEL --data NAME --epochs N --out DIR [options]\n"
                     "       %(prog)s --preset NAME [options]")
-    lrs = ", ".join(f"{name} {lr:g}" for name, (_, lr) in FAMILIES.items())
+    by_lr: dict[float, list[str]] = {}
+    for name, (_, lr) in FAMILIES.items():
+        by_lr.setdefault(lr, []).append(name)
+    lrs = "; ".join(f"{lr:g} for {', '.join(names)}" for lr, names in by_lr.items())
     req = parser.add_argument_group("required (a --preset supplies them all)")
     req.add_argument("model", nargs="?", metavar="MODEL", help=f"model name: {', '.join(FAMILIES)}")
     req.add_argument("--data", metavar="NAME", help=f"dataset: {', '.join(gdata.DATASETS)} (presets: digits)")
     req.add_argument("--epochs", type=int, metavar="N", help="total number of epochs (with --resume: in total)")
     req.add_argument("--out", metavar="DIR", help="output folder for checkpoint.pt and metrics.json "
                      "(presets: runs/preset-NAME)")
-    opt = parser.add_argument_group("options")
+    opt = parser.add_argument_group("training options")
     opt.add_argument("--preset", help=f"reproduce a shipped weight file: {', '.join(PRESETS)}")
     opt.add_argument("--resume", action="store_true", help="continue from --out's checkpoint (exact)")
     opt.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")

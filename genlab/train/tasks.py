@@ -577,12 +577,19 @@ class DiffusionTask(_SingleModelTask):
 
 
 class Pix2PixTask(_MaskedTask):
-    """Train a :class:`~genlab.models.unet.Pix2Pix` pair on ``(x[, y])`` batches with masks drawn per batch.
+    r"""Train a :class:`~genlab.models.unet.Pix2Pix` pair on ``(x[, y])`` batches with masks drawn per batch.
+
+    The generator sees the condition :math:`c = [x \odot (1-m),\ m]` and fills the hole; the
+    patch critic :math:`D(c, x)` judges whether an image is a plausible completion *of this
+    input*. D's loss is the usual one on real and fake patches (:func:`gan_update`); G's is
+    the non-saturating adversarial loss plus :math:`\lambda` times the hole L1 (Isola et al.,
+    2017): L1 alone gives the blurry average of all plausible fillings, the adversarial term
+    pushes towards one sharp filling; with :math:`\lambda = 100` L1 dominates.
 
     Args:
         model: the pair.
         lr: Adam learning rate of both networks (betas ``(0.5, 0.999)`` as for GANs).
-        l1_weight: :math:`\\lambda` in front of the hole L1 term.
+        l1_weight: :math:`\lambda` in front of the hole L1 term.
         masks: mask kinds for :func:`mask_mix` (the batch is split between them).
         mask_params: extra mask parameters per kind, e.g. ``{"block": {"hole": 8}}``.
 
