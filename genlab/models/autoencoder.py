@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import ShapeError, check_image
+from .config import ImageConfig
 
 __all__ = ["AEConfig", "ConvAutoencoder", "ConvDecoder", "ConvEncoder", "MLPAutoencoder"]
 
@@ -46,7 +47,7 @@ def check_size_multiple(image_size: int, multiple: int, what: str) -> None:
 
 
 @dataclass
-class AEConfig:
+class AEConfig(ImageConfig):
     """Sizes of the autoencoders.
 
     Attributes:
@@ -57,16 +58,9 @@ class AEConfig:
         width: channels of the first conv layer (the second has ``2 * width``).
     """
 
-    image_size: int = 16
-    channels: int = 1
     latent_dim: int = 16
     hidden: int = 256
     width: int = 32
-
-    @property
-    def n_pixels(self) -> int:
-        """``C * H * W``: length of a flattened image."""
-        return self.channels * self.image_size * self.image_size
 
 
 class MLPAutoencoder(nn.Module):

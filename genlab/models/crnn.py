@@ -31,6 +31,7 @@ from torch import nn
 
 from ..errors import ShapeError
 from .autoencoder import check_size_multiple
+from .config import ImageConfig
 from .repair import RepairerBase, repair_decoder, repair_encoder, repair_input
 
 __all__ = ["CRNNConfig", "CRNNRepairer", "cols_to_sequences", "rows_to_sequences",
@@ -95,7 +96,7 @@ def sequences_to_cols(seq: torch.Tensor, batch: int, width: int) -> torch.Tensor
 
 
 @dataclass
-class CRNNConfig:
+class CRNNConfig(ImageConfig):
     """Sizes of the CRNN repairer.
 
     Attributes:
@@ -113,8 +114,6 @@ class CRNNConfig:
             that check the receptive field at initialisation).
     """
 
-    image_size: int = 16
-    channels: int = 1
     width: int = 32
     hidden: int = 96
     rnn: str = "gru"

@@ -54,12 +54,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ShapeError, check_image
+from .config import ImageConfig
 
 __all__ = ["DDPM", "DiffusionConfig", "NoiseSchedule", "TimeUNet", "beta_schedule", "timestep_embedding"]
 
 
 @dataclass
-class DiffusionConfig:
+class DiffusionConfig(ImageConfig):
     """Sizes and schedule of the tiny DDPM.
 
     Attributes:
@@ -73,8 +74,6 @@ class DiffusionConfig:
         p_uncond: probability of dropping a label during training (conditional models).
     """
 
-    image_size: int = 16
-    channels: int = 1
     timesteps: int = 200
     schedule: str = "cosine"
     width: int = 32

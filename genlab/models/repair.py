@@ -27,12 +27,13 @@ from torch import nn
 from ..errors import ShapeError, check_image
 from ..masks import composite
 from .autoencoder import check_size_multiple
+from .config import ImageConfig
 
 __all__ = ["ConvRepairer", "MLPRepairer", "RepairConfig", "repair_input"]
 
 
 @dataclass
-class RepairConfig:
+class RepairConfig(ImageConfig):
     """Sizes of the repairers.
 
     Attributes:
@@ -43,16 +44,9 @@ class RepairConfig:
         depth: number of dilated residual blocks in the ConvRepairer trunk.
     """
 
-    image_size: int = 16
-    channels: int = 1
     width: int = 32
     hidden: int = 512
     depth: int = 4
-
-    @property
-    def n_pixels(self) -> int:
-        """``C * H * W``."""
-        return self.channels * self.image_size * self.image_size
 
 
 def repair_input(x_masked: torch.Tensor, mask: torch.Tensor, channels: int,

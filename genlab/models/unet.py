@@ -24,13 +24,14 @@ from torch import nn
 
 from ..errors import ShapeError, check_image
 from .autoencoder import check_size_multiple
+from .config import ImageConfig
 from .repair import RepairerBase, repair_input
 
 __all__ = ["PatchDiscriminator", "Pix2Pix", "UNet", "UNetConfig"]
 
 
 @dataclass
-class UNetConfig:
+class UNetConfig(ImageConfig):
     """Sizes of the U-Net and the PatchGAN discriminator.
 
     Attributes:
@@ -40,8 +41,6 @@ class UNetConfig:
         depth: number of down/up-sampling levels.
     """
 
-    image_size: int = 16
-    channels: int = 1
     width: int = 32
     depth: int = 2
 
