@@ -16,10 +16,12 @@ PORT   ?= 8888
 WORKSPACE ?= work
 # extra arguments for `jupyter lab` (tests pass a token and --no-browser)
 LAB_ARGS ?=
+# extra arguments for `python -m bench` (make bench)
+BENCH_ARGS ?=
 # JupyterLab refuses to run as root without this (CI and containers run as root)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install clean-venv build check lint workspace
+.PHONY: lab test install clean-venv build check lint workspace bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +51,10 @@ build: $(STAMP)
 
 check: $(STAMP)
 	$(VENV)/bin/genlab build --check
+
+# the benchmarks live in bench/ (not in the package): make bench BENCH_ARGS="--quick --json q.json"
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check genlab tests bench course solutions

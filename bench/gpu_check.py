@@ -38,10 +38,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from genlab import data, models  # noqa: E402
-from genlab.diffusion import DDPM, DiffusionConfig, DiffusionTask  # noqa: E402
-from genlab.models.unet import UNetConfig  # noqa: E402
-from genlab.pix2pix import Pix2Pix, Pix2PixTask  # noqa: E402
-from genlab.train import AutoencoderTask, ClassifierTask, GANTask, RepairTask, VAETask, fit  # noqa: E402
+from genlab.models import DDPM, DiffusionConfig, Pix2Pix, UNetConfig  # noqa: E402
+from genlab.train import (  # noqa: E402
+    AutoencoderTask,
+    ClassifierTask,
+    DiffusionTask,
+    GANTask,
+    Pix2PixTask,
+    RepairTask,
+    VAETask,
+    fit,
+)
 
 
 def families() -> dict:

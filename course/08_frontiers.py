@@ -38,10 +38,8 @@ import torch
 
 import genlab
 from genlab import data, masks, metrics, models, plot
-from genlab.diffusion import DDPM, DiffusionConfig, DiffusionTask, NoiseSchedule, beta_schedule
-from genlab.models.unet import UNetConfig
-from genlab.pix2pix import Pix2Pix, Pix2PixTask
-from genlab.train import GANTask, RepairTask, VAETask, fit
+from genlab.models import DDPM, DiffusionConfig, NoiseSchedule, Pix2Pix, UNetConfig, beta_schedule
+from genlab.train import DiffusionTask, GANTask, Pix2PixTask, RepairTask, VAETask, fit
 
 session = genlab.start(seed=0)
 device = session.device
@@ -74,7 +72,7 @@ print(f"{len(x_train)} training and {len(x_test)} test digits, 16x16")
 # the sharpness. Both models below see the same random 8x8 block holes.
 
 # %%
-hole = dict(masks=("block",), mask_kw={"block": {"hole": 8}})
+hole = dict(masks=("block",), mask_params={"block": {"hole": 8}})
 epochs_restore = genlab.fast_or(1, 12)
 
 torch.manual_seed(0)

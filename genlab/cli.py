@@ -1,4 +1,5 @@
-"""The ``genlab`` command: doctor, build, workspace, train, grade, bench.
+"""The ``genlab`` command: doctor, build, workspace, train, grade (benchmarks: ``python -m bench``
+from a checkout).
 
 Each subcommand lives in the module that owns its work; the module exposes
 ``add_arguments(parser)`` and ``run(args) -> int``. This file only wires them,
@@ -16,9 +17,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("genlab.doctor", "check the environment and say how to fix what is missing"),
     "build": ("genlab.course", "write every .ipynb and labs/ from the py:percent sources"),
     "workspace": ("genlab.workspace", "copy the lecture and lab notebooks into your own folder (work/)"),
-    "train": ("genlab.train_cli", "train a model family on a dataset, with checkpoints"),
+    "train": ("genlab.train.cli", "train a model family on a dataset, with checkpoints"),
     "grade": ("genlab.grading.cli", "grade a folder of lab submissions in a sandbox"),
-    "bench": ("genlab.bench", "run the benchmarks and print a table"),
 }
 
 

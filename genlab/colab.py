@@ -145,14 +145,14 @@ def resume_or_start(task: Any, data: Any, epochs: int, checkpoint_dir: str | os.
     Raises:
         genlab.errors.CheckpointError: the folder holds a checkpoint of another model.
     """
-    from .train import CHECKPOINT_NAME, fit, load_checkpoint
+    from .train import CHECKPOINT_NAME, fit, read_checkpoint
 
     if "resume" in fit_kwargs:
         raise TypeError("resume_or_start always resumes when it can; do not pass resume=.")
     path = Path(checkpoint_dir) / CHECKPOINT_NAME
     if not quiet:
         if path.is_file():
-            done = int(load_checkpoint(path, expected=task)["epoch"])
+            done = int(read_checkpoint(path, expected=task)["epoch"])
             todo = max(epochs - done, 0)
             print(f"resuming from {path}: {done} of {epochs} epochs done, {todo} to go")
         else:

@@ -359,17 +359,10 @@ def masked_l1(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch
 
         \mathcal L = \frac{\sum m\,|\hat x - x|}{\sum m}
 
-    Same conventions as :func:`masked_mse` (channels counted, empty mask -> 0).
+    Same arguments and conventions as :func:`masked_mse` (channels counted, empty
+    mask -> 0); returns a scalar tensor.
 
     Developed in course/05_restoration (lab 05).
-
-    Args:
-        x_hat: prediction ``(N, C, H, W)``.
-        x: target ``(N, C, H, W)``.
-        mask: ``(N, 1, H, W)`` or ``(N, C, H, W)``, 1 = missing.
-
-    Returns:
-        Scalar tensor.
     """
     diff, mask = _masked_error(x_hat, x, mask)
     return (diff.abs() * mask).sum() / mask.sum().clamp_min(1.0)

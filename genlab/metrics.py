@@ -79,8 +79,9 @@ def masked_psnr(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor,
         \qquad \mathrm{PSNR}_n = 10 \log_{10} \frac{R^2}{\mathrm{MSE}_n}
 
     A one-channel mask counts once per image channel. An image whose hole is
-    empty has no pixel to score: its PSNR is ``nan`` (average a batch with
-    ``torch.nanmean``). A perfect hole gives ``inf``.
+    empty has no pixel to score: its PSNR is ``nan`` (undefined, not "perfect";
+    average a batch with ``torch.nanmean``). A perfect hole gives ``inf``. This is
+    genlab's only hole PSNR: the painter widget and ``evaluate_repairers`` use it.
 
     Developed in course/05_restoration (lab 05).
 

@@ -249,37 +249,24 @@ def _mean(values: torch.Tensor) -> float:
 
 
 def training_masks(kinds: Sequence[Any] = ("block", "rows", "scattered_rows"),
-                   params: Mapping[str, Mapping[str, Any]] | None = None) -> Callable[..., torch.Tensor]:
+                   mask_params: Mapping[str, Mapping[str, Any]] | None = None) -> Callable[..., torch.Tensor]:
     """A mask sampler for :class:`genlab.train.RepairTask` mixing several kinds in every batch.
 
     Each batch is split evenly between the kinds (the remainder goes to the first
-    ones), then shuffled with the same generator so no kind always sits first.
+    ones), then shuffled with the same generator so no kind always sits first. This is
+    ``genlab.train.mask_mix``, the one sampler of every repairer task and preset.
 
     Args:
         kinds: ``genlab.masks`` kinds.
-        params: per-kind parameters, e.g. ``{"block": {"hole": 8}, "rows": {"rows": 5}}``;
+        mask_params: per-kind parameters, e.g. ``{"block": {"hole": 8}, "rows": {"rows": 5}}``;
             kinds without an entry use ``make_mask``'s defaults.
 
     Returns:
         ``sampler(batch, size, generator) -> (B, 1, H, W)``; ``size`` may be an int or ``(H, W)``.
     """
-    kinds = list(kinds)
-    params = {k: dict(v) for k, v in (params or {}).items()}
-    for k in kinds:
-        if k not in _masks.MASK_KINDS:
-            raise ValueError(f"unknown mask kind {k!r}; known: {list(_masks.MASK_KINDS)}.")
+    from .train import mask_mix
 
-    def sampler(batch: int, size: Any, generator: torch.Generator | None = None) -> torch.Tensor:
-        side = size[0] if isinstance(size, (tuple, list, torch.Size)) else int(size)
-        counts = [batch // len(kinds) + (1 if i < batch % len(kinds) else 0) for i in range(len(kinds))]
-        parts = [_masks.make_mask(k, n, side, generator=generator, **params.get(k, {}))
-                 for k, n in zip(kinds, counts, strict=True) if n > 0]
-        mask = torch.cat(parts)
-        order = torch.randperm(batch, generator=generator, device=mask.device)
-        return mask[order]
-
-    sampler.__name__ = "mix_" + "_".join(kinds)
-    return sampler
+    return mask_mix(kinds, mask_params)
 
 
 def train_repairer(model: nn.Module, x_train: torch.Tensor, epochs: int, *,

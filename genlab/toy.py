@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from .errors import ShapeError
+from .models.toy import ToyDiscriminator, ToyGenerator
 
 __all__ = [
     "GaussianMixture2D", "ToyDiscriminator", "ToyGANRun", "ToyGenerator", "grid_centers", "integrate",
@@ -238,46 +238,6 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float, n_st
             "counts": counts.tolist(), "near_fraction": float(near.float().mean()) if n else 0.0}
 
 
-# --------------------------------------------------------------------------- 2-D toy networks
-
-
-def _mlp(d_in: int, d_out: int, hidden: int, depth: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    d = d_in
-    for _ in range(depth):
-        layers += [nn.Linear(d, hidden), nn.ReLU()]
-        d = hidden
-    layers.append(nn.Linear(d, d_out))
-    return nn.Sequential(*layers)
-
-
-class ToyGenerator(nn.Module):
-    """MLP ``z (B, z_dim) -> x (B, 2)``; no output squashing (the plane is unbounded)."""
-
-    def __init__(self, z_dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
-        super().__init__()
-        self.z_dim = z_dim
-        self.net = _mlp(z_dim, 2, hidden, depth)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if z.dim() != 2 or z.shape[1] != self.z_dim:
-            raise ShapeError(f"z must have shape (B, {self.z_dim}), got {tuple(z.shape)}.")
-        return self.net(z)
-
-
-class ToyDiscriminator(nn.Module):
-    """MLP ``x (B, 2) -> logits (B,)`` (no sigmoid; the losses take logits)."""
-
-    def __init__(self, hidden: int = 128, depth: int = 3) -> None:
-        super().__init__()
-        self.net = _mlp(2, 1, hidden, depth)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2 or x.shape[1] != 2:
-            raise ShapeError(f"x must be points of shape (B, 2), got {tuple(x.shape)}.")
-        return self.net(x).squeeze(1)
-
-
 @dataclass
 class ToyGANRun:
     """The result of :func:`train_toy_gan`.
@@ -305,7 +265,8 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
     """Train a small GAN on a 2-D mixture with alternating updates; keep sample snapshots.
 
     Each step: ``d_steps`` discriminator updates on a fresh real batch and detached
-    fakes, then one generator update through D. CPU only (these nets are tiny:
+    fakes, then one generator update through D (``genlab.train.discriminator_update`` and
+    ``generator_update``, the same GAN update as ``GANTask`` and pix2pix). CPU only (these nets are tiny:
     a GPU would spend its time launching kernels).
 
     Args:
@@ -326,6 +287,7 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
         A :class:`ToyGANRun`.
     """
     from .losses import discriminator_loss, generator_loss
+    from .train.tasks import discriminator_update, generator_update, plain_optimize
 
     d_loss_fn = d_loss_fn or discriminator_loss
     g_loss_fn = g_loss_fn or generator_loss
@@ -350,20 +312,15 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
         run.history["loss_g"].append(loss_g)
         run.history["covered"].append(mode_coverage(pts, mixture.centers, mixture.std)["covered"])
 
+    optimize = plain_optimize({"generator": opt_g, "discriminator": opt_d})
     snapshot(0, float("nan"), float("nan"))
     for step in range(1, steps + 1):
         for _ in range(d_steps):
             real = mixture.sample(batch_size, generator=gen)
-            fake = g_net(torch.randn(batch_size, z_dim, generator=gen)).detach()  # D's step must not move G
-            loss_d = d_loss_fn(d_net(real), d_net(fake))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            fake = g_net(torch.randn(batch_size, z_dim, generator=gen))
+            loss_d, _, _ = discriminator_update(d_net, real, fake, optimize, loss_fn=d_loss_fn)
         fake = g_net(torch.randn(batch_size, z_dim, generator=gen))
-        loss_g = g_loss_fn(d_net(fake), non_saturating=non_saturating)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()   # also fills D's grads; they are cleared before D's next step
-        opt_g.step()
+        loss_g = generator_update(d_net, fake, optimize, non_saturating=non_saturating, loss_fn=g_loss_fn)
         if step in when:
             snapshot(step, float(loss_d.detach()), float(loss_g.detach()))
     g_net.eval()

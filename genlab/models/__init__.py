@@ -1,7 +1,9 @@
 """Reference models of the course, one file per family, and a registry for the CLI.
 
 ``build("dcgan", image_size=28)`` returns a ready model; ``MODELS`` maps each
-CLI name to ``(model class, config class)``. GANs come as one
+registry name to ``(model class, config class)``: every network of genlab is here (the
+diffusion U-Net and its noise schedule, the pix2pix pair and the 2-D toy GAN included);
+``genlab.train.FAMILY_TASKS`` gives each its training task. GANs come as one
 :class:`~genlab.models.gan.GANPair` module holding ``.generator`` and
 ``.discriminator`` so a single checkpoint stores both.
 """
@@ -23,6 +25,14 @@ from .crnn import (
     sequences_to_cols,
     sequences_to_rows,
 )
+from .diffusion import (
+    DDPM,
+    DiffusionConfig,
+    NoiseSchedule,
+    TimeUNet,
+    beta_schedule,
+    timestep_embedding,
+)
 from .gan import (
     DCGAN,
     MLPGAN,
@@ -35,17 +45,19 @@ from .gan import (
     MLPGenerator,
 )
 from .repair import ConvRepairer, MLPRepairer, RepairConfig
-from .unet import PatchDiscriminator, UNet, UNetConfig
+from .toy import ToyDiscriminator, ToyGAN, ToyGANConfig, ToyGenerator
+from .unet import PatchDiscriminator, Pix2Pix, UNet, UNetConfig
 from .vae import MLPVAE, ConvVAE, VAEConfig, reparameterize
 
 __all__ = [
     "AEConfig", "CGANConfig", "CRNNConfig", "CRNNRepairer", "ClassifierConfig", "ConvAutoencoder",
     "ConvDecoder", "ConvEncoder", "ConvRepairer", "ConvVAE", "DCGAN", "DCGANDiscriminator",
-    "DCGANGenerator", "DigitsClassifier", "GANConfig", "GANPair", "MLPAutoencoder", "MLPDiscriminator",
-    "MLPGAN", "MLPGenerator", "MLPRepairer", "MLPVAE", "MODELS", "ModelConfigError",
-    "PatchDiscriminator", "RepairConfig", "UNet", "UNetConfig", "VAEConfig", "build",
-    "cols_to_sequences", "count_parameters", "reparameterize", "rows_to_sequences",
-    "sequences_to_cols", "sequences_to_rows",
+    "DCGANGenerator", "DDPM", "DiffusionConfig", "DigitsClassifier", "GANConfig", "GANPair",
+    "MLPAutoencoder", "MLPDiscriminator", "MLPGAN", "MLPGenerator", "MLPRepairer", "MLPVAE", "MODELS",
+    "ModelConfigError", "NoiseSchedule", "PatchDiscriminator", "Pix2Pix", "RepairConfig", "TimeUNet",
+    "ToyDiscriminator", "ToyGAN", "ToyGANConfig", "ToyGenerator", "UNet", "UNetConfig", "VAEConfig",
+    "beta_schedule", "build", "cols_to_sequences", "count_parameters", "reparameterize",
+    "rows_to_sequences", "sequences_to_cols", "sequences_to_rows", "timestep_embedding",
 ]
 
 
@@ -68,6 +80,9 @@ MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "crnn": (CRNNRepairer, CRNNConfig),
     "classifier": (DigitsClassifier, ClassifierConfig),
     "unet": (UNet, UNetConfig),
+    "ddpm": (DDPM, DiffusionConfig),
+    "pix2pix": (Pix2Pix, UNetConfig),
+    "toy_gan": (ToyGAN, ToyGANConfig),
 }
 
 

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import ShapeError, check_image
+from .config import ImageConfig
 
 __all__ = ["AEConfig", "ConvAutoencoder", "ConvDecoder", "ConvEncoder", "MLPAutoencoder"]
 
@@ -46,7 +47,7 @@ def check_size_multiple(image_size: int, multiple: int, what: str) -> None:
 
 
 @dataclass
-class AEConfig:
+class AEConfig(ImageConfig):
     """Sizes of the autoencoders.
 
     Attributes:
@@ -57,16 +58,9 @@ class AEConfig:
         width: channels of the first conv layer (the second has ``2 * width``).
     """
 
-    image_size: int = 16
-    channels: int = 1
     latent_dim: int = 16
     hidden: int = 256
     width: int = 32
-
-    @property
-    def n_pixels(self) -> int:
-        """``C * H * W``: length of a flattened image."""
-        return self.channels * self.image_size * self.image_size
 
 
 class MLPAutoencoder(nn.Module):
@@ -108,6 +102,13 @@ class MLPAutoencoder(nn.Module):
         return torch.sigmoid(self(x))
 
 
+def _conv_sizes(module: nn.Module, cfg: AEConfig | None) -> tuple[AEConfig, int, int]:
+    """Store the config on ``module``; return it, the width and the side after two halvings."""
+    module.config = cfg = cfg or AEConfig()
+    check_size_multiple(cfg.image_size, 4, type(module).__name__)
+    return cfg, cfg.width, cfg.image_size // 4
+
+
 class ConvEncoder(nn.Module):
     """Two stride-2 convs and a linear layer: ``(B, C, H, W) -> (B, latent_dim)``.
 
@@ -116,9 +117,7 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, cfg: AEConfig | None = None) -> None:
         super().__init__()
-        self.config = cfg = cfg or AEConfig()
-        check_size_multiple(cfg.image_size, 4, type(self).__name__)
-        w, s = cfg.width, cfg.image_size // 4
+        cfg, w, s = _conv_sizes(self, cfg)
         self.net = nn.Sequential(
             nn.Conv2d(cfg.channels, w, 4, stride=2, padding=1), nn.ReLU(),   # H -> H/2
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.ReLU(),          # H/2 -> H/4
@@ -142,9 +141,7 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, cfg: AEConfig | None = None) -> None:
         super().__init__()
-        self.config = cfg = cfg or AEConfig()
-        check_size_multiple(cfg.image_size, 4, type(self).__name__)
-        w, s = cfg.width, cfg.image_size // 4
+        cfg, w, s = _conv_sizes(self, cfg)
         self.net = nn.Sequential(
             nn.Linear(cfg.latent_dim, 2 * w * s * s), nn.ReLU(),
             nn.Unflatten(1, (2 * w, s, s)),                                        # (B, 2w, s, s)

@@ -23,12 +23,13 @@ import torch
 from torch import nn
 
 from ..errors import check_image
+from .config import ImageConfig
 
 __all__ = ["ClassifierConfig", "DigitsClassifier"]
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(ImageConfig):
     """Sizes of the classifier.
 
     Attributes:
@@ -40,8 +41,6 @@ class ClassifierConfig:
         dropout: dropout before the last layer (active in train mode only).
     """
 
-    image_size: int = 16
-    channels: int = 1
     n_classes: int = 10
     width: int = 32
     feature_dim: int = 128

@@ -31,7 +31,8 @@ from torch import nn
 
 from ..errors import ShapeError
 from .autoencoder import check_size_multiple
-from .repair import _decoder, _encoder, _RepairerBase, repair_input
+from .config import ImageConfig
+from .repair import RepairerBase, repair_decoder, repair_encoder, repair_input
 
 __all__ = ["CRNNConfig", "CRNNRepairer", "cols_to_sequences", "rows_to_sequences",
            "sequences_to_cols", "sequences_to_rows"]
@@ -95,7 +96,7 @@ def sequences_to_cols(seq: torch.Tensor, batch: int, width: int) -> torch.Tensor
 
 
 @dataclass
-class CRNNConfig:
+class CRNNConfig(ImageConfig):
     """Sizes of the CRNN repairer.
 
     Attributes:
@@ -113,8 +114,6 @@ class CRNNConfig:
             that check the receptive field at initialisation).
     """
 
-    image_size: int = 16
-    channels: int = 1
     width: int = 32
     hidden: int = 96
     rnn: str = "gru"
@@ -162,7 +161,7 @@ class _BiSweep(nn.Module):
         return feat + sequences_to_cols(self.proj(out), b, w)
 
 
-class CRNNRepairer(_RepairerBase):
+class CRNNRepairer(RepairerBase):
     """The conv repairer's encoder and decoder with a row sweep and a column sweep in the middle.
 
     Shapes (``w = width``, ``k = hidden``)::
@@ -204,10 +203,10 @@ class CRNNRepairer(_RepairerBase):
         check_size_multiple(cfg.image_size, 2, "CRNNRepairer")
         w = cfg.width
         # the conv repairer's encoder and decoder (built in this order: seeded inits stay the same)
-        self.stem, self.down, self.trunk = _encoder(cfg.channels, w, cfg.depth)
+        self.stem, self.down, self.trunk = repair_encoder(cfg.channels, w, cfg.depth)
         self.rows = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="rows", zero_init=cfg.zero_init)
         self.cols = _BiSweep(2 * w, cfg.hidden, cfg.rnn, cfg.layers, along="cols", zero_init=cfg.zero_init)
-        self.up, self.head = _decoder(cfg.channels, w)
+        self.up, self.head = repair_decoder(cfg.channels, w)
 
     def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Prediction for every pixel ``(B, C, H, W)`` in ``[0, 1]``, before keeping the known pixels."""

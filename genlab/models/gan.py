@@ -41,6 +41,7 @@ from torch import nn
 
 from ..errors import ShapeError, check_image
 from .autoencoder import check_size_multiple
+from .config import ImageConfig
 from .vae import standard_normal
 
 __all__ = ["CGANConfig", "DCGAN", "DCGANDiscriminator", "DCGANGenerator", "GANConfig", "GANPair",
@@ -48,7 +49,7 @@ __all__ = ["CGANConfig", "DCGAN", "DCGANDiscriminator", "DCGANGenerator", "GANCo
 
 
 @dataclass
-class GANConfig:
+class GANConfig(ImageConfig):
     """Sizes of the GANs.
 
     Attributes:
@@ -61,18 +62,11 @@ class GANConfig:
         label_dim: size of the label embedding concatenated to ``z`` (conditional only).
     """
 
-    image_size: int = 16
-    channels: int = 1
     z_dim: int = 32
     width: int = 64
     hidden: int = 256
     n_classes: int = 0
     label_dim: int = 16
-
-    @property
-    def n_pixels(self) -> int:
-        """``C * H * W``."""
-        return self.channels * self.image_size * self.image_size
 
 
 @dataclass

@@ -27,12 +27,13 @@ from torch import nn
 from ..errors import ShapeError, check_image
 from ..masks import composite
 from .autoencoder import check_size_multiple
+from .config import ImageConfig
 
 __all__ = ["ConvRepairer", "MLPRepairer", "RepairConfig", "repair_input"]
 
 
 @dataclass
-class RepairConfig:
+class RepairConfig(ImageConfig):
     """Sizes of the repairers.
 
     Attributes:
@@ -43,16 +44,9 @@ class RepairConfig:
         depth: number of dilated residual blocks in the ConvRepairer trunk.
     """
 
-    image_size: int = 16
-    channels: int = 1
     width: int = 32
     hidden: int = 512
     depth: int = 4
-
-    @property
-    def n_pixels(self) -> int:
-        """``C * H * W``."""
-        return self.channels * self.image_size * self.image_size
 
 
 def repair_input(x_masked: torch.Tensor, mask: torch.Tensor, channels: int,
@@ -87,7 +81,7 @@ def repair_input(x_masked: torch.Tensor, mask: torch.Tensor, channels: int,
     return torch.cat([x_masked, m1.expand(b, 1, h, w)], dim=1), mask
 
 
-class _RepairerBase(nn.Module):
+class RepairerBase(nn.Module):
     """``forward = composite(raw(...))`` for every repairer."""
 
     def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # pragma: no cover
@@ -98,7 +92,7 @@ class _RepairerBase(nn.Module):
         return composite(self.raw(x_masked, mask), x_masked, mask, check_values=False)
 
 
-class MLPRepairer(_RepairerBase):
+class MLPRepairer(RepairerBase):
     """Fully connected repairer: ``[x_masked, mask]`` flattened ``(B, (C+1)HW) -> hidden -> (B, CHW)``.
 
     One hidden layer keeps the default 16 px model under 2 MB; it has no notion
@@ -139,7 +133,7 @@ class _DilatedBlock(nn.Module):
         return h + self.body(h)
 
 
-def _encoder(channels: int, width: int, depth: int) -> tuple[nn.Module, nn.Module, nn.Module]:
+def repair_encoder(channels: int, width: int, depth: int) -> tuple[nn.Module, nn.Module, nn.Module]:
     """``stem`` (full resolution, the skip), ``down`` (H -> H/2) and the dilated ``trunk`` at H/2.
 
     Shared by :class:`ConvRepairer` and ``CRNNRepairer`` (which adds its sweeps after the trunk).
@@ -151,7 +145,7 @@ def _encoder(channels: int, width: int, depth: int) -> tuple[nn.Module, nn.Modul
     return stem, down, trunk
 
 
-def _decoder(channels: int, width: int) -> tuple[nn.Module, nn.Module]:
+def repair_decoder(channels: int, width: int) -> tuple[nn.Module, nn.Module]:
     """``up`` (H/2 -> H) and the ``head`` that reads ``[up(h), skip]``."""
     w = width
     up = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.ReLU())
@@ -159,7 +153,7 @@ def _decoder(channels: int, width: int) -> tuple[nn.Module, nn.Module]:
     return up, head
 
 
-class ConvRepairer(_RepairerBase):
+class ConvRepairer(RepairerBase):
     """Convolutional encoder-decoder repairer with a dilated residual trunk.
 
     Shapes (``w = width``)::
@@ -183,8 +177,8 @@ class ConvRepairer(_RepairerBase):
         super().__init__()
         self.config = cfg = cfg or RepairConfig()
         check_size_multiple(cfg.image_size, 2, "ConvRepairer")
-        self.stem, self.down, self.trunk = _encoder(cfg.channels, cfg.width, cfg.depth)
-        self.up, self.head = _decoder(cfg.channels, cfg.width)
+        self.stem, self.down, self.trunk = repair_encoder(cfg.channels, cfg.width, cfg.depth)
+        self.up, self.head = repair_decoder(cfg.channels, cfg.width)
 
     def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Prediction for every pixel ``(B, C, H, W)`` in ``[0, 1]``, before keeping the known pixels."""

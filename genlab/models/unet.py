@@ -24,13 +24,14 @@ from torch import nn
 
 from ..errors import ShapeError, check_image
 from .autoencoder import check_size_multiple
-from .repair import _RepairerBase, repair_input
+from .config import ImageConfig
+from .repair import RepairerBase, repair_input
 
-__all__ = ["PatchDiscriminator", "UNet", "UNetConfig"]
+__all__ = ["PatchDiscriminator", "Pix2Pix", "UNet", "UNetConfig"]
 
 
 @dataclass
-class UNetConfig:
+class UNetConfig(ImageConfig):
     """Sizes of the U-Net and the PatchGAN discriminator.
 
     Attributes:
@@ -40,8 +41,6 @@ class UNetConfig:
         depth: number of down/up-sampling levels.
     """
 
-    image_size: int = 16
-    channels: int = 1
     width: int = 32
     depth: int = 2
 
@@ -59,7 +58,7 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
-class UNet(_RepairerBase):
+class UNet(RepairerBase):
     """U-Net repairer: ``forward(x_masked, mask) -> x_hat`` with known pixels kept.
 
     Shapes (``w = width``, depth 2)::
@@ -140,3 +139,22 @@ class PatchDiscriminator(nn.Module):
                              "must share batch size, height and width. The condition is "
                              "torch.cat([x_masked, mask], dim=1).")
         return self.net(torch.cat([condition, image], dim=1))
+
+
+class Pix2Pix(nn.Module):
+    """The pix2pix pair: ``generator`` (a :class:`UNet` repairer) and ``discriminator``
+    (a conditional :class:`PatchDiscriminator`). Trained by ``genlab.train.Pix2PixTask``.
+
+    ``forward(x_masked, mask)`` is the generator's: the restored image with known pixels kept.
+
+    Developed in course/08_frontiers (lecture 08, ungraded).
+    """
+
+    def __init__(self, cfg: UNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = cfg or UNetConfig()
+        self.generator = UNet(cfg)
+        self.discriminator = PatchDiscriminator(cfg)
+
+    def forward(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.generator(x_masked, mask)

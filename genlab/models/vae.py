@@ -27,6 +27,7 @@ from torch import nn
 
 from ..errors import ShapeError, check_image
 from .autoencoder import AEConfig, ConvDecoder, ConvEncoder
+from .config import ImageConfig
 
 __all__ = ["ConvVAE", "MLPVAE", "VAEConfig", "reparameterize", "standard_normal"]
 
@@ -82,7 +83,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(ImageConfig):
     """Sizes of the VAEs.
 
     Attributes:
@@ -93,16 +94,9 @@ class VAEConfig:
         width: channels of the conv VAE's first layer.
     """
 
-    image_size: int = 16
-    channels: int = 1
     latent_dim: int = 20
     hidden: int = 400
     width: int = 32
-
-    @property
-    def n_pixels(self) -> int:
-        """``C * H * W``."""
-        return self.channels * self.image_size * self.image_size
 
 
 class _VAEBase(nn.Module):

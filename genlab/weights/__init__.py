@@ -30,7 +30,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 
-__all__ = ["WEIGHTS_DIR", "available", "load_pretrained", "manifest", "path", "verify"]
+__all__ = ["WEIGHTS_DIR", "available", "file_sha256", "load_pretrained", "manifest", "path", "verify"]
 
 #: The folder holding the shipped ``*.pt`` files and ``manifest.json``.
 WEIGHTS_DIR = Path(__file__).resolve().parent
@@ -67,7 +67,8 @@ def path(name: str, folder: Path | None = None) -> Path:
     return Path(folder or WEIGHTS_DIR) / _entry(name, folder)["file"]
 
 
-def _sha256(file: Path) -> str:
+def file_sha256(file: Path) -> str:
+    """The sha256 hex digest of ``file`` (what the manifest records)."""
     h = hashlib.sha256()
     with open(file, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -87,7 +88,7 @@ def verify(name: str, folder: Path | None = None) -> Path:
     if not file.is_file():
         raise CheckpointError(f"pretrained weights {file} are missing. Reinstall genlab or regenerate "
                               f"them with {regen}.")
-    digest = _sha256(file)
+    digest = file_sha256(file)
     if digest != entry["sha256"]:
         raise CheckpointError(
             f"pretrained weights {file} are corrupted: sha256 {digest[:16]}... does not match the "

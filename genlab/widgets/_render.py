@@ -107,13 +107,12 @@ def grid(x: torch.Tensor, nrow: int = 8, pad: int = 1) -> torch.Tensor:
 
 
 def masked_psnr(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> float:
-    """PSNR in dB over the hole only: ``10 log10(1 / MSE_hole)``; ``inf`` for a perfect fill."""
-    m = mask.expand_as(x)
-    n = float(m.sum())
-    if n == 0:
-        return float("inf")
-    mse = float(((x_hat - x) ** 2 * m).sum()) / n
-    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
+    """Hole PSNR of one image in dB: :func:`genlab.metrics.masked_psnr` (``nan`` for an empty hole,
+    ``inf`` for a perfect fill)."""
+    from ..metrics import masked_psnr as per_image
+
+    x_hat, x, mask = (t.unsqueeze(0) if t.dim() == 3 else t for t in (x_hat, x, mask))
+    return float(per_image(x_hat.float(), x.float(), mask.float()).mean())
 
 
 def in_kernel() -> bool:

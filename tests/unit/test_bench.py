@@ -1,4 +1,4 @@
-"""Tests of ``genlab bench``: the pieces against references, and ``--quick`` end to end (JSON structure).
+"""Tests of the benchmarks (``python -m bench``, bench/suite.py): the pieces against references, and ``--quick`` end to end (JSON structure).
 
 The end-to-end run is marked ``slow`` (it trains every model for a few CPU seconds);
 the other tests take well under a second each.
@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from genlab import bench
+from bench import suite as bench
 from genlab.models import build
 from genlab.train import GANTask, VAETask, fit
 

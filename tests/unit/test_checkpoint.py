@@ -21,8 +21,8 @@ from genlab.train import (
     History,
     checkpoint_state,
     fit,
-    load_checkpoint,
-    save_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
 )
 
 
@@ -45,11 +45,11 @@ def test_state_roundtrip_with_weights_only(tmp_path):
     task = make_task()
     fit(task, torch.rand(8, 1, 4, 4), epochs=1, batch_size=4, device="cpu", progress=False)
     state = checkpoint_state(task, epoch=1, step=2, history=History(), data_generator=torch.Generator())
-    path = save_checkpoint(tmp_path / "sub" / "c.pt", state)
+    path = write_checkpoint(tmp_path / "sub" / "c.pt", state)
     # weights_only=True directly: only plain types are inside.
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == CHECKPOINT_FORMAT and raw["model"] == "mlp" and raw["config"] == {"hidden": 8}
-    loaded = load_checkpoint(path, expected=make_task())
+    loaded = read_checkpoint(path, expected=make_task())
     for k, v in task.model.state_dict().items():
         assert torch.equal(loaded["modules"]["model"][k], v)
     assert set(loaded["rng"]) >= {"torch", "numpy", "python", "data", "task"}
@@ -58,14 +58,14 @@ def test_state_roundtrip_with_weights_only(tmp_path):
 
 def test_non_plain_values_are_refused(tmp_path):
     with pytest.raises(TypeError, match="plain"):
-        save_checkpoint(tmp_path / "c.pt", {"format": CHECKPOINT_FORMAT, "model": MLP()})
+        write_checkpoint(tmp_path / "c.pt", {"format": CHECKPOINT_FORMAT, "model": MLP()})
     assert not (tmp_path / "c.pt").exists()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
 def test_corrupted_file_raises_checkpoint_error(tmp_path, damage):
     task = make_task()
-    path = save_checkpoint(tmp_path / "c.pt", checkpoint_state(task, epoch=1, step=1, history=History()))
+    path = write_checkpoint(tmp_path / "c.pt", checkpoint_state(task, epoch=1, step=1, history=History()))
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[: len(data) // 2])
@@ -74,29 +74,29 @@ def test_corrupted_file_raises_checkpoint_error(tmp_path, damage):
     else:
         path.write_bytes(b"")
     with pytest.raises(CheckpointError, match="truncated or corrupted"):
-        load_checkpoint(path)
+        read_checkpoint(path)
 
 
 def test_missing_and_foreign_files(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_checkpoint(tmp_path / "nope.pt")
+        read_checkpoint(tmp_path / "nope.pt")
     torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a genlab training checkpoint"):
-        load_checkpoint(tmp_path / "other.pt")
+        read_checkpoint(tmp_path / "other.pt")
 
 
 def test_checkpoint_of_another_model_names_both(tmp_path):
-    path = save_checkpoint(tmp_path / "c.pt", checkpoint_state(make_task(8), epoch=1, step=1, history=History()))
+    path = write_checkpoint(tmp_path / "c.pt", checkpoint_state(make_task(8), epoch=1, step=1, history=History()))
     with pytest.raises(CheckpointError, match=r"holds model 'mlp' with config \{\"hidden\": 8\}.*expected model is 'mlp' "
                                               r"with config \{\"hidden\": 16\}"):
-        load_checkpoint(path, expected=make_task(16))
+        read_checkpoint(path, expected=make_task(16))
     with pytest.raises(CheckpointError, match="holds model 'mlp'.*expected model is 'vae'"):
-        load_checkpoint(path, expected={"model": "vae", "config": None})
+        read_checkpoint(path, expected={"model": "vae", "config": None})
     # Same name and config but different weights layout: the state_dict keys are compared.
     odd = make_task(8)
     odd.modules["model"].extra = nn.Linear(1, 1)
     with pytest.raises(CheckpointError, match="do not fit.*unexpected|missing"):
-        load_checkpoint(path, expected=odd)
+        read_checkpoint(path, expected=odd)
     # fit(resume=True) refuses too, leaving the file untouched.
     before = path.read_bytes()
     with pytest.raises(CheckpointError):
@@ -108,13 +108,13 @@ def test_checkpoint_of_another_model_names_both(tmp_path):
 
 SAVER = textwrap.dedent("""
     import sys, torch
-    from genlab.train import save_checkpoint, CHECKPOINT_FORMAT
+    from genlab.train import write_checkpoint, CHECKPOINT_FORMAT
     path = sys.argv[1]
     i = 0
     while True:
         i += 1
         # ~24 MB per save: the kill lands in the middle of a write most of the time.
-        save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "i": i, "w": torch.full((6_000_000,), float(i))})
+        write_checkpoint(path, {"format": CHECKPOINT_FORMAT, "i": i, "w": torch.full((6_000_000,), float(i))})
         print(i, flush=True)
 """)
 
@@ -132,7 +132,7 @@ def test_sigkill_during_save_keeps_the_previous_checkpoint(tmp_path):
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        state = load_checkpoint(path)  # never half-written
+        state = read_checkpoint(path)  # never half-written
         assert state["w"].shape == (6_000_000,)
         assert torch.all(state["w"] == float(state["i"]))
     # Temp files from killed writes may remain; they are hidden and never mistaken for the checkpoint.

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.train import AutoencoderTask, fit, load_checkpoint
+from genlab.train import AutoencoderTask, fit, read_checkpoint
 
 WORKER = textwrap.dedent("""
     import os, sys, torch
@@ -80,6 +80,6 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
     logged = torch.load(tmp_path / "hist0.pt", weights_only=True)["loss"]
     assert logged == pytest.approx(hist["loss"], rel=1e-4)
     # Only rank 0 wrote the checkpoint, and it holds the trained weights.
-    state = load_checkpoint(tmp_path / "checkpoint.pt", expected=single)
+    state = read_checkpoint(tmp_path / "checkpoint.pt", expected=single)
     assert state["epoch"] == 2 and state["step"] == 6
     torch.testing.assert_close(state["modules"]["model"]["net.1.weight"], rank0["net.1.weight"])

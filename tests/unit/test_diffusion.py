@@ -7,15 +7,9 @@ import math
 import pytest
 import torch
 
-from genlab.diffusion import (
-    DDPM,
-    DiffusionConfig,
-    DiffusionTask,
-    NoiseSchedule,
-    TimeUNet,
-    beta_schedule,
-)
 from genlab.errors import ShapeError
+from genlab.models import DDPM, DiffusionConfig, NoiseSchedule, TimeUNet, beta_schedule
+from genlab.train import DiffusionTask
 
 
 @pytest.fixture(autouse=True)

@@ -51,14 +51,14 @@ KW = dict(batch_size=8, device="cpu", progress=False)
 # -- the AMP policy --------------------------------------------------------------------------
 
 def test_amp_off_means_no_dtype_no_scaler():
-    assert gt._resolve_amp(torch.device("cpu"), False, None) == (None, None)
-    assert gt._resolve_amp(torch.device("cuda"), False, None) == (None, None)
+    assert gt.resolve_amp(torch.device("cpu"), False, None) == (None, None)
+    assert gt.resolve_amp(torch.device("cuda"), False, None) == (None, None)
 
 
 def test_cpu_amp_is_bf16_without_scaler():
-    assert gt._resolve_amp(torch.device("cpu"), True, None) == (torch.bfloat16, None)
+    assert gt.resolve_amp(torch.device("cpu"), True, None) == (torch.bfloat16, None)
     with pytest.raises(ValueError, match="bfloat16"):
-        gt._resolve_amp(torch.device("cpu"), True, torch.float16)
+        gt.resolve_amp(torch.device("cpu"), True, torch.float16)
 
 
 @pytest.mark.parametrize("bf16, dtype, wants_scaler", [(True, torch.bfloat16, False), (False, torch.float16, True)])
@@ -66,7 +66,7 @@ def test_cuda_amp_picks_bf16_when_supported_else_fp16_with_scaler(monkeypatch, b
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a CUDA GradScaler built without CUDA warns and disables itself
-        got_dtype, scaler = gt._resolve_amp(torch.device("cuda"), True, None)
+        got_dtype, scaler = gt.resolve_amp(torch.device("cuda"), True, None)
     assert got_dtype == dtype
     assert (scaler is not None) == wants_scaler
     if wants_scaler:
@@ -77,7 +77,7 @@ def test_forced_fp16_on_cuda_gets_a_scaler(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dtype, scaler = gt._resolve_amp(torch.device("cuda"), True, torch.float16)
+        dtype, scaler = gt.resolve_amp(torch.device("cuda"), True, torch.float16)
     assert dtype == torch.float16 and isinstance(scaler, torch.amp.GradScaler)
 
 
@@ -173,7 +173,7 @@ def test_compile_wraps_the_module_while_training(monkeypatch):
     task = _task()
     fit(task, _data(), 1, compile=True, **KW)
     assert wrapped == [task.model]
-    assert task._nets == {}  # the wrapper is dropped after fit: the user keeps the plain module
+    assert task.wrappers == {}  # the wrapper is dropped after fit: the user keeps the plain module
 
 
 # -- the GradScaler path of TrainContext.optimize, with a CPU-enabled scaler -------------------

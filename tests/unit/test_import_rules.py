@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parents[2] / "genlab"
 
 #: Modules outside genlab/grading allowed to import it: the CLI dispatcher, and the benchmark
 #: module another change moves out of the package (it still imports genlab.grading.bench here).
-GRADING_IMPORTERS = {"genlab.cli", "genlab.bench"}
+GRADING_IMPORTERS = {"genlab.cli"}
 
 
 def _module_name(path: Path) -> str:

@@ -7,9 +7,8 @@ import math
 import pytest
 import torch
 
-from genlab.models.unet import UNetConfig
-from genlab.pix2pix import Pix2Pix, Pix2PixTask
-from genlab.train import History, TrainContext, fit
+from genlab.models import Pix2Pix, UNetConfig
+from genlab.train import History, Pix2PixTask, TrainContext, fit
 
 CFG = UNetConfig(image_size=16, width=4)
 X = torch.rand(24, 1, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -23,7 +22,7 @@ def _one_thread():
 
 def _task(**kw) -> Pix2PixTask:
     torch.manual_seed(0)
-    return Pix2PixTask(Pix2Pix(CFG), lr=1e-3, mask_kw={"block": {"hole": 6}}, **kw)
+    return Pix2PixTask(Pix2Pix(CFG), lr=1e-3, mask_params={"block": {"hole": 6}}, **kw)
 
 
 def test_fit_trains_and_logs_every_loss():

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from genlab.cli import main as genlab_main
-from genlab.train import load_checkpoint
-from genlab.train_cli import FAMILIES, PRESETS, main
+from genlab.train import read_checkpoint
+from genlab.train.cli import FAMILIES, PRESETS, main
 
 
 def train(*argv: str) -> int:
@@ -19,7 +19,7 @@ def train(*argv: str) -> int:
 
 
 def weights(out) -> dict[str, torch.Tensor]:
-    state = load_checkpoint(out / "checkpoint.pt")
+    state = read_checkpoint(out / "checkpoint.pt")
     return {f"{m}.{k}": v for m, sd in state["modules"].items() for k, v in sd.items()}
 
 
@@ -62,7 +62,7 @@ def test_every_family_trains_on_digits(tmp_path, model):
     else:
         losses = metrics["epochs"]["loss"]
         assert losses[-1] < losses[0], f"{model}: loss did not fall: {losses}"
-    state = load_checkpoint(out / "checkpoint.pt")
+    state = read_checkpoint(out / "checkpoint.pt")
     assert state["model"] == model and state["epoch"] == 3
 
 

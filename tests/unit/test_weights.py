@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from genlab.errors import CheckpointError
-from genlab.train_cli import PRESETS
+from genlab.train.cli import PRESETS
 from genlab.weights import WEIGHTS_DIR, available, load_pretrained, manifest, verify
 
 

@@ -1,4 +1,4 @@
-r"""``genlab bench``: the course's results against classical baselines and plain PyTorch, in one run.
+r"""``python -m bench`` (or ``make bench``): the course's results against classical baselines and plain PyTorch, in one run.
 
 Every figure is a ratio or a difference measured side by side in the same
 process (never an absolute time compared across runs):
@@ -27,12 +27,13 @@ while CPU time with one thread is what the same run takes on an idle machine.
 The default is one intra-op thread (``--threads 1``): these models are small, a
 second thread gains little and, on an oversubscribed machine, costs a lot.
 
-Usage::
+Usage, from the root of a checkout (the benchmarks are not part of the installed package)::
 
-    genlab bench                        # everything, full budgets (about 25 CPU minutes)
-    genlab bench --quick --json q.json  # small budgets, under 3 minutes on 2 idle cores
-    genlab bench --only vae gan         # some benchmarks
-    genlab bench --merge a.json b.json --json all.json   # one table from separate --only runs
+    python -m bench                        # everything, full budgets (about 25 CPU minutes)
+    python -m bench --quick --json q.json  # small budgets, under 3 minutes on 2 idle cores
+    python -m bench --only vae gan         # some benchmarks
+    python -m bench --merge a.json b.json --json all.json   # one table from separate --only runs
+    make bench BENCH_ARGS="--quick"        # the same through make
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class _CPUBudget:
 
 def _train_budget(task: Any, data: Any, seconds: float, seed: int, batch_size: int = 64) -> dict[str, Any]:
     """Train ``task`` with ``genlab.train.fit`` until ``seconds`` of CPU time are spent."""
-    from .train import fit
+    from genlab.train import fit
 
     budget = _CPUBudget(seconds)
     t0 = time.perf_counter()
@@ -166,7 +167,7 @@ def _train_budget(task: Any, data: Any, seconds: float, seed: int, batch_size: i
 
 
 def _load(name: str, split: str, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    from .data import load
+    from genlab.data import load
 
     return load(name, split, size=size)
 
@@ -177,6 +178,8 @@ def _load(name: str, split: str, size: int | None = None) -> tuple[torch.Tensor,
 def _bare_vae(model: nn.Module, x: torch.Tensor, epochs: int, seed: int, batch_size: int, lr: float
               ) -> list[float]:
     """A plain PyTorch VAE loop with the same seeds, order and maths as ``fit(VAETask(...))``."""
+    from genlab.losses import kl_divergence
+
     torch.manual_seed(seed)  # reparameterisation noise comes from the global generator
     order_gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -188,7 +191,7 @@ def _bare_vae(model: nn.Module, x: torch.Tensor, epochs: int, seed: int, batch_s
             xb = x[order[i:i + batch_size]]
             x_logits, mu, logvar = model(xb)
             rec = F.binary_cross_entropy_with_logits(x_logits, xb, reduction="none").reshape(len(xb), -1).sum(1)
-            kl = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).reshape(len(xb), -1).sum(1)
+            kl = kl_divergence(mu, logvar)  # the one Gaussian KL of genlab
             loss = (rec + kl).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -237,8 +240,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 
 def bench_trainer(s: Settings) -> dict[str, Any]:
     """``genlab.train.fit`` vs a bare loop: same model, data, seed and steps; interleaved repeats."""
-    from .models import build
-    from .train import GANTask, VAETask, fit
+    from genlab.models import build
+    from genlab.train import GANTask, VAETask, fit
 
     x, _ = _load("digits", "train")
     if s.trainer_limit:
@@ -301,7 +304,7 @@ def bench_data_loading(s: Settings) -> dict[str, Any]:
     """Images per second of DataLoader settings vs in-memory batches over the same tensors."""
     from torch.utils.data import DataLoader, TensorDataset
 
-    from .data import batches
+    from genlab.data import batches
 
     x, y = _load("digits", "train")
     x, y = x.repeat(4, 1, 1, 1), y.repeat(4)  # ~5.8k items: several batches per worker start
@@ -379,7 +382,7 @@ def bernoulli_entropy_floor(x: torch.Tensor) -> float:
 
 @torch.no_grad()
 def _test_nelbo(model: nn.Module, x: torch.Tensor, seed: int) -> float:
-    from .losses import negative_elbo
+    from genlab.losses import negative_elbo
 
     model.eval()
     g = torch.Generator().manual_seed(seed)
@@ -389,9 +392,9 @@ def _test_nelbo(model: nn.Module, x: torch.Tensor, seed: int) -> float:
 
 def bench_vae(s: Settings) -> dict[str, Any]:
     """Conv VAE and the MLP VAE under the same CPU budget: test -ELBO and IWAE (k=64) vs the floor."""
-    from .metrics import iwae_bound
-    from .models import build
-    from .train import VAETask
+    from genlab.metrics import iwae_bound
+    from genlab.models import build
+    from genlab.train import VAETask
 
     x, _ = _load("digits", "train")
     xt, _ = _load("digits", "test")
@@ -428,12 +431,12 @@ def bench_vae(s: Settings) -> dict[str, Any]:
 def _classifier(s: Settings) -> tuple[nn.Module, str]:
     """The shipped digits classifier, or one trained here when the weights are missing."""
     try:
-        from .weights import load_pretrained
+        from genlab.weights import load_pretrained
 
         return load_pretrained("classifier"), "shipped weights (genlab/weights/classifier.pt)"
     except Exception as exc:  # missing or corrupt weights: train one so the benchmark still runs
-        from .models import build
-        from .train import ClassifierTask
+        from genlab.models import build
+        from genlab.train import ClassifierTask
 
         x, y = _load("digits", "train")
         torch.manual_seed(s.seed)
@@ -454,9 +457,9 @@ def save_grid(x: torch.Tensor, path: Path, nrow: int = 10) -> Path:
 
 def bench_gan(s: Settings) -> dict[str, Any]:
     """DCGAN and the MLP GAN under one budget: relative Frechet distance, class coverage, grids."""
-    from .metrics import class_coverage, classifier_frechet
-    from .models import build
-    from .train import GANTask
+    from genlab.metrics import class_coverage, classifier_frechet
+    from genlab.models import build
+    from genlab.train import GANTask
 
     x, _ = _load("digits", "train")
     xt, _ = _load("digits", "test")
@@ -501,8 +504,8 @@ _REPAIRERS = (("MLP repairer", "mlp_repair"), ("conv repairer", "conv_repair"), 
 def _train_repairers(x: torch.Tensor, epochs: int, seed: int, which: tuple[tuple[str, str], ...] = _REPAIRERS
                      ) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     """The repairers, each trained with the course's recipe for the same number of epochs."""
-    from .models import build
-    from .restoration import train_repairer
+    from genlab.models import build
+    from genlab.restoration import train_repairer
 
     side = x.shape[-1]
     models, info = {}, {}
@@ -521,7 +524,7 @@ def _train_repairers(x: torch.Tensor, epochs: int, seed: int, which: tuple[tuple
 
 def bench_restoration(s: Settings) -> dict[str, Any]:
     """Hole PSNR/SSIM of baselines and learned repairers on held-out digits and photo patches."""
-    from .restoration import evaluate_repairers
+    from genlab.restoration import evaluate_repairers
 
     figures: list[dict[str, Any]] = []
     details: dict[str, Any] = {"epochs": s.repair_epochs, "photo_epochs": s.photo_epochs}
@@ -532,7 +535,7 @@ def bench_restoration(s: Settings) -> dict[str, Any]:
     models, info = _train_repairers(x, s.repair_epochs, s.seed)
     shipped = {}
     try:
-        from .weights import load_pretrained
+        from genlab.weights import load_pretrained
 
         shipped["conv repairer (shipped weights)"] = load_pretrained("conv_repair")
         shipped["CRNN (shipped weights)"] = load_pretrained("crnn")
@@ -649,8 +652,8 @@ def bench_course(s: Settings) -> dict[str, Any]:
 # Grading scale
 # ----------------------------------------------------------------------------------------------
 def bench_grading(s: Settings) -> dict[str, Any]:
-    """Grade generated lab-02 submissions with 2 workers (``genlab.grading.bench``)."""
-    from .grading.bench import run_bench
+    """Grade generated lab-02 submissions with 2 workers (``bench.grading``)."""
+    from .grading import run_bench
 
     res = run_bench(n=s.grading_n, workers=2)
     per = res["seconds"] / max(1, res["n"])
@@ -770,7 +773,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``genlab bench``."""
+    """Options of ``python -m bench``."""
     parser.add_argument("--quick", action="store_true", help="small budgets (under 3 minutes on 2 idle cores)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(BENCHMARKS),
@@ -785,7 +788,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of ``genlab bench``: run, print the table, write the JSON."""
+    """Entry point of ``python -m bench``: run, print the table, write the JSON."""
     if getattr(args, "merge", None):
         report = merge_reports([json.loads(Path(p).read_text()) for p in args.merge])
         print(format_table(report))
@@ -810,7 +813,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="genlab bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

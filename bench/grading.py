@@ -1,6 +1,6 @@
 """Grading throughput: grade N generated submissions (lab 02 by default) and report seconds per submission.
 
-``python -m genlab.grading.bench --n 200 --workers 2`` grades ``n`` copies of
+``python -m bench.grading --n 200 --workers 2`` (from a checkout) grades ``n`` copies of
 lab 02 with a mix of correct and wrong exercise cells. It uses the real
 ``labs/02_vae.ipynb`` and ``solutions/02_vae.ipynb`` when they exist and a
 built-in stand-in lab with the same graded functions otherwise (the cost of a
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import nbformat
 
-from .grader import grade
-from .notebook import code_cells, find_lab, read_notebook
-from .sandbox import Limits
-from .specs import load_spec
+from genlab.exercises import load_spec
+from genlab.grading.grader import grade
+from genlab.grading.notebook import code_cells, find_lab, read_notebook
+from genlab.grading.sandbox import Limits
 
 _SUPPORT = "import torch\nimport torch.nn.functional as F\n"
 _SOLUTION = {

@@ -46,22 +46,21 @@ Developed in course/08_frontiers (lecture 08, ungraded).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ShapeError, check_image
-from .train import Task
+from ..errors import ShapeError, check_image
+from .config import ImageConfig
 
-__all__ = ["DDPM", "DiffusionConfig", "DiffusionTask", "NoiseSchedule", "TimeUNet", "beta_schedule"]
+__all__ = ["DDPM", "DiffusionConfig", "NoiseSchedule", "TimeUNet", "beta_schedule", "timestep_embedding"]
 
 
 @dataclass
-class DiffusionConfig:
+class DiffusionConfig(ImageConfig):
     """Sizes and schedule of the tiny DDPM.
 
     Attributes:
@@ -75,8 +74,6 @@ class DiffusionConfig:
         p_uncond: probability of dropping a label during training (conditional models).
     """
 
-    image_size: int = 16
-    channels: int = 1
     timesteps: int = 200
     schedule: str = "cosine"
     width: int = 32
@@ -369,33 +366,3 @@ class DDPM(nn.Module):
         finally:
             self.train(was)
         return ((x + 1) / 2).clamp(0, 1)
-
-
-class DiffusionTask(Task):
-    """``genlab.train`` task for a :class:`DDPM`: one Adam step on :meth:`DDPM.loss` per batch.
-
-    Labels go to the model when it is conditional (``n_classes > 0``). Works with every
-    option of :func:`genlab.train.fit` (AMP, checkpoints and exact resume, DDP).
-    """
-
-    def __init__(self, model: DDPM, lr: float = 2e-3, **kw: Any) -> None:
-        super().__init__(model, {"model": model}, {"model": torch.optim.Adam(model.parameters(), lr=lr)},
-                         hparams={"lr": lr}, **kw)
-
-    def losses(self, batch, ctx=None) -> Mapping[str, torch.Tensor]:
-        x, y = batch
-        x_t, t, noise, y = self.modules["model"].noisy_batch(x, y, generator=self.generator)
-        # Through self.net: under DDP the wrapper's forward is what synchronises gradients.
-        eps = self.net("model")(x_t, t, y)
-        return {"loss": F.mse_loss(eps.float(), noise.float())}
-
-    def step(self, batch, ctx):
-        self._keep_preview(batch[0])
-        with ctx.autocast():
-            out = self.losses(batch, ctx)
-        ctx.optimize(out["loss"], "model")
-        return {k: v.detach() for k, v in out.items()}
-
-    @torch.no_grad()
-    def sample(self, n: int = 16) -> torch.Tensor:
-        return self.modules["model"].sample(n, generator=torch.Generator().manual_seed(1234))
