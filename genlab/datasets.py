@@ -69,16 +69,16 @@ DEVICE_KINDS = ("cpu", "cuda", "mps")
 #: The training runs of the notebooks, by the key their epochs are stored under.
 #: ``*_lab`` keys are the labs' (solutions') runs where they differ from the lecture's.
 LESSONS = ("autoencoders", "vae", "gans", "classifier", "restoration", "restoration_lab",
-           "crnn", "crnn_lab", "photo_repair")
+           "crnn", "crnn_lab")
 #: Epochs of every lesson in fast mode (what the notebooks used before the switch).
 FAST_EPOCHS: Mapping[str, int] = MappingProxyType({
     "autoencoders": 2, "vae": 2, "gans": 1, "classifier": 1, "restoration": 1,
-    "restoration_lab": 1, "crnn": 1, "crnn_lab": 1, "photo_repair": 1})
+    "restoration_lab": 1, "crnn": 1, "crnn_lab": 1})
 #: Training images kept in fast mode (the same slice as ``genlab.fast_or(256, None)``).
 FAST_TRAIN_LIMIT = 256
 
 _DIGITS_EPOCHS = {"autoencoders": 40, "vae": 60, "gans": 25, "classifier": 8, "restoration": 40,
-                  "restoration_lab": 30, "crnn": 30, "crnn_lab": 30, "photo_repair": 12}
+                  "restoration_lab": 30, "crnn": 30, "crnn_lab": 30}
 
 
 @dataclass(frozen=True)
@@ -137,17 +137,17 @@ def _epochs(**kw: int) -> Mapping[str, int]:
 #   about ten times the digits' cost per epoch at 28-32 px;
 # - CIFAR-10 is colour and far more varied than digits: twice the model width on a GPU.
 _MNIST_GPU = _epochs(autoencoders=10, vae=15, gans=10, classifier=2, restoration=8, restoration_lab=6,
-                     crnn=6, crnn_lab=6, photo_repair=12)
+                     crnn=6, crnn_lab=6)
 _MNIST_CPU = _epochs(autoencoders=4, vae=6, gans=4, classifier=2, restoration=4, restoration_lab=3,
-                     crnn=2, crnn_lab=2, photo_repair=12)
+                     crnn=2, crnn_lab=2)
 _CIFAR_GPU = _epochs(autoencoders=15, vae=20, gans=15, classifier=6, restoration=10, restoration_lab=8,
-                     crnn=8, crnn_lab=8, photo_repair=12)
+                     crnn=8, crnn_lab=8)
 _CIFAR_CPU = _epochs(autoencoders=4, vae=6, gans=4, classifier=3, restoration=4, restoration_lab=3,
-                     crnn=2, crnn_lab=2, photo_repair=12)
+                     crnn=2, crnn_lab=2)
 _PHOTOS = _epochs(autoencoders=20, vae=30, gans=0, classifier=0, restoration=12, restoration_lab=12,
-                  crnn=12, crnn_lab=12, photo_repair=12)
+                  crnn=12, crnn_lab=12)
 _NO_GANS = tuple(k for k in LESSONS if k not in ("gans", "classifier"))
-_DIGITS_MEASURED = "measured on digits (docs/benchmarks.md, docs/results.json)"
+_DIGITS_MEASURED = "measured on digits (docs/benchmarks.md)"
 
 
 def _table() -> dict[tuple[str, str], Preset]:
@@ -366,8 +366,9 @@ class CourseData:
 
 
 def select(dataset: str | None = None, device: str | torch.device | None = None, *,
-           lesson: str | None = None, root: str | os.PathLike | None = None,
-           download: bool | None = None, quiet: bool = False) -> CourseData:
+           lesson: str | None = None, size: int | None = None, channels: int | None = None,
+           root: str | os.PathLike | None = None, download: bool | None = None,
+           quiet: bool = False) -> CourseData:
     """Choose the notebook's dataset and preset, and print a one-line summary.
 
     Args:
@@ -376,6 +377,10 @@ def select(dataset: str | None = None, device: str | torch.device | None = None,
         device: the training device (``session.device``); ``None`` picks one.
         lesson: the notebook's lesson (a key of :data:`LESSONS`): ``epochs()`` then
             needs no argument and the dataset is checked to fit it.
+        size: override the preset's image size (a lab whose exercise models take 16x16
+            images asks for ``size=16``; the data are resized).
+        channels: override the preset's channels (1: colour is converted to luma; 3: gray
+            is replicated).
         root: folder of the torchvision datasets; default ``GENLAB_DATA``.
         download: fetch a missing torchvision dataset with torchvision's ``download=True``;
             ``None`` = only on Colab.
@@ -396,6 +401,11 @@ def select(dataset: str | None = None, device: str | torch.device | None = None,
         dev = pick_device()
     fast = config.is_fast()
     p = preset(name, dev, fast=fast)
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}.")
+    if size is not None or channels is not None:
+        p = dataclasses.replace(p, image_size=p.image_size if size is None else int(size),
+                                channels=p.channels if channels is None else channels)
     if lesson is not None:
         if lesson not in LESSONS:
             raise KeyError(f"unknown lesson {lesson!r}; expected one of {', '.join(LESSONS)}.")
