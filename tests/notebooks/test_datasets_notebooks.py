@@ -22,11 +22,16 @@ from tests.fakedata import CIFAR_MD5_PATCH, write_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: The notebooks the acceptance criteria name first, then the rest of the training notebooks.
-NOTEBOOKS = ["course/02_vae", "course/04_gans_on_images", "course/05_restoration", "solutions/02_vae",
-             "course/01_autoencoders", "course/06_crnn", "solutions/01_autoencoders",
-             "solutions/04_gans_on_images", "solutions/05_restoration", "solutions/06_crnn"]
+#: Run in CI on both datasets (about 20 s of CPU each on digits-sized fake data; the bulk is the
+#: notebooks' own fast-mode work, which their digits run under nbval already pays).
+CORE = ["course/02_vae", "course/04_gans_on_images", "course/05_restoration", "solutions/02_vae"]
+#: The other training notebooks: run only with GENLAB_ALL_DATASET_NOTEBOOKS=1 (they add several
+#: CPU minutes; every one of them passed on both datasets when this file was written).
+EXTRA = ["course/01_autoencoders", "course/06_crnn", "solutions/01_autoencoders",
+         "solutions/04_gans_on_images", "solutions/05_restoration", "solutions/06_crnn"]
+NOTEBOOKS = CORE + EXTRA
 DATASETS = ["mnist", "cifar10"]
+ALL = os.environ.get("GENLAB_ALL_DATASET_NOTEBOOKS", "").strip() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +55,8 @@ def _text(nb) -> str:
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("name", NOTEBOOKS, ids=[n.replace("/", "-") for n in NOTEBOOKS])
 def test_notebook_runs_on_real_format_data(name, dataset, data_home, tmp_path, monkeypatch):
+    if name in EXTRA and not ALL:
+        pytest.skip("set GENLAB_ALL_DATASET_NOTEBOOKS=1 to run every training notebook on this dataset")
     nb = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(CIFAR_MD5_PATCH))
     # the kernel inherits this process's environment
