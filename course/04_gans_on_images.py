@@ -60,6 +60,8 @@ print(f"{len(x_train)} training images, {epochs} epochs = {epochs * -(-len(x_tra
 # colour CIFAR-10 with the image size, width, batch size and epochs of `genlab.datasets.PRESETS`.
 # The figures quoted in this notebook were measured on the digits only; on the other datasets
 # they are not measured.
+# On another dataset the Frechet distance and class coverage use a classifier trained here on
+# that dataset (`course.classifier()`), not the shipped digits one.
 
 # %% [markdown]
 # ## 2. Two generators, one recipe

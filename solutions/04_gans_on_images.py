@@ -169,6 +169,8 @@ checks.check_gan_training_step(gan_training_step)
 # the chosen dataset is resized to 16x16 and converted to gray; epochs and batch size come from
 # `genlab.datasets.PRESETS`. The figures quoted here were measured on the digits only; on the
 # other datasets they are not measured.
+# On another dataset the Frechet distance and class coverage use a classifier trained here on
+# that dataset (`course.classifier()`), not the shipped digits one.
 
 # %%
 # GENLAB_DATASET picks the data (or select("mnist", ...)); your G and D work on 1 x 16 x 16 images

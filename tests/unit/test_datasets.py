@@ -218,3 +218,15 @@ def test_classifier_on_digits_is_the_shipped_one():
     mine = course.classifier()
     for a, b in zip(shipped.state_dict().values(), mine.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_default_metric_classifier_refuses_other_datasets_clearly():
+    from genlab import metrics
+    from genlab.errors import ShapeError
+
+    x = torch.rand(4, 3, 32, 32)
+    for call in (lambda: metrics.classifier_features(x), lambda: metrics.class_coverage(x),
+                 lambda: metrics.classifier_frechet(x, x)):
+        with pytest.raises(ShapeError, match=r"reads 1x16x16 digits.*\.classifier\(\)"):
+            call()
+    assert metrics.classifier_features(torch.rand(3, 1, 16, 16)).shape[0] == 3
