@@ -279,6 +279,24 @@ def _default_classifier() -> nn.Module:
     return load_pretrained("classifier")
 
 
+def _default_for(x: object) -> nn.Module:
+    """The shipped classifier, refusing images it was not trained on (it reads 1x16x16 digits).
+
+    On another dataset its features mean nothing, so the error says which classifier to pass.
+    """
+    clf = _default_classifier()
+    cfg = getattr(clf, "config", None)
+    if isinstance(x, torch.Tensor) and x.dim() == 4 and hasattr(cfg, "image_size") and hasattr(cfg, "channels"):
+        want = (cfg.channels, cfg.image_size, cfg.image_size)
+        if tuple(x.shape[1:]) != want:
+            raise ShapeError(
+                f"the shipped classifier reads {want[0]}x{want[1]}x{want[2]} digits, got images of shape "
+                f"{tuple(x.shape)}. For another dataset pass a classifier trained on it: "
+                "classifier=genlab.datasets.select(...).classifier() trains one (a DigitsClassifier "
+                "sized for the dataset).")
+    return clf
+
+
 def _chunks(x: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
@@ -325,7 +343,7 @@ def classifier_features(x: torch.Tensor, classifier: nn.Module | None = None,
     Returns:
         ``(N, D)`` float tensor on the CPU.
     """
-    classifier = _default_classifier() if classifier is None else classifier
+    classifier = _default_for(x) if classifier is None else classifier
     return _run_classifier(x, classifier, "features", batch_size)
 
 
@@ -341,13 +359,14 @@ def classifier_frechet(x_a: torch.Tensor, x_b: torch.Tensor, classifier: nn.Modu
 
     Args:
         x_a, x_b: images ``(N, C, H, W)`` in ``[0, 1]``.
-        classifier: module with ``features``; ``None`` loads the pretrained one.
+        classifier: module with ``features``; ``None`` loads the pretrained digits one
+            (1x16x16 images only; for another dataset pass ``genlab.datasets.select(...).classifier()``).
         batch_size: images per forward pass.
 
     Returns:
         Python float.
     """
-    classifier = _default_classifier() if classifier is None else classifier
+    classifier = _default_for(x_a) if classifier is None else classifier
     return frechet_distance(classifier_features(x_a, classifier, batch_size),
                             classifier_features(x_b, classifier, batch_size))
 
@@ -376,7 +395,7 @@ def class_coverage(x: torch.Tensor, classifier: nn.Module | None = None, thresho
     """
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold is a fraction of samples in [0, 1], got {threshold}.")
-    classifier = _default_classifier() if classifier is None else classifier
+    classifier = _default_for(x) if classifier is None else classifier
     logits = _run_classifier(x, classifier, "forward", batch_size)
     n_classes = logits.shape[1]
     counts = torch.bincount(logits.argmax(1), minlength=n_classes)

@@ -19,67 +19,18 @@ downloader to fail the way it does offline.
 from __future__ import annotations
 
 import os
-import pickle
-import struct
-from pathlib import Path
 from urllib.error import URLError
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from genlab import data
 from genlab.errors import DataMissingError, GenlabError, ShapeError
+from tests.fakedata import write_cifar, write_mnist
 
 # --------------------------------------------------------------------------- file writers
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """IDX format: big-endian magic ``0x0000 08 nd`` (uint8, nd dims), nd big-endian int32 sizes, raw bytes."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + array.tobytes())
-
-
-def write_mnist(root: Path, folder: str = "MNIST", n_train: int = 12, n_test: int = 5,
-                seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True)
-    out = {}
-    for split, prefix, n in (("train", "train", n_train), ("test", "t10k", n_test)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
-        out[split] = (images, labels)
-    return out
-
-
-def write_cifar(root: Path, per_batch: int = 3, n_test: int = 4, seed: int = 0):
-    """Tiny CIFAR-10: each batch a dict with ``data`` (N, 3072) uint8 rows (R plane, G, B) and ``labels``."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    train = []
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        n = n_test if name == "test_batch" else per_batch
-        images = rng.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)
-        labels = rng.integers(0, 10, size=n).tolist()
-        with open(folder / name, "wb") as f:
-            pickle.dump({"data": images.reshape(n, 3 * 32 * 32), "labels": labels}, f)
-        if name == "test_batch":
-            test = (images, np.array(labels))
-        else:
-            train.append((images, np.array(labels)))
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer",
-                                     "dog", "frog", "horse", "ship", "truck"]}, f)
-    train_x = np.concatenate([t[0] for t in train])
-    train_y = np.concatenate([t[1] for t in train])
-    return {"train": (train_x, train_y), "test": test}
+# (shared with the notebook tests: tests/fakedata.py)
 
 
 @pytest.fixture
