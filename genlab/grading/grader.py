@@ -194,10 +194,20 @@ def protected_references(spec: LabSpec) -> list[str]:
     ``also_forbidden`` names.
     """
     # Lab-only references defined in genlab.exercises (lab 07's checkpoint functions, lab 04's step,
-    # lab 09's fixes) stay: the worker's trusted scenarios build their test situations with them.
-    # A submission that calls them is still caught by the static check on its source.
+    # lab 09's fixes) are watched instead (see :func:`watched_references`): the worker's trusted
+    # scenarios build their test situations with them.
     names = {".".join(f) for it in spec.items for f in it.forbidden()}
     return sorted(n for n in names if not n.startswith("genlab.exercises."))
+
+
+def watched_references(spec: LabSpec) -> list[str]:
+    """Lab-only references the worker wraps with a call recorder rather than stubbing.
+
+    The trusted scenarios keep the originals (in their own tables); every module attribute a
+    submission can reach is the recording wrapper, so calling one scores zero for the item.
+    """
+    names = {".".join(f) for it in spec.items for f in it.forbidden()}
+    return sorted(n for n in names if n.startswith("genlab.exercises."))
 
 
 def student_seed(run_key: bytes, student: str) -> int:
@@ -245,7 +255,7 @@ class Grader:
                 res.items[item.name] = ItemResult(item.name, 0.0, item.points, False, [why])
 
     def _grade_one(self, res: SubmissionResult, path: Path | None) -> SubmissionResult:
-        add_questions(res, self.spec.lab, path)  # concept questions: read statically, never run
+        add_questions(res, self.spec.lab, path, item_result=ItemResult)  # concept questions: read statically, never run
         if path is None:
             res.status = "missing"
             res.messages.append("no notebook found for this student (empty folder, or several "
@@ -265,7 +275,8 @@ class Grader:
         if not any(c["role"] == "exercise" for c in prog.cells):
             res.messages.append("no exercise cells found: were the 'exercise' cells deleted or their tags removed?")
         prepared, tensors, job_items = prepare(self.spec, student_seed(self.run_key, res.student))
-        job = {"cells": prog.cells, "items": job_items, "protected": self.protected}
+        job = {"cells": prog.cells, "items": job_items, "protected": self.protected,
+               "watched": watched_references(self.spec)}
         wr = self.sandbox.run(job, tensors)
         res.seconds, res.stdout = wr.seconds, wr.stdout
         self._score(res, prog, wr, prepared)

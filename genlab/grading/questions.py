@@ -132,9 +132,14 @@ def grade_notebook_questions(lab: str, path: Path | None, key: dict[str, Any] | 
     return grade_questions(lab, nb, key)
 
 
-def add_to_result(res, lab: str, path: Path | None, key: dict[str, Any] | None = None) -> None:
-    """Add one ``ItemResult`` per question to a ``SubmissionResult`` (the grader's hook)."""
-    from .grader import ItemResult
+def add_to_result(res, lab: str, path: Path | None, key: dict[str, Any] | None = None, *,
+                  item_result) -> None:
+    """Add one ``ItemResult`` per question to a ``SubmissionResult`` (the grader's hook).
+
+    ``item_result`` is the grader's ``ItemResult`` class (passed in, so this module does not
+    import the grader back).
+    """
+    ItemResult = item_result  # noqa: N806
 
     for qid, (pts, ok, msg) in grade_notebook_questions(lab, path, key).items():
         q = Q.find(lab, qid)

@@ -222,6 +222,37 @@ def stub_references(paths: list[str]) -> dict[str, str]:
     return done
 
 
+def watch_references(paths: list[str]) -> None:
+    """Replace each lab-only reference, in every module dict, by a wrapper that records the call.
+
+    Used for the references the trusted scenarios need themselves (they hold them in their own
+    tables, which are not module attributes): a submission reaching one through a module
+    calls the wrapper, and the item scores zero.
+    """
+    trusted_ids = {id(vars(m)) for name in _TRUSTED_MODULES if (m := sys.modules.get(name)) is not None}
+    for path in paths:
+        module_name, _, name = path.rpartition(".")
+        try:
+            original = getattr(importlib.import_module(module_name), name)
+        except Exception:  # noqa: BLE001 - nothing to watch
+            continue
+        if _isinstance(original, _type) or not callable(original):
+            continue
+        _replace_in_modules(original, _make_watcher(path, original), trusted_ids)
+
+
+def _make_watcher(path: str, original):
+    recorder = RECORDER
+
+    def watched(*args, **kwargs):
+        if recorder.active:
+            recorder.calls.add(path)
+        return original(*args, **kwargs)
+
+    watched.__name__ = watched.__qualname__ = getattr(original, "__name__", "reference")
+    return watched
+
+
 def _replace_in_modules(original, stub, trusted_ids: set[int]) -> None:
     for mod in list(sys.modules.values()):
         d = getattr(mod, "__dict__", None)
@@ -360,6 +391,7 @@ def main() -> int:
     job, inputs = read_job(0)
     results_fd = _private_results_pipe()
     stubbed = stub_references(_type(job.get("protected")) is list and job["protected"] or [])
+    watch_references(_type(job.get("watched")) is list and job["watched"] or [])
     worker = Worker(job, inputs)
     worker.results_fd = results_fd
     worker.status["uid"] = os.getuid()

@@ -411,7 +411,7 @@ def test_lab07_calling_the_check_reference_scores_zero_while_the_grader_may(tmp_
           progress=False)
     book = read_book(out)
     full = {it.name: it.points for it in spec.items}
-    assert {k: v["points"] for k, v in book["honest"]["items"].items()} == full
-    cheat = {k: v["points"] for k, v in book["cheat"]["items"].items()}
+    assert {k: v["points"] for k, v in book["honest"]["items"].items() if k in full} == full
+    cheat = {k: v["points"] for k, v in book["cheat"]["items"].items() if k in full}
     assert cheat == dict(full, save_checkpoint=0), cheat
     assert "while being graded" in " ".join(book["cheat"]["items"]["save_checkpoint"]["messages"])

@@ -12,9 +12,9 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "genlab"
 
-#: Modules outside genlab/grading allowed to import it: the CLI dispatcher, and the benchmark
-#: module another change moves out of the package (it still imports genlab.grading.bench here).
-GRADING_IMPORTERS = {"genlab.cli"}
+#: Modules outside genlab/grading allowed to import it: the CLI dispatcher, and the doctor, which
+#: reports (lazily, inside one function) which grading sandbox this machine can run.
+GRADING_IMPORTERS = {"genlab.cli", "genlab.doctor"}
 
 
 def _module_name(path: Path) -> str:
@@ -31,7 +31,11 @@ def _graph(top_level_only: bool) -> dict[str, set[str]]:
     for name, path in modules.items():
         tree = ast.parse(path.read_text())
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        nodes = tree.body if top_level_only else list(ast.walk(tree))
+        # imports under ``if TYPE_CHECKING:`` never run: they are annotations, not dependencies
+        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                       and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+                       for stmt in node.body for n in ast.walk(stmt)}
+        nodes = tree.body if top_level_only else [n for n in ast.walk(tree) if id(n) not in typing_only]
         deps: set[str] = set()
         for node in nodes:
             if isinstance(node, ast.Import):
