@@ -15,6 +15,28 @@
 # > on digits, label-to-image as the smallest cross-modal model, and the ethics of images
 # > that a model made up.
 #
+# ## Objectives
+#
+# After this notebook you can:
+#
+# * train a pix2pix restorer (U-Net generator, PatchGAN discriminator);
+# * train a tiny denoising diffusion model and sample from it, with and without a label;
+# * relate labels to text conditioning in text-to-image systems;
+# * discuss the ethics of generated and restored images.
+#
+# ## Prerequisites
+#
+# Lectures 04-06.
+#
+# ## Time
+#
+# Full mode (the default) took TIMEWALL<!--r:time.full.course.08_frontiers--> s of wall time and
+# TIMECPU<!--r:time.full.course.08_frontiers@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
+# 8.5<!--r:time.fast.course.08_frontiers--> s. A GPU run has not been measured.
+#
+# ---
+#
 # The course built autoencoders, VAEs, GANs and restorers one at a time. Today's image
 # generators combine the same ideas: a **U-Net** that keeps detail, an **adversarial** or a
 # **denoising** objective that makes outputs sharp, and a **condition** (a masked image, a
@@ -306,3 +328,15 @@ plot.show_rows({f"label {k}": by_label[labels == k] for k in range(10)}, n=per_c
 # * Add classifier-free guidance to `DDPM.p_sample_loop` (two network calls per step) and
 #   sample each digit with $w = 0, 1, 3$.
 # * Compare the samples with `genlab.metrics.classifier_frechet` against the test digits.
+
+# %% [markdown]
+# ## References
+#
+# * Isola, P., Zhu, J.-Y., Zhou, T. & Efros, A. A. (2017). Image-to-image translation with conditional adversarial networks. *CVPR*.
+# * Ronneberger, O., Fischer, P. & Brox, T. (2015). U-Net: convolutional networks for biomedical image segmentation. *MICCAI*.
+# * Sohl-Dickstein, J., Weiss, E., Maheswaranathan, N. & Ganguli, S. (2015). Deep unsupervised learning using nonequilibrium thermodynamics. *ICML*.
+# * Ho, J., Jain, A. & Abbeel, P. (2020). Denoising diffusion probabilistic models. *NeurIPS*.
+# * Nichol, A. & Dhariwal, P. (2021). Improved denoising diffusion probabilistic models. *ICML*.
+# * Ho, J. & Salimans, T. (2021). Classifier-free diffusion guidance. *NeurIPS Workshop on Deep Generative Models*.
+# * Ramesh, A. et al. (2021). Zero-shot text-to-image generation. *ICML* (DALL-E); Ramesh, A. et al. (2022). Hierarchical text-conditional image generation with CLIP latents. arXiv:2204.06125 (DALL-E 2).
+# * Saharia, C. et al. (2022). Photorealistic text-to-image diffusion models with deep language understanding. *NeurIPS* (Imagen); Rombach, R. et al. (2022). High-resolution image synthesis with latent diffusion models. *CVPR* (Stable Diffusion).

@@ -19,7 +19,8 @@ The prose quotes a figure as a literal number followed by a marker, ``3.01<!--r:
 against the registry (:func:`check_text`): the literal must equal the registry value rounded
 to the literal's decimals, so a figure that changes without its sentence fails the build.
 A marker may name a transform: ``|abs``, ``|neg`` or ``|pct`` (x100), for "wins by 3.8 dB"
-when the registry holds -3.76.
+when the registry holds -3.76, and another numeric field of the entry than ``value``:
+``<!--r:time.full.course.02_vae@kernel_cpu_s-->``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ DEFAULT_PATH = REPO / "docs" / "results.json"
 BENCHMARKS_PATH = REPO / "docs" / "benchmarks.json"
 
 MARKER = re.compile(r"(?P<num>[-+\u2212]?\d[\d,]*(?:\.\d+)?)(?P<gap>\s?)<!--\s*r:(?P<key>[\w.\-]+)"
-                    r"(?:\|(?P<tf>abs|neg|pct))?\s*-->")
+                    r"(?:@(?P<field>\w+))?(?:\|(?P<tf>abs|neg|pct))?\s*-->")
 BARE_MARKER = re.compile(r"<!--\s*r:")
 TRANSFORMS = {None: lambda v: v, "abs": abs, "neg": lambda v: -v, "pct": lambda v: 100 * v}
 
@@ -195,6 +196,8 @@ def _derived(b: dict[str, Any]) -> dict[str, tuple[float, str, str]]:
     for i, v in enumerate(rest.get("crnn_minus_conv_band_per_seed", [])):
         out[f"restore.digits.crnn_minus_conv_band.seed{i}"] = (round(v, 2), "dB", f"CRNN - conv on the band, seed {i}")
     train = rest.get("digits", {}).get("train", {}) if isinstance(rest.get("digits"), dict) else {}
+    for method, row in train.items():
+        out[f"restore.digits.train_cpu_s.{_slug(method)}"] = (row["cpu_s"], "s", f"{method}: CPU time of training")
     if "CRNN" in train and "conv repairer" in train:
         out["restore.crnn_over_conv_cpu"] = (round(train["CRNN"]["cpu_s"] / train["conv repairer"]["cpu_s"], 2), "x",
                                              "CPU time of CRNN training / conv repairer training")
@@ -259,11 +262,15 @@ def check_text(text: str, where: str, results: dict[str, dict[str, Any]]) -> lis
             if key not in results:
                 problems.append(f"{where}:{no}: {key!r} is not in the results registry (docs/results.json)")
                 continue
-            want = _expected(results[key]["value"], literal.replace(",", "").replace("\u2212", "-").lstrip("+"), tf)
+            field = m["field"] or "value"
+            if not isinstance(results[key].get(field), (int, float)):
+                problems.append(f"{where}:{no}: {key!r} has no number {field!r} in the results registry")
+                continue
+            want = _expected(results[key][field], literal.replace(",", "").replace("\u2212", "-").lstrip("+"), tf)
             have = literal.replace(",", "").replace("\u2212", "-").lstrip("+")
             if have != want and not (have.lstrip("-") == want.lstrip("-") and float(want) == 0):
-                problems.append(f"{where}:{no}: the text says {literal} but the registry has {key} = "
-                                f"{results[key]['value']!r} (rounds to {want}); update the sentence, not just the number")
+                problems.append(f"{where}:{no}: the text says {literal} but the registry has {key}"
+                                f"{'' if field == 'value' else '@' + field} = {results[key][field]!r} (rounds to {want}); update the sentence, not just the number")
     return problems
 
 
@@ -277,7 +284,7 @@ def check_sources(texts: dict[str, str], path: Path | None = None) -> None:
         raise BuildError("quoted figures disagree with the results registry:\n  " + "\n  ".join(problems))
 
 
-def run_notebooks(notebooks: list[Path], timeout: int = 1800) -> int:
+def run_notebooks(notebooks: list[Path], timeout: int = 1800, save_dir: Path | None = None) -> int:
     """Execute each notebook in full mode with recording on; record its wall and kernel CPU time.
 
     The times become ``time.full.<folder>.<name>`` (the "Time" line of each notebook quotes them).
@@ -311,6 +318,9 @@ def run_notebooks(notebooks: list[Path], timeout: int = 1800) -> int:
                 print(f"{rel}: FAILED: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}")
                 continue
             wall = time.perf_counter() - t0
+            if save_dir is not None:  # the executed notebook, for reading the figures the text describes
+                save_dir.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, save_dir / f"{nb_path.parent.name}__{nb_path.name}")
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
             key = f"time.full.{nb_path.parent.name}.{nb_path.stem}"
@@ -339,11 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("key")
     run = sub.add_parser("run", help="execute notebooks in full mode, recording their figures and times")
     run.add_argument("notebooks", nargs="+", type=Path)
+    run.add_argument("--save", type=Path, default=None, help="also write the executed notebooks into this folder")
     args = parser.parse_args(argv)
     if args.cmd == "import":
         print(f"{import_benchmarks()} figures imported into {registry_path()}")
     elif args.cmd == "run":
-        return run_notebooks(args.notebooks)
+        return run_notebooks(args.notebooks, save_dir=args.save)
     else:
         print(json.dumps(entry(args.key), indent=1))
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nboutputs import display_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = sorted((ROOT / "labs").glob("[0-9][0-9]_*.ipynb"))
@@ -56,3 +57,5 @@ def test_lab_runs_with_only_exercises_raising(path, tmp_path):
                 problems.append(f"cell {index} ({tags or 'untagged'}): {out['ename']}: {out['evalue']}")
     assert not problems, f"{path.name} has errors not caused by unimplemented exercises:\n" + "\n".join(problems)
     assert unimplemented, f"{path.name}: no exercise raised NotImplementedError; is the lab built from its solution?"
+    shown = display_problems(nb)
+    assert not shown, f"{path.name} shows a figure twice or a stray repr:\n" + "\n".join(shown)
