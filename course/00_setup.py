@@ -27,10 +27,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took 13.1<!--r:time.full.course.00_setup--> s of wall time and
-# 11.9<!--r:time.full.course.00_setup@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 8.1<!--r:time.fast.course.00_setup--> s.
+# Full mode (the default) took 11.9<!--r:time.full.course.00_setup@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (13.1<!--r:time.full.course.00_setup--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 8.1<!--r:time.fast.course.00_setup--> s.
 #
 # ---
 #

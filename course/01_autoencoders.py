@@ -27,10 +27,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took 67.1<!--r:time.full.course.01_autoencoders--> s of wall time and
-# 83.4<!--r:time.full.course.01_autoencoders@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 5.2<!--r:time.fast.course.01_autoencoders--> s.
+# Full mode (the default) took 83.4<!--r:time.full.course.01_autoencoders@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (67.1<!--r:time.full.course.01_autoencoders--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 5.2<!--r:time.fast.course.01_autoencoders--> s.
 #
 # ---
 #

@@ -28,10 +28,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took TIMEWALL<!--r:time.full.course.03_gan_theory--> s of wall time and
-# TIMECPU<!--r:time.full.course.03_gan_theory@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 4.9<!--r:time.fast.course.03_gan_theory--> s.
+# Full mode (the default) took TIMECPU<!--r:time.full.course.03_gan_theory@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (TIMEWALL<!--r:time.full.course.03_gan_theory--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 4.9<!--r:time.fast.course.03_gan_theory--> s.
 #
 # ---
 #

@@ -28,10 +28,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took TIMEWALL<!--r:time.full.course.04_gans_on_images--> s of wall time and
-# TIMECPU<!--r:time.full.course.04_gans_on_images@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 5.9<!--r:time.fast.course.04_gans_on_images--> s.
+# Full mode (the default) took TIMECPU<!--r:time.full.course.04_gans_on_images@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (TIMEWALL<!--r:time.full.course.04_gans_on_images--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 5.9<!--r:time.fast.course.04_gans_on_images--> s.
 #
 # ---
 #

@@ -28,10 +28,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took TIMEWALL<!--r:time.full.course.05_restoration--> s of wall time and
-# TIMECPU<!--r:time.full.course.05_restoration@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 6.6<!--r:time.fast.course.05_restoration--> s.
+# Full mode (the default) took TIMECPU<!--r:time.full.course.05_restoration@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (TIMEWALL<!--r:time.full.course.05_restoration--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 6.6<!--r:time.fast.course.05_restoration--> s.
 #
 # ---
 #
@@ -130,7 +129,7 @@ easy_vs_hard
 
 # %% [markdown]
 # With half of the pixels missing *at random*, almost every hole pixel still has known
-# neighbours, and smooth interpolation gets close to 30 dB: a model would have to learn
+# neighbours, and smooth interpolation reaches 0.0<!--r:lec05.digits.biharmonic.pixels--> dB (full-mode run): a model would have to learn
 # almost nothing to match it. The same is true of **scattered single rows**: each missing
 # row has a known row right above and right below it, so interpolating vertically nearly
 # suffices. A **band of rows** or a **large block** removes whole strokes; filling those
@@ -257,10 +256,14 @@ for mask_name in ["centre 8x8", "5-row band", "3 scattered rows"]:
 # * **The MLP** knows digits too but pays for its lack of weight sharing: with the same
 #   budget it fits the training set and generalises worse (compare its training loss with
 #   its test PSNR), and its output is noisier.
-# * **Scattered rows**: biharmonic is near 29 dB, because each missing row is sandwiched
-#   between two known rows and the digit barely changes over one pixel. The learned model
-#   only matches or slightly beats it: there is little left to learn. This is why an
-#   evaluation on thin or random holes alone would flatter any method.
+# * **Scattered rows**: biharmonic reaches 0.0<!--r:lec05.digits.biharmonic.3--> dB here
+#   (29.0<!--r:restore.digits.biharmonic.3_scattered_rows--> dB in the benchmark), because each
+#   missing row is sandwiched between two known rows and the digit changes little over one
+#   pixel. The learned model's margin is smallest here:
+#   +0.0<!--r:lec05.digits.conv_minus_biharmonic.3_scattered_rows--> dB for the conv repairer in
+#   this notebook's full-mode run, against +0.0<!--r:lec05.digits.conv_minus_biharmonic.centre_8x8-->
+#   dB on the centre block. There is less left to learn, and this is why an evaluation on
+#   thin or random holes alone would flatter any method.
 
 # %% [markdown]
 # ## 6. Natural-image patches

@@ -29,10 +29,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took TIMEWALL<!--r:time.full.course.07_gpu_training--> s of wall time and
-# TIMECPU<!--r:time.full.course.07_gpu_training@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 5.6<!--r:time.fast.course.07_gpu_training--> s. A GPU run has not been measured.
+# Full mode (the default) took TIMECPU<!--r:time.full.course.07_gpu_training@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (TIMEWALL<!--r:time.full.course.07_gpu_training--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 5.6<!--r:time.fast.course.07_gpu_training--> s. A GPU run has not been measured.
 #
 # ---
 #
@@ -392,14 +391,15 @@ except colab.ColabError as err:
 #
 # `torch.compile(model)` traces the model into a graph and generates fused kernels for it
 # (several elementwise operations become one pass over memory). The first call pays for the
-# compilation (seconds to a minute); later calls are faster, most on GPUs. It needs a C
+# compilation; later calls can be faster, and fused kernels are expected to help most on
+# GPUs, where moving memory is the bottleneck of small elementwise operations. It needs a C
 # compiler and a supported platform, so `fit(..., compile=True)` falls back to eager mode
-# with a warning where it cannot compile. The measurement below runs on a GPU; on a CPU
-# (where compiling this small model took minutes on our shared test machine and saved ~20%
-# per batch) it is opt-in.
+# with a warning where it cannot compile. The measurement below runs on a GPU; on a CPU it
+# is opt-in, because compiling is slow on a small shared machine and this course has not
+# measured what it saves there: set `try_compile = True` and the cell prints both timings.
 
 # %%
-# Compiling costs a minute or more of CPU time on a laptop; on a GPU it pays off quickly.
+# Compiling is slow on a small CPU; opt in below to time it here.
 try_compile = GPU and not genlab.config.is_fast()  # set to True to try it on this CPU
 if not try_compile:
     print("torch.compile demo skipped here (no GPU, or fast mode): set try_compile = True to time "

@@ -30,10 +30,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took TIMEWALL<!--r:time.full.course.08_frontiers--> s of wall time and
-# TIMECPU<!--r:time.full.course.08_frontiers@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 8.5<!--r:time.fast.course.08_frontiers--> s. A GPU run has not been measured.
+# Full mode (the default) took TIMECPU<!--r:time.full.course.08_frontiers@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (TIMEWALL<!--r:time.full.course.08_frontiers--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 8.5<!--r:time.fast.course.08_frontiers--> s. A GPU run has not been measured.
 #
 # ---
 #
@@ -291,14 +290,15 @@ plot.show_rows({f"label {k}": by_label[labels == k] for k in range(10)}, n=per_c
 #
 # * **DALL-E** (2021) compressed images into discrete tokens with a VAE and generated them
 #   after the text tokens with an autoregressive transformer; **DALL-E 2** (2022) mapped
-#   text to a CLIP image embedding and *decoded* it with a diffusion model; **Imagen**,
-#   **Stable Diffusion** (diffusion in a VAE's latent space, so each step is cheap) and
-#   **DALL-E 3** condition diffusion directly on a large language model's encoding of
-#   detailed captions.
+#   text to a CLIP image embedding and *decoded* it with a diffusion model; **Imagen**
+#   conditions diffusion on a T5 language model's encoding of the text, **Stable Diffusion**
+#   runs diffusion in a VAE's latent space (so each step is cheap) conditioned on a CLIP text
+#   encoder, and **DALL-E 3** was trained on detailed synthetic captions.
 # * **Classifier-free guidance**: our model was trained with labels dropped 10% of the time,
 #   so it knows both $\epsilon_\theta(x_t, y)$ and $\epsilon_\theta(x_t)$; sampling with
 #   $(1+w)\,\epsilon_\theta(x_t, y) - w\,\epsilon_\theta(x_t)$ exaggerates what the condition
-#   changes, trading variety for fidelity to the prompt. Every text-to-image system uses it.
+#   changes, trading variety for fidelity to the prompt. Text-to-image diffusion systems use it
+#   widely (Imagen, DALL-E 2 and Stable Diffusion among them; Ho & Salimans, 2021).
 # * Restoration is conditioning too: inpainting with a diffusion model conditions on the
 #   known pixels, which is pix2pix's task with a diffusion model as the generator.
 #

@@ -28,10 +28,9 @@
 #
 # ## Time
 #
-# Full mode (the default) took TIMEWALL<!--r:time.full.course.09_debugging--> s of wall time and
-# TIMECPU<!--r:time.full.course.09_debugging@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (`make results`, on a machine shared with other jobs); fast mode (`GENLAB_FAST=1`) about
-# 4.5<!--r:time.fast.course.09_debugging--> s.
+# Full mode (the default) took TIMECPU<!--r:time.full.course.09_debugging@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (TIMEWALL<!--r:time.full.course.09_debugging--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 4.5<!--r:time.fast.course.09_debugging--> s.
 #
 # ---
 #

@@ -69,18 +69,19 @@ def execute(path: Path, dest: Path, full: bool, timeout: int = 1800) -> tuple[fl
     return time.perf_counter() - t0, errors
 
 
-def index_page(root: Path, full: bool) -> str:
-    """The site's home page: the course map with a link per lecture, lab and solution."""
+def index_page(root: Path, full: bool, docs: Path | None = None) -> str:
+    """The site's home page: the course map with a link per staged lecture, lab and solution."""
+    docs = docs or root
     rows = ["| # | lecture | lab (you implement) | solution |", "|---|---|---|---|"]
-    nums = sorted({p.name[:2] for p in notebooks(root)})
+    nums = sorted({p.name[:2] for p in notebooks(docs)})
     for num in nums:
         cells = []
         for folder in FOLDERS:
-            found = sorted((root / folder).glob(f"{num}_*.ipynb"))
+            found = sorted((docs / folder).glob(f"{num}_*.ipynb"))
             if not found:
                 cells.append("")
                 continue
-            src = found[0].with_suffix(".py")
+            src = root / folder / f"{found[0].stem}.py"
             title = _title_and_summary(src.read_text(encoding="utf-8"))[0] if src.exists() else found[0].stem
             cells.append(f"[{title or found[0].stem}]({folder}/{found[0].stem}.ipynb)")
         rows.append(f"| {num} | " + " | ".join(cells) + " |")
@@ -123,9 +124,14 @@ nav:
 """ + "\n".join(nav) + "\n"
 
 
-def build(root: Path, full: bool = False, only: list[str] | None = None) -> int:
-    """Execute, stage and render the site into ``root/site``; return the number of failures."""
-    stage = root / "build" / "site-src"
+def build(root: Path, full: bool = False, only: list[str] | None = None, out: Path | None = None,
+          stage: Path | None = None) -> int:
+    """Execute, stage and render the site into ``out`` (default ``root/site``); return the number of failures.
+
+    ``only`` keeps the notebooks whose path contains one of its strings (a partial site, for tests).
+    """
+    out = out or root / "site"
+    stage = stage or root / "build" / "site-src"
     if stage.exists():
         shutil.rmtree(stage)
     (stage / "docs").mkdir(parents=True)
@@ -153,11 +159,11 @@ def build(root: Path, full: bool = False, only: list[str] | None = None) -> int:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    (stage / "docs" / "index.md").write_text(index_page(root, full), encoding="utf-8")
+    (stage / "docs" / "index.md").write_text(index_page(root, full, stage / "docs"), encoding="utf-8")
     for extra in ("painter.png", "bench_samples_gan.png", "bench_samples_dcgan.png"):
         if (root / "docs" / extra).exists():
             shutil.copy(root / "docs" / extra, stage / "docs" / extra)
-    (stage / "mkdocs.yml").write_text(mkdocs_config(stage / "docs", root / "site"), encoding="utf-8")
+    (stage / "mkdocs.yml").write_text(mkdocs_config(stage / "docs", out), encoding="utf-8")
     out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "-f", str(stage / "mkdocs.yml")],
                          cwd=stage)
     return failed + (out.returncode != 0)
@@ -168,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="execute in full mode (default: fast mode)")
     parser.add_argument("--only", nargs="*", help="build only notebooks whose path contains one of these")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: ROOT/site)")
     args = parser.parse_args(argv)
-    failed = build(args.root.resolve(), full=args.full, only=args.only)
-    print(f"site: {args.root / 'site' / 'index.html'}" + (f" ({failed} failure(s))" if failed else ""))
+    out = (args.out or args.root / "site").resolve()
+    failed = build(args.root.resolve(), full=args.full, only=args.only, out=out)
+    print(f"site: {out / 'index.html'}" + (f" ({failed} failure(s))" if failed else ""))
     return 1 if failed else 0
 
 

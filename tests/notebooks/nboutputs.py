@@ -19,7 +19,8 @@ def display_problems(nb) -> list[str]:
             data = out.get("data", {})
             text = data.get("text/plain", "") if out.get("output_type") in ("execute_result", "display_data") else ""
             text = "".join(text) if isinstance(text, list) else text
-            if STRAY_REPR.search(text):
+            # a drawn figure carries "<Figure size ...>" as its text fallback beside the image: fine
+            if STRAY_REPR.search(text) and not any(k.startswith("image/") for k in data):
                 problems.append(f"cell {index}: stray repr {text.strip()[:80]!r} (end the line with ';')")
             png = data.get("image/png")
             if png:
