@@ -28,9 +28,8 @@
 #
 # ## Time
 #
-# Full mode (the default) took TIMECPU<!--r:time.full.course.02_vae@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
-# (TIMEWALL<!--r:time.full.course.02_vae--> s of wall time on a machine shared with other jobs; `make results`); fast mode
-# (`GENLAB_FAST=1`) about 7.0<!--r:time.fast.course.02_vae--> s.
+# Full mode (the default) has not been timed on a 2-core CPU yet (`make results` records it
+# and this line will quote it); fast mode (`GENLAB_FAST=1`) took about 7.0<!--r:time.fast.course.02_vae--> s.
 #
 # ---
 #
@@ -401,13 +400,6 @@ for k, b, bb in zip(ks, bounds, bin_bounds, strict=True):
 results.record("lec02.gray.neg_elbo", round(-elbo, 2), unit="nats", seed=0)
 
 # %% [markdown]
-# In the full-mode run of this notebook, on the gray test digits, the objective went from
-# 0.0<!--r:lec02.gray.neg_L1--> (k = 1) to 0.0<!--r:lec02.gray.neg_L256--> nats (k = 256); on the
-# binarised test digits, $-\mathcal L_{256}$ = 0.0<!--r:lec02.binary.neg_L256--> nats bounds
-# $-\log p_\theta(x)$ from above. (The model was trained on gray digits, so this bound says
-# how well it explains binarised ones; to compare with published numbers, train and
-# evaluate on binarised digits.)
-#
 # ## What to try next
 #
 # * Set `LATENT = 2`, retrain, and plot the means with `plot.latent_scatter`: compare with

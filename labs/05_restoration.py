@@ -9,9 +9,9 @@
 # ---
 
 # %% [markdown]
-# # Lab 05 · Restoration: masks, a masked loss, and an inpainter that beats the formula
+# # Lab 05 · Restoration: masks, a masked loss, and an inpainter that beats the formula on digits
 #
-# > Write `block_mask`, `apply_mask`, `masked_mse`, `composite`; train a conv repairer that beats biharmonic.
+# > Write `block_mask`, `apply_mask`, `masked_mse`, `composite`; train a conv repairer that beats biharmonic on digits.
 #
 # You will write the four small pieces every inpainting pipeline is built from, each
 # followed by a check, then train a convolutional repairer with them and compare it with
