@@ -231,7 +231,7 @@ for m in ["5-row band", "rows {'rows': 7}"]:
 #
 # The gain on digits is under 1 dB, so read it with care:
 #
-# * **Training length.** At 30 epochs neither model has converged: the table above scores
+# * **Training length.** 30 epochs is half the shipped pair's training: the table above scores
 #   the 30-epoch pair beside the shipped pair (60 epochs, same recipe), so you can read how
 #   much the second 30 epochs add on each mask. The benchmark's evaluation of the shipped
 #   weights on the full test set gives the CRNN 25.5<!--r:restore.digits.crnn_shipped_weights.5_row_band-->
@@ -240,8 +240,8 @@ for m in ["5-row band", "rows {'rows': 7}"]:
 #   25.1<!--r:restore.digits.conv_repairer_shipped_weights.centre_8x8--> on the centre block and
 #   32.4<!--r:restore.digits.crnn_shipped_weights.3_scattered_rows--> against
 #   31.6<!--r:restore.digits.conv_repairer_shipped_weights.3_scattered_rows--> on the scattered rows.
-# * **Seeds.** Two trainings of the *same* model with different seeds differ, more at 30
-#   epochs than at 60, so a 30-epoch run like the one above can show either model ahead.
+# * **Seeds.** Two trainings of the *same* model with different seeds differ, so one run
+#   like the one above can show either model ahead.
 #   `genlab bench --only restoration` repeats the comparison at 60 epochs for two seeds
 #   (docs/benchmarks.md): the CRNN led on the band in both, by
 #   +0.73<!--r:restore.digits.crnn_minus_conv_band.seed0--> and
@@ -256,8 +256,9 @@ for m in ["5-row band", "rows {'rows': 7}"]:
 # was -0.17<!--r:restore.photos.crnn_minus_conv.centre_8x8--> dB on the centre 8x8 hole,
 # +0.12<!--r:restore.photos.crnn_minus_conv.5_row_band--> dB on the 5-row band and
 # +0.64<!--r:restore.photos.crnn_minus_conv.3_scattered_rows--> dB on 3 scattered rows, and both
-# stayed below biharmonic there (lecture 05). Reach helps only where the distant pixels carry
-# information the model has learned to use.
+# stayed below biharmonic there (lecture 05). Reach pays where the distant pixels carry
+# information the model has learned to use, which a small model trained for 10 epochs on
+# photos may not have.
 #
 # ## 5. Paint a row band yourself
 #
