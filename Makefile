@@ -21,7 +21,7 @@ BENCH_ARGS ?=
 # JupyterLab refuses to run as root without this (CI and containers run as root)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install clean-venv build check lint workspace bench
+.PHONY: lab test install clean-venv build check lint workspace bench results site
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,3 +61,26 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# `make results`: refresh docs/results.json, the registry of every figure the prose quotes
+# (genlab/results.py): the figures of docs/benchmarks.json (written by `genlab bench`), then a
+# full-mode run of each lecture, whose record cells write its headline figures and whose wall
+# time becomes its "Time" line. Minutes to an hour on 2 cores. Then `genlab build` tells you
+# which sentences no longer match their figures.
+RESULTS_NOTEBOOKS ?= $(sort $(wildcard course/[0-9][0-9]_*.ipynb))
+results: $(STAMP)
+	$(PY) -m genlab.results import
+	$(PY) -m genlab.results run $(RESULTS_NOTEBOOKS)
+	$(VENV)/bin/genlab build --check
+
+# `make site`: execute every lecture, lab and solution and render them into site/ with
+# MkDocs (mkdocs-material + mkdocs-jupyter). Fast mode by default; FULL=1 for full mode
+# (the published build). The `site` extra is installed on first use.
+SITE_STAMP := $(VENV)/.genlab-site-installed
+$(SITE_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,site]'
+	@touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	$(PY) -m genlab.site $(if $(FULL),--full,)
+

@@ -13,6 +13,26 @@
 #
 # > Environment check, devices, fast and full mode, and the datasets and masks as pictures.
 #
+# ## Objectives
+#
+# After this notebook you can:
+#
+# * check that the environment, the device and the datasets work;
+# * switch between fast mode and full mode and know what each is for;
+# * recognise the course's datasets and corruption masks as pictures.
+#
+# ## Prerequisites
+#
+# Python and a first look at PyTorch tensors; nothing from the course.
+#
+# ## Time
+#
+# Full mode (the default) took 11.9<!--r:time.full.course.00_setup@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (13.1<!--r:time.full.course.00_setup--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 8.1<!--r:time.fast.course.00_setup--> s.
+#
+# ---
+#
 # This course builds deep generative models (autoencoders, VAEs, GANs) and image
 # restorers (convolutional and recurrent) in PyTorch, one idea per notebook. Every
 # notebook runs on a laptop CPU, in JupyterLab or on Colab, and faster on a GPU.
@@ -136,3 +156,10 @@ plot.show_rows(rows, n=8, title="the same digits under each corruption (grey = m
 #
 # * Open `labs/00_setup.ipynb` for a two-minute warm-up, then lecture 01 (autoencoders).
 # * Try `GENLAB_FAST=1 jupyter lab` to see fast mode, or change the seed above and rerun.
+
+# %% [markdown]
+# ## References
+#
+# * Paszke, A. et al. (2019). PyTorch: an imperative style, high-performance deep learning library. *NeurIPS*.
+# * Pedregosa, F. et al. (2011). Scikit-learn: machine learning in Python. *JMLR* 12 (the 8x8 digits ship with it).
+# * Alpaydin, E. & Kaynak, C. (1998). Optical recognition of handwritten digits. UCI Machine Learning Repository (the digits' source).

@@ -13,6 +13,26 @@
 #
 # > PCA vs fully connected vs convolutional autoencoder on digits at the same code size, a 2-D latent map by class, a denoising autoencoder.
 #
+# ## Objectives
+#
+# After this notebook you can:
+#
+# * compare PCA, a fully connected and a convolutional autoencoder at the same code size;
+# * read a 2-D latent map and see its holes;
+# * train a denoising autoencoder and say what it learns.
+#
+# ## Prerequisites
+#
+# Lecture 00; gradient descent and `nn.Module` basics.
+#
+# ## Time
+#
+# Full mode (the default) took 83.4<!--r:time.full.course.01_autoencoders@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (67.1<!--r:time.full.course.01_autoencoders--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 5.2<!--r:time.fast.course.01_autoencoders--> s.
+#
+# ---
+#
 # A 16x16 digit is a point in $\mathbb R^{256}$, but digits do not fill that space: almost
 # every random 256-vector looks like static. If digits live near a much smaller set, a few
 # numbers per image should describe them. An **autoencoder** learns such a description:
@@ -214,3 +234,10 @@ for name, x_hat in {"noisy input": noisy, "plain AE": plain, "denoising AE": den
 # * Change `LATENT` to 2, 4, 16, 32: where does PCA catch up with the autoencoders?
 # * Train the denoiser with `SIGMA = 0.5` and test it at 0.1: does it over-smooth?
 # * In lab 01 you write the convolutional encoder, decoder and the noise yourself.
+
+# %% [markdown]
+# ## References
+#
+# * Hinton, G. E. & Salakhutdinov, R. R. (2006). Reducing the dimensionality of data with neural networks. *Science* 313.
+# * Vincent, P., Larochelle, H., Bengio, Y. & Manzagol, P.-A. (2008). Extracting and composing robust features with denoising autoencoders. *ICML*.
+# * Goodfellow, I., Bengio, Y. & Courville, A. (2016). *Deep Learning*, chapter 14. MIT Press.

@@ -13,6 +13,27 @@
 #
 # > The minimax value, the optimal discriminator (sympy + brute force), V(D*, G) = -log 4 + 2 JS by numerical integration, saturating vs non-saturating gradients, a 2-D toy GAN with mode collapse made visible.
 #
+# ## Objectives
+#
+# After this notebook you can:
+#
+# * state the GAN game and derive the optimal discriminator;
+# * show numerically that the generator then minimises a Jensen-Shannon divergence;
+# * compare saturating and non-saturating generator gradients;
+# * make mode collapse visible on a 2-D toy problem.
+#
+# ## Prerequisites
+#
+# Lecture 02 (KL divergence); logistic regression and the cross-entropy loss.
+#
+# ## Time
+#
+# Full mode (the default) took 151.8<!--r:time.full.course.03_gan_theory@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (229.3<!--r:time.full.course.03_gan_theory--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 4.9<!--r:time.fast.course.03_gan_theory--> s.
+#
+# ---
+#
 # A VAE (lecture 02) writes down a likelihood and maximises a bound on it. A **generative
 # adversarial network** never writes a likelihood: a generator $G$ turns noise $z$ into
 # samples, a discriminator $D$ tries to tell them from real data, and the two are trained
@@ -260,3 +281,10 @@ for name, run in runs.items():
 # * Try `non_saturating=False` in `train_toy_gan`, `d_steps=3`, or the 25-mode grid
 #   `toy.GaussianMixture2D.grid(5)`; count the modes each covers.
 # * Lecture 04 moves to images: a fully connected GAN and a DCGAN on digits.
+
+# %% [markdown]
+# ## References
+#
+# * Goodfellow, I. et al. (2014). Generative adversarial nets. *NeurIPS*.
+# * Arjovsky, M. & Bottou, L. (2017). Towards principled methods for training generative adversarial networks. *ICLR*.
+# * Metz, L., Poole, B., Pfau, D. & Sohl-Dickstein, J. (2017). Unrolled generative adversarial networks. *ICLR* (the ring of Gaussians as a mode-collapse test).

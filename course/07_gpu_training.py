@@ -14,6 +14,27 @@
 # > Devices and memory, mixed precision (and why bf16 needs no scaler), channels_last, data
 # > loading, honest throughput, checkpoints that survive a disconnect, torch.compile, and DDP.
 #
+# ## Objectives
+#
+# After this notebook you can:
+#
+# * move models and data between devices and read memory use;
+# * train with mixed precision and know why bf16 needs no loss scaler;
+# * measure channels_last, DataLoader settings and throughput;
+# * checkpoint and resume exactly; know what torch.compile and DDP do.
+#
+# ## Prerequisites
+#
+# Lectures 02 and 04 (the models trained here); no GPU is required.
+#
+# ## Time
+#
+# Full mode (the default) took 98.0<!--r:time.full.course.07_gpu_training@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (157.7<!--r:time.full.course.07_gpu_training--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 5.6<!--r:time.fast.course.07_gpu_training--> s. A GPU run has not been measured.
+#
+# ---
+#
 # Everything so far ran on a laptop CPU. The same code runs on a GPU, and on several GPUs,
 # once a handful of details are right: where tensors live, which number format the
 # arithmetic uses, how memory is laid out, how batches reach the device, and what happens
@@ -193,7 +214,7 @@ print(f"last epoch: fp32 {h_fp32['loss'][-1]:.2f}, AMP {h_amp['loss'][-1]:.2f} n
 # %% [markdown]
 # The curves lie on top of each other: rounding to 3 digits in the forward pass does not
 # change what is learned. (On a CPU, bf16 is often *slower* than fp32, because most CPUs
-# have no fast bf16 units; on a GPU it is the speed-up.)
+# have no fast bf16 units; on GPUs with bf16 tensor cores it is expected to be a speed-up.)
 #
 # ## 3. channels_last
 #
@@ -301,10 +322,15 @@ ax.set_xlabel(f"images/s on {device} (last epoch)")
 plt.show()
 
 # %% [markdown]
-# On this CPU the differences are small or negative. On a GPU, expect AMP (bf16 or fp16)
-# with channels_last to train a conv model **2-3x faster** than fp32, and the GPU itself to
-# be **10-100x** faster than a laptop CPU on batches this size. `bench/gpu_check.py` in
-# the repository measures exactly that table on a GPU in one run.
+# On this CPU the differences are small or negative. What a GPU gives, this course has not
+# measured yet (it was written on CPUs): we expect AMP with channels_last to speed up a
+# conv model's training on a GPU with tensor cores, because those units multiply 16-bit
+# numbers several times faster than 32-bit ones and NHWC is the layout their convolution
+# kernels read, and we expect the GPU itself to beat a laptop CPU by a wide margin once the
+# batches are large enough to fill it (on 16x16 digits in batches of 64 much of the time
+# goes to launching small kernels, so the gain there may be modest). How large either
+# factor is depends on the GPU, the model and the batch size: `bench/gpu_check.py` in the
+# repository measures this table on a GPU in one run; run it before you quote a number.
 #
 # ## 6. Checkpoints and resume
 #
@@ -366,14 +392,15 @@ except colab.ColabError as err:
 #
 # `torch.compile(model)` traces the model into a graph and generates fused kernels for it
 # (several elementwise operations become one pass over memory). The first call pays for the
-# compilation (seconds to a minute); later calls are faster, most on GPUs. It needs a C
+# compilation; later calls can be faster, and fused kernels are expected to help most on
+# GPUs, where moving memory is the bottleneck of small elementwise operations. It needs a C
 # compiler and a supported platform, so `fit(..., compile=True)` falls back to eager mode
-# with a warning where it cannot compile. The measurement below runs on a GPU; on a CPU
-# (where compiling this small model took minutes on our shared test machine and saved ~20%
-# per batch) it is opt-in.
+# with a warning where it cannot compile. The measurement below runs on a GPU; on a CPU it
+# is opt-in, because compiling is slow on a small shared machine and this course has not
+# measured what it saves there: set `try_compile = True` and the cell prints both timings.
 
 # %%
-# Compiling costs a minute or more of CPU time on a laptop; on a GPU it pays off quickly.
+# Compiling is slow on a small CPU; opt in below to time it here.
 try_compile = GPU and not genlab.config.is_fast()  # set to True to try it on this CPU
 if not try_compile:
     print("torch.compile demo skipped here (no GPU, or fast mode): set try_compile = True to time "
@@ -441,3 +468,11 @@ else:
 # * Find the largest batch that fits: double it until `torch.cuda.OutOfMemoryError`, and
 #   watch `max_memory_allocated`.
 # * Lab 07: write the device-agnostic AMP epoch and an atomic checkpoint with exact resume.
+
+# %% [markdown]
+# ## References
+#
+# * Micikevicius, P. et al. (2018). Mixed precision training. *ICLR*.
+# * Kalamkar, D. et al. (2019). A study of BFLOAT16 for deep learning training. arXiv:1905.12322.
+# * Li, S. et al. (2020). PyTorch distributed: experiences on accelerating data parallel training. *VLDB*.
+# * Ansel, J. et al. (2024). PyTorch 2: faster machine learning through dynamic Python bytecode transformation and graph compilation. *ASPLOS*.

@@ -15,6 +15,26 @@
 # > on digits, label-to-image as the smallest cross-modal model, and the ethics of images
 # > that a model made up.
 #
+# ## Objectives
+#
+# After this notebook you can:
+#
+# * train a pix2pix restorer (U-Net generator, PatchGAN discriminator);
+# * train a tiny denoising diffusion model and sample from it, with and without a label;
+# * relate labels to text conditioning in text-to-image systems;
+# * discuss the ethics of generated and restored images.
+#
+# ## Prerequisites
+#
+# Lectures 04-06.
+#
+# ## Time
+#
+# Full mode (the default) has not been timed on a 2-core CPU yet (`make results` records it
+# and this line will quote it); fast mode (`GENLAB_FAST=1`) took about 8.5<!--r:time.fast.course.08_frontiers--> s. A GPU run has not been measured.
+#
+# ---
+#
 # The course built autoencoders, VAEs, GANs and restorers one at a time. Today's image
 # generators combine the same ideas: a **U-Net** that keeps detail, an **adversarial** or a
 # **denoising** objective that makes outputs sharp, and a **condition** (a masked image, a
@@ -268,14 +288,15 @@ plot.show_rows({f"label {k}": by_label[labels == k] for k in range(10)}, n=per_c
 #
 # * **DALL-E** (2021) compressed images into discrete tokens with a VAE and generated them
 #   after the text tokens with an autoregressive transformer; **DALL-E 2** (2022) mapped
-#   text to a CLIP image embedding and *decoded* it with a diffusion model; **Imagen**,
-#   **Stable Diffusion** (diffusion in a VAE's latent space, so each step is cheap) and
-#   **DALL-E 3** condition diffusion directly on a large language model's encoding of
-#   detailed captions.
+#   text to a CLIP image embedding and *decoded* it with a diffusion model; **Imagen**
+#   conditions diffusion on a T5 language model's encoding of the text, **Stable Diffusion**
+#   runs diffusion in a VAE's latent space (so each step is cheap) conditioned on a CLIP text
+#   encoder, and **DALL-E 3** was trained on detailed synthetic captions.
 # * **Classifier-free guidance**: our model was trained with labels dropped 10% of the time,
 #   so it knows both $\epsilon_\theta(x_t, y)$ and $\epsilon_\theta(x_t)$; sampling with
 #   $(1+w)\,\epsilon_\theta(x_t, y) - w\,\epsilon_\theta(x_t)$ exaggerates what the condition
-#   changes, trading variety for fidelity to the prompt. Every text-to-image system uses it.
+#   changes, trading variety for fidelity to the prompt. Text-to-image diffusion systems use it
+#   widely (Imagen, DALL-E 2 and Stable Diffusion among them; Ho & Salimans, 2021).
 # * Restoration is conditioning too: inpainting with a diffusion model conditions on the
 #   known pixels, which is pix2pix's task with a diffusion model as the generator.
 #
@@ -305,3 +326,15 @@ plot.show_rows({f"label {k}": by_label[labels == k] for k in range(10)}, n=per_c
 # * Add classifier-free guidance to `DDPM.p_sample_loop` (two network calls per step) and
 #   sample each digit with $w = 0, 1, 3$.
 # * Compare the samples with `genlab.metrics.classifier_frechet` against the test digits.
+
+# %% [markdown]
+# ## References
+#
+# * Isola, P., Zhu, J.-Y., Zhou, T. & Efros, A. A. (2017). Image-to-image translation with conditional adversarial networks. *CVPR*.
+# * Ronneberger, O., Fischer, P. & Brox, T. (2015). U-Net: convolutional networks for biomedical image segmentation. *MICCAI*.
+# * Sohl-Dickstein, J., Weiss, E., Maheswaranathan, N. & Ganguli, S. (2015). Deep unsupervised learning using nonequilibrium thermodynamics. *ICML*.
+# * Ho, J., Jain, A. & Abbeel, P. (2020). Denoising diffusion probabilistic models. *NeurIPS*.
+# * Nichol, A. & Dhariwal, P. (2021). Improved denoising diffusion probabilistic models. *ICML*.
+# * Ho, J. & Salimans, T. (2021). Classifier-free diffusion guidance. *NeurIPS Workshop on Deep Generative Models*.
+# * Ramesh, A. et al. (2021). Zero-shot text-to-image generation. *ICML* (DALL-E); Ramesh, A. et al. (2022). Hierarchical text-conditional image generation with CLIP latents. arXiv:2204.06125 (DALL-E 2).
+# * Saharia, C. et al. (2022). Photorealistic text-to-image diffusion models with deep language understanding. *NeurIPS* (Imagen); Rombach, R. et al. (2022). High-resolution image synthesis with latent diffusion models. *CVPR* (Stable Diffusion).

@@ -13,6 +13,27 @@
 #
 # > Habits that find bugs in generative models: shape/content tests, loss at init, overfit one batch, gradient routing, eval mode and baselines.
 #
+# ## Objectives
+#
+# After this notebook you can:
+#
+# * test shapes and content separately;
+# * predict the loss at initialisation and overfit one batch;
+# * trace where gradients go (detach, no_grad);
+# * evaluate in eval mode and always beside a baseline.
+#
+# ## Prerequisites
+#
+# Lectures 01-05 (the models whose bugs we hunt).
+#
+# ## Time
+#
+# Full mode (the default) took 23.4<!--r:time.full.course.09_debugging@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU
+# (34.1<!--r:time.full.course.09_debugging--> s of wall time on a machine shared with other jobs; `make results`); fast mode
+# (`GENLAB_FAST=1`) about 4.5<!--r:time.fast.course.09_debugging--> s.
+#
+# ---
+#
 # Generative models fail quietly. A classifier with a bug usually shows a bad accuracy; a
 # GAN, a VAE or a repairer with a bug still trains, still prints a falling loss, and still
 # produces images, only worse ones. Most bugs are one of a few kinds, and a few habits find
@@ -148,3 +169,10 @@ evaluate_repairers({"overfit on one batch": model}, data.load("digits", "test", 
 # Lab 09: eight broken functions (a wrong reshape, fakes labelled real, a KL with the wrong
 # sign, a GRU fed a 4-D tensor, a double sigmoid, a missing `detach`, a forgotten
 # `eval()`, weights shared by accident). Each check describes the symptom; you find the fix.
+
+# %% [markdown]
+# ## References
+#
+# * Karpathy, A. (2019). A recipe for training neural networks. Blog post, karpathy.github.io.
+# * Goodfellow, I. et al. (2014). Generative adversarial nets. *NeurIPS*.
+# * Kingma, D. P. & Welling, M. (2014). Auto-encoding variational Bayes. *ICLR*.

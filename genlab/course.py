@@ -281,9 +281,11 @@ def sources(root: Path) -> list[Path]:
 def plan(root: Path) -> tuple[list[Output], list[Path]]:
     """Everything the build would write, and generated files that have no source any more."""
     outputs: list[Output] = []
+    quoted: dict[str, str] = {}
     for src in sources(root):
         rel = src.relative_to(root)
         original = src.read_text(encoding="utf-8")
+        quoted[str(rel)] = original
         _check_markers(original.splitlines(), rel)  # line numbers of the file as written
         text = normalise_source(original, rel)
         outputs.append(Output(src, text, rel))
@@ -293,6 +295,12 @@ def plan(root: Path) -> tuple[list[Output], list[Path]]:
             lab = root / LAB_DIR / src.name
             outputs.append(Output(lab, lab_text, rel))
             outputs.append(Output(lab.with_suffix(".ipynb"), to_ipynb(lab_text, stamp=True), rel))
+    # Quoted figures (``3.01<!--r:KEY-->``) must match docs/results.json; see genlab/results.py.
+    # A copy of the sources without docs/ (a test's temporary tree) checks against genlab's own registry.
+    from .results import check_sources
+
+    registry = root / "docs" / "results.json"
+    check_sources(quoted, registry if registry.exists() else None)
     readme = readme_with_map(root)
     if readme is not None:
         outputs.append(readme)

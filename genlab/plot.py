@@ -1,7 +1,10 @@
 """Pictures the notebooks draw: image grids, before/after rows, loss curves, latent maps.
 
-Used from course/00_setup onward. Every function returns the matplotlib
-Figure so notebooks can save it, and draws nothing when called with ``show=False``.
+Used from course/00_setup onward. Every function returns a :class:`Drawn` handle on the
+matplotlib Figure (``.figure``; ``savefig`` and the other Figure methods work on it
+directly) and draws nothing when called with ``show=False``. The handle shows nothing
+when it is the last line of a cell: Jupyter already draws the figure once, and returning
+the Figure itself would draw it a second time.
 """
 
 from __future__ import annotations
@@ -12,6 +15,25 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+
+
+class Drawn:
+    """A drawn matplotlib Figure that Jupyter does not display a second time.
+
+    Attribute access is forwarded to the Figure (``drawn.savefig(...)``, ``drawn.axes``).
+    """
+
+    def __init__(self, figure) -> None:
+        self.figure = figure
+
+    def __getattr__(self, name: str):
+        return getattr(self.figure, name)
+
+    def _ipython_display_(self) -> None:
+        """Show nothing: the inline backend draws the figure itself at the end of the cell."""
+
+    def __repr__(self) -> str:
+        return f"Drawn({len(self.figure.axes)} axes)"
 
 
 def _to_numpy_grid(x: torch.Tensor, nrow: int, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
@@ -44,7 +66,7 @@ def show_grid(x: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None,
         ax: draw into this Axes instead of a new figure.
         scale: inches per image.
     Returns:
-        The matplotlib Figure.
+        A :class:`Drawn` handle on the matplotlib Figure.
     """
     grid = _to_numpy_grid(x, nrow)
     if ax is None:
@@ -59,7 +81,7 @@ def show_grid(x: torch.Tensor, nrow: int = 8, title: str | None = None, ax=None,
         ax.set_title(title, fontsize=10)
     if show and ax is not None and fig is not None:
         fig.tight_layout()
-    return fig
+    return Drawn(fig)
 
 
 def show_rows(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = None,
@@ -83,7 +105,7 @@ def show_rows(rows: Mapping[str, torch.Tensor], n: int = 8, title: str | None = 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return Drawn(fig)
 
 
 def plot_history(history, keys: Sequence[str] | None = None, title: str | None = None,
@@ -116,7 +138,7 @@ def plot_history(history, keys: Sequence[str] | None = None, title: str | None =
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return fig
+    return Drawn(fig)
 
 
 def latent_scatter(z: torch.Tensor, y: torch.Tensor | None = None, title: str | None = None, ax=None):
@@ -136,4 +158,4 @@ def latent_scatter(z: torch.Tensor, y: torch.Tensor | None = None, title: str | 
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return Drawn(fig)

@@ -9,9 +9,9 @@
 # ---
 
 # %% [markdown]
-# # Lab 05 · Restoration: masks, a masked loss, and an inpainter that beats the formula
+# # Lab 05 · Restoration: masks, a masked loss, and an inpainter that beats the formula on digits
 #
-# > Write `block_mask`, `apply_mask`, `masked_mse`, `composite`; train a conv repairer that beats biharmonic.
+# > Write `block_mask`, `apply_mask`, `masked_mse`, `composite`; train a conv repairer that beats biharmonic on digits.
 #
 # **Objectives**: after this lab you can
 #

@@ -166,8 +166,8 @@ checks.check_crnn(CRNN)
 # Same masks as lecture 05 (random 8x8 blocks, 5-row bands, 3 scattered rows). The
 # convolutional repairer is the one shipped with genlab (`load_pretrained("conv_repair")`),
 # trained for 60 epochs (`genlab train --preset conv_repair`): a strong reference. Your CRNN
-# is half its size and trains for 30 epochs here, so expect it 2-5 dB below that reference
-# but 6 dB or more above biharmonic on blocks and bands; on scattered rows biharmonic is hard
+# is half its size and trains for 30 epochs here, so expect it below that reference but
+# well above biharmonic on blocks and bands (the table prints the margins); on scattered rows biharmonic is hard
 # to beat (lecture 05 says why). Lecture 06 shows what longer training and the full CRNN add.
 
 # %% [markdown]

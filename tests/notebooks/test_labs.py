@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nboutputs import display_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = sorted((ROOT / "labs").glob("[0-9][0-9]_*.ipynb"))
@@ -32,13 +33,17 @@ def test_lab_runs_with_only_exercises_raising(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(tmp_path)}})
-    env_before = os.environ.get("GENLAB_FAST")
-    os.environ["GENLAB_FAST"] = "1"
+    env_before = {k: os.environ.get(k) for k in ("GENLAB_FAST", "MPLBACKEND")}
+    # the inline backend, as in Jupyter, so that a figure shown twice shows up in the outputs
+    os.environ.update(GENLAB_FAST="1", MPLBACKEND="module://matplotlib_inline.backend_inline")
     try:
         client.execute()
     finally:
-        if env_before is None:
-            os.environ.pop("GENLAB_FAST", None)
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     unimplemented = 0
     problems = []
     for index, cell in enumerate(nb.cells):
@@ -56,3 +61,5 @@ def test_lab_runs_with_only_exercises_raising(path, tmp_path):
                 problems.append(f"cell {index} ({tags or 'untagged'}): {out['ename']}: {out['evalue']}")
     assert not problems, f"{path.name} has errors not caused by unimplemented exercises:\n" + "\n".join(problems)
     assert unimplemented, f"{path.name}: no exercise raised NotImplementedError; is the lab built from its solution?"
+    shown = display_problems(nb)
+    assert not shown, f"{path.name} shows a figure twice or a stray repr:\n" + "\n".join(shown)
