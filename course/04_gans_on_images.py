@@ -199,7 +199,7 @@ results.record("lec04.epoch_cost_ratio", round(sum(histories["DCGAN"]["seconds"]
 # same: the first training cell prints the seconds each GAN trained for, and the Frechet
 # table above gives their ratios at equal epochs.
 #
-# `genlab bench --only gan` gives both the same **CPU time** instead: 120<!--r:gan.budget_cpu_s-->
+# `python -m bench --only gan` gives both the same **CPU time** instead: 120<!--r:gan.budget_cpu_s-->
 # CPU seconds each (one recipe for both, with lr $4\cdot 10^{-4}$, 2-pixel shifts of
 # everything D sees and the default model sizes; docs/benchmarks.md). In that time the fully connected GAN runs
 # 878<!--r:gan.mlp.epochs--> epochs and the DCGAN 132<!--r:gan.dcgan.epochs-->: one DCGAN epoch
@@ -268,7 +268,7 @@ LatentExplorer(cgan.generator, n_classes=10)
 # * With only 1,438 training digits, D can memorise them, and then its gradients stop
 #   teaching G. `GANTask(pair, augment=2)` shifts every image D sees, real and fake, by up to
 #   2 pixels (`genlab.data.random_translate`), so memorising stops paying. Train the DCGAN
-#   for 100 epochs with and without it and compare the Frechet distances. `genlab bench --only gan`
+#   for 100 epochs with and without it and compare the Frechet distances. `python -m bench --only gan`
 #   records what it does under a fixed CPU budget (docs/benchmarks.md).
 # * Lab 04: build the DCGAN blocks and the training step yourself.
 

@@ -318,7 +318,7 @@ for i, (mask_name, gain) in enumerate(gains.items()):
                    unit="dB", seed=0, note=mask_name)
 
 # %% [markdown]
-# On photos the formula wins. The benchmark (`genlab bench --only restoration`, conv
+# On photos the formula wins. The benchmark (`python -m bench --only restoration`, conv
 # repairer and CRNN, 10 epochs on 32x32 patches) finds biharmonic ahead of the best learned
 # model on every photo mask, by
 # 3.76<!--r:restore.photos.best_minus_biharmonic.centre_8x8|neg--> dB (centre 8x8),

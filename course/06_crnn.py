@@ -254,7 +254,7 @@ for m in ["5-row band", "rows {'rows': 7}"]:
 #   31.6<!--r:restore.digits.conv_repairer_shipped_weights.3_scattered_rows--> on the scattered rows.
 # * **Seeds.** Two trainings of the *same* model with different seeds differ, so one run
 #   like the one above can show either model ahead.
-#   `genlab bench --only restoration` repeats the comparison at 60 epochs for two seeds
+#   `python -m bench --only restoration` repeats the comparison at 60 epochs for two seeds
 #   (docs/benchmarks.md): the CRNN led on the band in both, by
 #   +0.73<!--r:restore.digits.crnn_minus_conv_band.seed0--> and
 #   +0.42<!--r:restore.digits.crnn_minus_conv_band.seed1--> dB. Two seeds are a small sample:

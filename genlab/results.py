@@ -9,7 +9,7 @@
 Two writers fill it:
 
 * :func:`import_benchmarks` copies the figures of ``docs/benchmarks.json`` (written by
-  ``genlab bench``) under ``bench.*`` keys, plus a few derived figures the lectures quote;
+  ``python -m bench``) under ``bench.*`` keys, plus a few derived figures the lectures quote;
 * :func:`record`, called from a notebook's last cells, writes a headline figure of a
   full-mode run. It does nothing unless ``GENLAB_RECORD_RESULTS=1`` is set (``make results``
   sets it), and never in fast mode, so CI and students never touch the registry.
