@@ -109,6 +109,17 @@ def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the gr
         _expect_shape(name, z, (5, d), f"one code of latent_dim = {d} per image",
                       "flatten the conv features with .flatten(1) and end with nn.Linear(..., latent_dim); "
                       "use the latent_dim argument, not a fixed number")
+        if d == 16:
+            with torch.no_grad():
+                wide = call(name, model, torch.rand(32, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g))
+            if isinstance(wide, torch.Tensor) and wide.numel() and float(wide.min()) >= 0.0:
+                fail(name, "signed, unbounded codes (no activation after the last linear layer)",
+                     f"every code >= 0 (min {float(wide.min()):.3g})",
+                     "the code is the plain output of the last linear layer: an activation there "
+                     "throws away half of the latent space", level=2)
+            one = call(name, model, torch.rand(1, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g))
+            _expect_shape(name, one, (1, d), "a batch of one image still gives a (1, latent_dim) code",
+                          "keep the batch dimension: flatten from dim 1, never squeeze the batch away")
     if _count_convs(model) == 0:
         fail(name, "a convolutional encoder (nn.Conv2d layers)", "no Conv2d layer",
              "start with nn.Conv2d(1, 32, 4, stride=2, padding=1): 16x16 -> 8x8")
@@ -144,6 +155,15 @@ def _diagnose_ConvDecoder(cls) -> str | None:  # noqa: N802 - named after the gr
         fail(name, "logits (any real number; the loss applies the sigmoid)",
              f"every output in [{float(big.min()):.3g}, {float(big.max()):.3g}], even for large codes",
              "remove the final sigmoid: the training loss is binary_cross_entropy_with_logits")
+    if float(big.min()) >= 0.0:
+        fail(name, "logits, negative where a pixel is probably black", f"every output >= 0 (min "
+             f"{float(big.min()):.3g}), even for large codes",
+             "no activation after the last layer: a ReLU there forbids the negative logits of dark pixels",
+             level=2)
+    with torch.no_grad():
+        one = call(name, model, torch.randn(1, 3, generator=g))
+    _expect_shape(name, one, (1, 1, IMAGE_SIZE, IMAGE_SIZE), "a batch of one code still gives (1, 1, 16, 16)",
+                  "keep the batch and channel dimensions: never squeeze them away")
     _expect_batch_independent(name, model, z)
     with torch.no_grad():
         out2 = call(name, model, torch.randn(6, 3, generator=g))
@@ -191,6 +211,13 @@ def _diagnose_add_noise(fn) -> str | None:
     if torch.equal(y_again, y):
         fail(name, "fresh noise on every call", "two calls gave identical noise",
              "do not reseed inside add_noise")
+    for dtype in (torch.float16, torch.float64):
+        xd = torch.full((4, 1, 8, 8), 0.5, dtype=dtype)
+        yd = call(name, fn, xd, 0.1)
+        if isinstance(yd, torch.Tensor) and yd.dtype != dtype:
+            fail(name, f"noisy images of x's dtype ({dtype})", f"dtype {yd.dtype}",
+                 "draw the noise like x (its shape, dtype and device), not with a fixed default dtype",
+                 level=3)
     # Clamping: on black and white images half of the noise leaves [0, 1].
     sigma = 0.3
     for level in (0.0, 1.0):
@@ -264,6 +291,18 @@ class _mc_EncoderDetached(_mc_Encoder):
         return self.net(x).detach()
 
 
+class _mc_EncoderReLUCodes(_mc_Encoder):
+
+    def forward(self, x):
+        return torch.relu(self.net(x))
+
+
+class _mc_EncoderSqueeze(_mc_Encoder):
+
+    def forward(self, x):
+        return self.net(x).squeeze()
+
+
 class _mc_EncoderNoArgs(_mc_Encoder):
 
     def __init__(self):
@@ -302,6 +341,18 @@ class _mc_DecoderIgnoresZ(_mc_Decoder):
 
     def forward(self, z):
         return self.net(torch.zeros_like(z))
+
+
+class _mc_DecoderReLU(_mc_Decoder):
+
+    def forward(self, z):
+        return torch.relu(self.net(z))
+
+
+class _mc_DecoderSqueeze(_mc_Decoder):
+
+    def forward(self, z):
+        return self.net(z).squeeze(0)
 
 
 class _mc_DecoderMLP(nn.Module):
@@ -346,6 +397,10 @@ def _mc_noise_inplace(x, sigma):
     return x.add_(sigma * torch.randn_like(x)).clamp_(0, 1)
 
 
+def _mc_noise_default_dtype(x, sigma):
+    return (x + sigma * torch.randn(x.shape)).clamp(0, 1)
+
+
 def _mc_noise_reseeded(x, sigma):
     g = torch.Generator().manual_seed(0)
     return (x + sigma * torch.randn(x.shape, generator=g)).clamp(0, 1)
@@ -388,6 +443,8 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: no parameter got a gradient": (_mc_EncoderDetached, "no parameter got a gradient"),
         "check: signature": (_mc_EncoderNoArgs, "signature"),
         "check: a class": (lambda latent_dim=16: _mc_Encoder(latent_dim), "a class"),
+        "check: signed (ReLU on the codes)": (_mc_EncoderReLUCodes, "signed"),
+        "check: batch of one (squeeze)": (_mc_EncoderSqueeze, "batch of one"),
         "no convolution": (_ms_MLPEncoder, None),
     },
     'ConvDecoder': {
@@ -396,6 +453,8 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: got:      shape \\(6, 1, 8, 8\\)": (_mc_DecoderWrongSize, "got:      shape \\(6, 1, 8, 8\\)"),
         "check: depend on the code": (_mc_DecoderIgnoresZ, "depend on the code"),
         "check: no conv layer": (_mc_DecoderMLP, "no conv layer"),
+        "check: negative (ReLU on the logits)": (_mc_DecoderReLU, "negative"),
+        "check: batch of one (squeeze)": (_mc_DecoderSqueeze, "batch of one"),
         "wrong output size": (_ms_SmallDecoder, None),
     },
     'add_noise': {
@@ -408,6 +467,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: independent noise": (_mc_noise_shared, "independent noise"),
         "check: in place": (_mc_noise_inplace, "in place"),
         "check: fresh noise": (_mc_noise_reseeded, "fresh noise"),
+        "check: dtype (noise in the default dtype)": (_mc_noise_default_dtype, "dtype"),
         "uniform noise": (lambda x, s: x + s * torch.rand_like(x), None),
         "multiplicative noise": (lambda x, s: x * (1 + s * torch.randn_like(x)), None),
         "same noise every call": (lambda x, s: x + s * torch.randn(x.shape, generator=torch.Generator().manual_seed(0)), None),
@@ -424,10 +484,10 @@ IMAGE = (8, 1, 16, 16)
 CLAMP_SIGMA = 0.4
 
 
-def _noise_case(sigma: float, level: float | None = 0.5):
+def _noise_case(sigma: float, level: float | None = 0.5, dtype: torch.dtype = torch.float32):
     def make(g: torch.Generator) -> Call:
         x = torch.full((64, 1, 16, 16), level) if level is not None else rand(g, *IMAGE)
-        return Call([x, sigma])
+        return Call([x.to(dtype), sigma])
     return make
 
 
@@ -438,6 +498,8 @@ def _check_add_noise(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         return "no tensor output"
     if tuple(y.shape) != tuple(x.shape):
         return f"shape {tuple(y.shape)}, expected the shape of x {tuple(x.shape)}"
+    if y.dtype != x.dtype:
+        return f"dtype {y.dtype}, expected x's dtype {x.dtype}: draw the noise like x"
     if sigma >= CLAMP_SIGMA:  # the clamp case: large noise on images in [0, 1]
         if y.min() < 0 or y.max() > 1:
             return f"values in [{float(y.min()):.3g}, {float(y.max()):.3g}]: clamp the noisy images to [0, 1]"
@@ -452,6 +514,10 @@ def _check_add_noise(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         return f"the noise has mean {float(noise.mean()):.3g}, expected 0 (zero-mean Gaussian noise)"
     if abs(float(noise.std()) / sigma - 1) > 0.1:
         return f"the noise has standard deviation {float(noise.std()):.3g}, expected sigma = {sigma}"
+    if n >= 10_000:  # Gaussian, not just the right mean and spread: P(|eps| < 1) = 0.683
+        inside = float((noise.abs() < sigma).double().mean())
+        if abs(inside - (2 * _normal_cdf(1) - 1)) > 0.03:
+            return f"{100 * inside:.1f}% of the noise within one sigma, expected 68.3% (Gaussian noise)"
     again = out.get("out#1")
     if again is not None and torch.equal(again, y):
         return "two calls gave the same noise: draw it fresh (torch.randn_like(x))"
@@ -462,10 +528,19 @@ def _images(g: torch.Generator) -> Call:
     return Call([rand(g, *IMAGE)])
 
 
+def _images_of(b: int, latent_dim: int | None = None):
+    """``b`` images; ``latent_dim`` (not passed to the module) is what the check expects the codes to have."""
+    def make(g: torch.Generator) -> Call:
+        return Call([rand(g, b, 1, 16, 16)], {} if latent_dim is None else {"latent_dim": latent_dim})
+    return make
+
+
 def _check_module(kind: str):
     def check(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         x = call.args[0]
         y = out.get("out")
+        if not int(out.get("is_class", torch.tensor(1))):
+            return f"the {kind} must be a class (a subclass of nn.Module), not a function that builds one"
         if int(out.get("is_reference", torch.tensor(0))):
             return f"the {kind} is (or contains) genlab's reference module: write your own layers"
         if y is None:
@@ -473,10 +548,17 @@ def _check_module(kind: str):
         if kind == "encoder":
             if y.dim() != 2 or y.shape[0] != x.shape[0]:
                 return f"codes of shape {tuple(y.shape)}, expected (B, latent_dim) with B = {x.shape[0]}"
+            want_d = call.kwargs.get("latent_dim")
+            if want_d is not None and y.shape[1] != want_d:
+                return f"codes of size {y.shape[1]} for latent_dim = {want_d}: use the constructor's argument"
         elif tuple(y.shape) != tuple(x.shape):
             return f"output of shape {tuple(y.shape)}, expected the image shape {tuple(x.shape)}"
         if not torch.isfinite(y).all():
             return "NaN or inf in the output"
+        # signed, unbounded outputs: codes with no activation, logits below 0 (wide enough to tell)
+        if (kind == "decoder" or y.shape[1] >= 8) and y.numel() >= 64 and float(y.min()) >= 0.0:
+            return (f"every {'code' if kind == 'encoder' else 'logit'} >= 0: the last layer must have "
+                    "no activation (signed, unbounded outputs)")
         if int(out.get("n_conv", torch.tensor(0))) < 1:
             return f"no Conv2d/ConvTranspose2d layer: the {kind} must be convolutional"
         if int(out.get("n_params_grad", torch.tensor(0))) < 1:
@@ -496,7 +578,15 @@ LAB = Lab(
             name="ConvEncoder", diagnose=_diagnose_ConvEncoder, mistakes=_MISTAKES['ConvEncoder'], points=3,
             reference="genlab.models.autoencoder.ConvEncoder",
             compare="custom", check=_check_module("encoder"),
-            cases=[Case("public-1", _images, driver="module", options={"steps": 30, "seed": 0})],
+            cases=[
+                Case("public-1", _images, driver="module", options={"steps": 30, "seed": 0},
+                     tags=("behaviour", "gradients", "activations")),
+                Case("public-batch1", _images_of(1), driver="module", options={"seed": 1}, tags=("shape",)),
+                Case("held-latent", _images_of(3, 5), public=False, driver="module",
+                     options={"steps": 30, "seed": 2, "init": {"latent_dim": 5}}, tags=("shape", "behaviour")),
+                Case("held-wide", _images_of(16), public=False, driver="module",
+                     options={"seed": 3, "init": {"latent_dim": 32}}, tags=("activations",)),
+            ],
             expected="an nn.Module built from convolutions: (B, 1, 16, 16) images -> (B, latent_dim) codes, "
                      "trainable.",
             hint="stride-2 Conv2d layers halve the size; flatten and end with nn.Linear to latent_dim.",
@@ -505,8 +595,14 @@ LAB = Lab(
             name="ConvDecoder", diagnose=_diagnose_ConvDecoder, mistakes=_MISTAKES['ConvDecoder'], points=3,
             reference="genlab.models.autoencoder.ConvDecoder",
             compare="custom", check=_check_module("decoder"),
-            cases=[Case("public-1", _images, driver="module",
-                        options={"steps": 30, "seed": 0, "latent": True})],
+            cases=[
+                Case("public-1", _images, driver="module", options={"steps": 30, "seed": 0, "latent": True},
+                     tags=("behaviour", "gradients", "activations")),
+                Case("public-batch1", _images_of(1), driver="module", options={"seed": 1, "latent": True},
+                     tags=("shape",)),
+                Case("held-1", _images_of(5), public=False, driver="module",
+                     options={"steps": 30, "seed": 4, "latent": True}, tags=("behaviour", "activations")),
+            ],
             expected="an nn.Module: (B, latent_dim) codes -> (B, 1, 16, 16) logits, with transposed "
                      "convolutions (or upsampling + conv), trainable.",
             hint="mirror the encoder: nn.Linear, nn.Unflatten, then ConvTranspose2d(k=4, s=2, p=1) layers.",
@@ -516,10 +612,20 @@ LAB = Lab(
             reference="genlab.masks.gaussian_noise",
             compare="custom", check=_check_add_noise,
             cases=[
-                Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2}),
-                Case("public-zero", _noise_case(0.0, None), options={"seed": 3}),
-                Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}),
-                Case("held-1", _noise_case(0.05, 0.4), public=False, options={"seed": 11, "repeat": 2}),
+                Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2},
+                     tags=("value", "randomness", "side-effects")),
+                Case("public-zero", _noise_case(0.0, None), options={"seed": 3}, tags=("extreme",)),
+                Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}, tags=("activations",)),
+                Case("public-float16", _noise_case(0.1, dtype=torch.float16), options={"seed": 8},
+                     tags=("device-dtype",)),
+                Case("held-1", _noise_case(0.05, 0.4), public=False, options={"seed": 11, "repeat": 2},
+                     tags=("value", "randomness")),
+                Case("held-gauss", _noise_case(0.08, 0.5), public=False, options={"seed": 13},
+                     tags=("value", "randomness")),
+                Case("held-float64", _noise_case(0.1, 0.6, dtype=torch.float64), public=False,
+                     options={"seed": 17}, tags=("device-dtype",)),
+                Case("held-float16-clamp", _noise_case(0.5, None, dtype=torch.float16), public=False,
+                     options={"seed": 19}, tags=("device-dtype", "activations")),
             ],
             expected="clamp(x + sigma * eps, 0, 1) with eps ~ N(0, I) drawn fresh, shaped like x.",
             hint="use (x + sigma * torch.randn_like(x)).clamp(0, 1); not uniform noise, not x times the noise.",
