@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .. import losses
 from .. import losses as _lib_losses
 from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
+from ._core import preview as _preview
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
 
