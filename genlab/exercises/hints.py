@@ -75,6 +75,16 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "random stream, no reseeding), scale it by sigma, add it to x to make a new tensor, and "
         "clip that new tensor to the interval from 0 to 1. Return it; never write into x.",
     ),
+    "interpolate_codes": (
+        "Decoding points on the straight segment between two codes shows whether the latent space "
+        "is smooth: nearby codes should give similar images. The walk starts at one code and ends "
+        "at the other, with equal steps.",
+        "Row i is (1 - t_i) z0 + t_i z1 with t_i = i / (n - 1), for i = 0 ... n - 1, so t_0 = 0 "
+        "and t_(n-1) = 1. Shapes: t is (n, 1), the codes (d,), and broadcasting gives (n, d).",
+        "Make n evenly spaced fractions from zero to one, in the codes' dtype and on their device, "
+        "as a column. Weight the first code by one minus each fraction and the second by the "
+        "fraction, and add them; broadcasting forms the rows. Never write into the codes.",
+    ),
     # ------------------------------------------------------------------ lab 02
     "reparameterize": (
         "Sampling z from N(mu, sigma^2) has no gradient with respect to mu and sigma. Write the "

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ._core import Call, Case, Item, Lab, Mistakes, rand
-from ._student import call, fail
+from ._student import call, expect_tensor, fail
 from .hints import HINTS
 
 IMAGE_SIZE = 16
@@ -240,6 +240,55 @@ def _diagnose_add_noise(fn) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- interpolate_codes (stretch)
+
+def _ref_interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, n: int) -> torch.Tensor:
+    """The lab-only reference: ``n`` evenly spaced points from ``z0`` to ``z1``, both ends included."""
+    t = torch.linspace(0.0, 1.0, n, dtype=z0.dtype, device=z0.device)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def _diagnose_interpolate_codes(fn) -> str | None:
+    """Ends exact, even steps, ``(n, d)``."""
+    name = "interpolate_codes"
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(3, generator=g), torch.randn(3, generator=g)
+    out = call(name, fn, z0.clone(), z1.clone(), 5)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (3, 5):
+        fail(name, "shape (n, d) = (5, 3): one row per step", "shape (3, 5)",
+             "the steps run along the first axis, the code's coordinates along the second", level=2)
+    out = expect_tensor(name, out, (5, 3))
+    if not (torch.allclose(out[0], z0, atol=1e-6) and torch.allclose(out[-1], z1, atol=1e-6)):
+        fail(name, "first row z0 and last row z1 (both ends included)",
+             f"first {_fmt(out[0])}, last {_fmt(out[-1])}",
+             "the fractions run from 0 to 1 inclusive: i / (n - 1)", level=2)
+    steps = (out[1:] - out[:-1]).double()
+    if not torch.allclose(steps, steps[:1].expand_as(steps), atol=1e-5):
+        fail(name, "evenly spaced steps", "steps of different lengths", "use equal fractions", level=2)
+    return None
+
+
+def _mc_interp_inplace(z0, z1, n):
+    step = z1.sub_(z0)  # overwrites z1 with the difference
+    t = torch.linspace(0.0, 1.0, n, dtype=z0.dtype)[:, None]
+    return z0 + t * step
+
+
+def _fmt(t: torch.Tensor) -> str:
+    return "[" + ", ".join(f"{v:.3g}" for v in t.detach().double().flatten()[:4].tolist()) + "]"
+
+
+def _interp_call(d: int, n: int, dtype: torch.dtype = torch.float32):
+    return lambda g: Call([torch.randn(d, generator=g).to(dtype), torch.randn(d, generator=g).to(dtype), n])
+
+
+def _same_dtype(call: Call, out: dict) -> str | None:
+    y, x = out.get("out"), call.args[0]
+    if y is not None and isinstance(x, torch.Tensor) and y.dtype != x.dtype:
+        return f"dtype {y.dtype}, expected the codes' dtype {x.dtype}"
+    return None
+
+
 # --------------------------------------------------------------------------- named mistakes
 # Wrong implementations students write. Each maps to the pattern (a regular expression
 # searched in the message) its student check must fail with; the grader must give it less
@@ -435,6 +484,14 @@ class _ms_SmallDecoder(_ms_ConvDecoder):
 
 
 _MISTAKES: dict[str, Mistakes] = {
+    'interpolate_codes': {
+        "check: last code missing (endpoint)": (lambda a, b, n: _ref_interpolate_codes(a, b, n + 1)[:-1], "both ends"),
+        "check: reversed": (lambda a, b, n: _ref_interpolate_codes(b, a, n), "both ends"),
+        "check: transposed (d, n)": (lambda a, b, n: _ref_interpolate_codes(a, b, n).T, "one row per step"),
+        "check: fractions in float32 (dtype)": (lambda a, b, n: (1 - torch.linspace(0, 1, n)[:, None]) * a.float() + torch.linspace(0, 1, n)[:, None] * b.float(), "dtype"),
+        "check: graph cut": (lambda a, b, n: torch.tensor(_ref_interpolate_codes(a, b, n).tolist(), dtype=a.dtype), "not connected"),
+        "check: in place": (_mc_interp_inplace, "modified in place"),
+    },
     'ConvEncoder': {
         "check: expected: shape \\(5, 16\\)[\\s\\S]*got:      shape \\(5, 16, 4, 4\\)": (_mc_EncoderNoLinear, "expected: shape \\(5, 16\\)[\\s\\S]*got:      shape \\(5, 16, 4, 4\\)"),
         "check: shape \\(5, 3\\)[\\s\\S]*latent_dim argument": (_mc_EncoderFixedLatent, "shape \\(5, 3\\)[\\s\\S]*latent_dim argument"),
@@ -629,6 +686,24 @@ LAB = Lab(
             ],
             expected="clamp(x + sigma * eps, 0, 1) with eps ~ N(0, I) drawn fresh, shaped like x.",
             hint="use (x + sigma * torch.randn_like(x)).clamp(0, 1); not uniform noise, not x times the noise.",
+        ),
+        Item(
+            name="interpolate_codes", diagnose=_diagnose_interpolate_codes, mistakes=_MISTAKES['interpolate_codes'],
+            points=1, reference="genlab.exercises.lab01._ref_interpolate_codes",
+            check=lambda call, out, ref: _same_dtype(call, out),
+            cases=[
+                Case("public-1", _interp_call(4, 6)),
+                Case("public-two", _interp_call(3, 2), tags=("value", "shape")),
+                Case("public-grad", _interp_call(2, 5), options={"grad": [0, 1]}, tags=("gradients",)),
+                Case("public-float64", _interp_call(3, 4, torch.float64), tags=("device-dtype",)),
+                Case("held-1", _interp_call(16, 9), public=False),
+                Case("held-grad", _interp_call(8, 3), public=False, options={"grad": [0, 1]},
+                     tags=("gradients", "side-effects")),
+                Case("held-float64", _interp_call(5, 7, torch.float64), public=False, tags=("device-dtype",)),
+            ],
+            expected="(n, d): row i = (1 - i/(n-1)) z0 + i/(n-1) z1, both ends exact, in the codes' dtype.",
+            hint="n evenly spaced fractions from 0 to 1 (both included), one row per fraction.",
+            rtol=1e-5, atol=1e-6,
         ),
     ],
 )
