@@ -288,7 +288,7 @@ _MISTAKES: dict[str, Mistakes] = {
     'js_divergence': {
         "check: symmetric (one side only)": (lambda p, q: (torch.xlogy(p, p) - torch.xlogy(p, 0.5 * (p + q))).sum(-1), "symmetric"),
         "check: no mixture (KL of p and q)": (lambda p, q: 0.5 * (_mc_js_kl(p, q) + _mc_js_kl(q, p)), "finite|log 2|expected"),
-        "check: 0 log 0 (naive log)": (lambda p, q: 0.5 * (p * (2 * p / (p + q)).log()).sum(-1) + 0.5 * (q * (2 * q / (p + q)).log()).sum(-1), "0 log 0"),
+        "check: 0 log 0 (naive log)": (lambda p, q: 0.5 * (p * (2 * p / (p + q)).log()).sum(-1) + 0.5 * (q * (2 * q / (p + q)).log()).sum(-1), "finite|0 log 0"),
         "check: no 1/2 (twice the JS)": (lambda p, q: 2 * _ref_js_divergence(p, q), "log 2"),
         "check: bits (log base 2)": (lambda p, q: _ref_js_divergence(p, q) / math.log(2), "log 2"),
         "check: graph cut": (lambda p, q: torch.tensor(_ref_js_divergence(p, q).tolist(), dtype=p.dtype), "not connected"),
@@ -298,7 +298,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: log of a sigmoid (extreme)": (_mc_naive_log_d, "extreme"),
         "check: BCE on probabilities (extreme)": (_mc_prob_bce_d, "extreme"),
         "check: epsilon in the log (extreme)": (_mc_eps_log_d, "extreme"),
-        "check: one mean over the concatenated": (lambda r, f: F.binary_cross_entropy_with_logits(torch.cat([r, f]), torch.cat([torch.ones_like(r), torch.zeros_like(f)])), "concatenated"),
+        "check: one mean over the concatenated": (lambda r, f: F.binary_cross_entropy_with_logits(torch.cat([r, f]), torch.cat([torch.ones_like(r), torch.zeros_like(f)])), "averaged|concatenated"),
         "check: fakes detached (gradients)": (lambda r, f: _mc_bce(r, 1.0) + _mc_bce(f.detach(), 0.0), "gradients for both"),
         "check: float32 (dtype)": (lambda r, f: (_mc_bce(r, 1.0) + _mc_bce(f, 0.0)).float(), "dtype"),
         "check: labels are swapped": (lambda r, f: _mc_bce(r, 0.0) + _mc_bce(f, 1.0), "labels are swapped"),
