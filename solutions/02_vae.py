@@ -149,8 +149,10 @@ checks.check_elbo_loss(elbo_loss)
 # $z_1, \dots, z_K \sim q(z \mid x)$ for the same image and average the weights *inside* the
 # log (Burda et al. 2016):
 #
-# $$\mathcal L_K(x) = \log \frac1K \sum_{k=1}^{K} w_k, \qquad
-#   \log w_k = \log p(x, z_k) - \log q(z_k \mid x) \;\le\; \log p(x).$$
+# $$\mathcal L_K(x) = \log \frac1K \sum_{k=1}^{K} w_k \;\le\; \log p(x), \qquad
+#   \log w_k = \log p(x, z_k) - \log q(z_k \mid x)$$
+#
+# (the inequality holds in expectation over the draws).
 #
 # Write `iwae_bound(log_w)`. Contract:
 #
