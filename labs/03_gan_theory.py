@@ -123,7 +123,7 @@ checks.check_optimal_discriminator(optimal_discriminator)
 # Contract:
 #
 # * inputs: `p` and `q` of the same shape `(..., K)`, each a probability vector along the last
-#   axis (non-negative, summing to 1); entries may be exactly 0;
+#   axis (non-negative, summing to 1); entries may be exactly 0, in one of them or in both;
 # * output: shape `(...)`, in nats, in the inputs' dtype, differentiable with respect to both;
 # * symmetric, 0 when `p == q`, $\log 2$ when the supports are disjoint, finite everywhere
 #   ($0 \log 0 = 0$).
