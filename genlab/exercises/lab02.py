@@ -269,6 +269,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: expected": (lambda mu, lv: 0.5 * (lv.exp() + mu - 1 - lv).sum(1), "expected"),
         "check: epsilon in the log (extreme)": (lambda mu, lv: 0.5 * (lv.exp() + mu.pow(2) - 1 - torch.log(lv.exp() + 1e-8)).sum(1), "extreme"),
         "check: clamped logvar (extreme)": (lambda mu, lv: _mc_kl_ok(mu, lv.clamp(-10, 10)), "extreme"),
+        "check: mu squared in place (side effects)": (lambda mu, lv: 0.5 * (lv.exp() + mu.pow_(2) - 1 - lv).sum(1), "in place"),
         "check: squeeze (batch of one)": (lambda mu, lv: _mc_kl_ok(mu, lv).squeeze(), "shape \\(\\)"),
         "check: graph cut (tolist)": (lambda mu, lv: torch.tensor(_mc_kl_ok(mu, lv).tolist()), "not connected"),
         "wrong sign": (lambda mu, lv: 0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp(), dim=1), None),
@@ -498,7 +499,7 @@ LAB = Lab(
             reference="genlab.losses.kl_divergence",
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
-                Case("public-1", _kl_call(1.0, 4, 3)),
+                Case("public-1", _kl_call(1.0, 4, 3), tags=("value", "side-effects")),
                 Case("public-batch1", _kl_call(1.0, 1, 5), tags=("shape",)),
                 Case("public-extreme", _kl_extreme, tags=("extreme",)),
                 Case("public-grad", _kl_call(1.0, 3, 4), options={"grad": [0, 1]}, tags=("gradients",)),
