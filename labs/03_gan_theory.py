@@ -97,7 +97,9 @@ checks.check_generator_loss(generator_loss)
 #
 # For a fixed generator, $V$ is maximised pointwise by
 # $D^*(x) = \dfrac{p_\text{data}(x)}{p_\text{data}(x) + p_g(x)}$. Given both densities evaluated at the same
-# points (any shape), return $D^*$ at those points.
+# points (any shape), return $D^*$ at those points, in their dtype. It must stay exact in the
+# tails, where both densities are as small as $10^{-30}$ (no epsilon), and be 0 where
+# $p_\text{data} = 0$.
 
 # %% tags=["exercise"]
 def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
@@ -108,6 +110,35 @@ def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tens
 
 # %%
 checks.check_optimal_discriminator(optimal_discriminator)
+
+# %% [markdown]
+# ## Stretch: the Jensen-Shannon divergence
+#
+# At the optimal discriminator the game's value is $-\log 4 + 2\,\mathrm{JS}(p_\text{data} \| p_g)$.
+# Write the divergence itself for discrete distributions, `js_divergence(p, q)`:
+#
+# $$\mathrm{JS}(p \| q) = \tfrac12 \mathrm{KL}(p \| m) + \tfrac12 \mathrm{KL}(q \| m),
+#   \qquad m = \tfrac12 (p + q).$$
+#
+# Contract:
+#
+# * inputs: `p` and `q` of the same shape `(..., K)`, each a probability vector along the last
+#   axis (non-negative, summing to 1); entries may be exactly 0, in one of them or in both;
+# * output: shape `(...)`, in nats, in the inputs' dtype, differentiable with respect to both;
+# * symmetric, 0 when `p == q`, $\log 2$ when the supports are disjoint, finite everywhere
+#   ($0 \log 0 = 0$).
+#
+# No recipe: choose how to compute it so that every property holds.
+
+# %% tags=["exercise"]
+def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """JS(p || q) in nats over the last axis: ``(..., K), (..., K) -> (...)``."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Implement js_divergence; genlab.hint("js_divergence") gives a hint in three steps.')
+
+
+# %%
+checks.check_js_divergence(js_divergence)
 
 # %% [markdown]
 # ## Check the theory with your functions

@@ -167,6 +167,32 @@ def add_noise(x: torch.Tensor, sigma: float) -> torch.Tensor:
 checks.check_add_noise(add_noise)
 
 # %% [markdown]
+# ## Stretch: walking between two codes
+#
+# A smooth latent space lets you walk from one image to another by decoding the points on the
+# straight line between their codes. Write `interpolate_codes(z0, z1, n)`. Contract:
+#
+# * inputs: two codes `z0`, `z1` of the same shape `(d,)` and a number of steps `n >= 2`;
+# * output: `(n, d)`, row `i` the point a fraction $i / (n - 1)$ of the way from `z0` to `z1`:
+#   the first row is exactly `z0`, the last exactly `z1`, evenly spaced in between;
+# * in the codes' dtype, differentiable with respect to both codes; `z0` and `z1` unchanged.
+#
+# No recipe: decide how to build it so that every property holds.
+
+# %% tags=["exercise"]
+def interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` evenly spaced codes from ``z0`` to ``z1`` (both included): ``(d,), (d,) -> (n, d)``."""
+    ### BEGIN SOLUTION
+    # HINT: Implement interpolate_codes; genlab.hint("interpolate_codes") gives a hint in three steps.
+    t = torch.linspace(0.0, 1.0, n, dtype=z0.dtype, device=z0.device)[:, None]
+    return (1 - t) * z0 + t * z1
+    ### END SOLUTION
+
+
+# %%
+checks.check_interpolate_codes(interpolate_codes)
+
+# %% [markdown]
 # ## Look at the corruption
 #
 # Digits from the training set with increasing noise. At `sigma = 0.3` the digit is still

@@ -43,6 +43,8 @@ except ImportError:
     genlab.colab.workspace()  # on Colab: your own copies (on Drive when mounted); elsewhere nothing
 
 # %% tags=["support"]
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -139,6 +141,43 @@ def elbo_loss(x: torch.Tensor, x_logits: torch.Tensor, mu: torch.Tensor, logvar:
 
 # %%
 checks.check_elbo_loss(elbo_loss)
+
+# %% [markdown]
+# ## Stretch: a tighter bound with K samples
+#
+# The ELBO is the expected log of **one** importance weight. Draw $K$ codes
+# $z_1, \dots, z_K \sim q(z \mid x)$ for the same image and average the weights *inside* the
+# log (Burda et al. 2016):
+#
+# $$\mathcal L_K(x) = \log \frac1K \sum_{k=1}^{K} w_k \;\le\; \log p(x), \qquad
+#   \log w_k = \log p(x, z_k) - \log q(z_k \mid x)$$
+#
+# (the inequality holds in expectation over the draws).
+#
+# Write `iwae_bound(log_w)`. Contract:
+#
+# * input: the log-weights `log_w` of shape `(B, K)`, one row per image, any real numbers
+#   (for images they are in the hundreds of nats below zero, and far from each other);
+# * output: `(B,)`, the bound of each image, in the dtype of `log_w`, differentiable with
+#   respect to `log_w`;
+# * with $K = 1$ it is the log-weight itself (the ELBO of that sample); on average it grows
+#   with $K$;
+# * finite for log-weights of $-1000$ or $+100$, where the weights themselves underflow to
+#   0 or overflow to infinity.
+#
+# No recipe this time: decide how to compute it so that every property holds.
+
+# %% tags=["exercise"]
+def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
+    """The importance-weighted bound of each row of log-weights: ``(B, K) -> (B,)``."""
+    ### BEGIN SOLUTION
+    # HINT: Implement iwae_bound; genlab.hint("iwae_bound") gives a hint in three steps.
+    return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])
+    ### END SOLUTION
+
+
+# %%
+checks.check_iwae_bound(iwae_bound)
 
 # %% [markdown]
 # ## Train a convolutional VAE with your pieces

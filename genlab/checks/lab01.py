@@ -9,3 +9,4 @@ __all__ = ["check_ConvDecoder", "check_ConvEncoder", "check_add_noise"]
 check_ConvEncoder = _check_for("01", "ConvEncoder")
 check_ConvDecoder = _check_for("01", "ConvDecoder")
 check_add_noise = _check_for("01", "add_noise")
+check_interpolate_codes = _check_for("01", "interpolate_codes")

@@ -108,6 +108,7 @@ def drive_module(cls, case, inputs, ns) -> dict:
     torch.manual_seed(int(opts.get("seed", 0)))
     out: dict = {}
     out["is_reference"] = torch.tensor(int(_is_reference_class(cls, opts.get("forbidden", []))))
+    out["is_class"] = torch.tensor(int(_isinstance(cls, _type)))  # a factory function is not the class asked for
     try:
         model = cls(**opts.get("init", {}))
     except TypeError:

@@ -75,6 +75,16 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "random stream, no reseeding), scale it by sigma, add it to x to make a new tensor, and "
         "clip that new tensor to the interval from 0 to 1. Return it; never write into x.",
     ),
+    "interpolate_codes": (
+        "Decoding points on the straight segment between two codes shows whether the latent space "
+        "is smooth: nearby codes should give similar images. The walk starts at one code and ends "
+        "at the other, with equal steps.",
+        "Row i is (1 - t_i) z0 + t_i z1 with t_i = i / (n - 1), for i = 0 ... n - 1, so t_0 = 0 "
+        "and t_(n-1) = 1. Shapes: t is (n, 1), the codes (d,), and broadcasting gives (n, d).",
+        "Make n evenly spaced fractions from zero to one, in the codes' dtype and on their device, "
+        "as a column. Weight the first code by one minus each fraction and the second by the "
+        "fraction, and add them; broadcasting forms the rows. Never write into the codes.",
+    ),
     # ------------------------------------------------------------------ lab 02
     "reparameterize": (
         "Sampling z from N(mu, sigma^2) has no gradient with respect to mu and sigma. Write the "
@@ -111,6 +121,19 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "get one number per image. Add your KL per image. Average over the batch and return "
         "that scalar tensor.",
     ),
+    "iwae_bound": (
+        "The ELBO averages the log of one importance weight; the IWAE bound takes the log of the "
+        "average of K weights. By Jensen's inequality that is still a lower bound on log p(x), "
+        "and it tightens as K grows. The weights themselves are far too small to store.",
+        "With log-weights w_1 ... w_K of one image, the bound is log((1/K) sum_k exp(w_k)) = "
+        "m + log(sum_k exp(w_k - m)) - log K for any m; choosing m = max_k w_k keeps every "
+        "exponent at most 0 and one of them exactly 0. Shapes: (B, K) -> (B,); K = 1 gives w_1.",
+        "For each row, find the largest log-weight, subtract it from the row, exponentiate, add "
+        "up along the sample axis, take the log, add the largest log-weight back and subtract "
+        "the log of the number of samples. A built-in stable log of a sum of exponentials along "
+        "the sample axis does the first five steps at once. Keep everything as tensors in the "
+        "input's dtype so gradients reach the log-weights.",
+    ),
     # ------------------------------------------------------------------ lab 03
     "discriminator_loss": (
         "D is a classifier: real samples are class 1, generated ones class 0. Its loss is the "
@@ -143,6 +166,18 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "Where p_g = p_data it is 1/2; where p_g = 0 it is 1.",
         "Divide the data density by the sum of the two densities, elementwise, and return the "
         "result with the inputs' shape.",
+    ),
+    "js_divergence": (
+        "The Jensen-Shannon divergence compares two distributions through their half-and-half "
+        "mixture, so it is symmetric, always finite, zero only when they agree, and largest when "
+        "they share no outcome. It is the divergence the GAN game measures at the optimal D.",
+        "With m = (p + q) / 2, JS = KL(p || m) / 2 + KL(q || m) / 2, and KL(p || m) = sum_k p_k "
+        "log(p_k / m_k) in nats. A term with p_k = 0 is 0 (the limit of t log t). Disjoint "
+        "supports give log 2. Shapes: (..., K) and (..., K) -> (...), the sum over the last axis.",
+        "Build the mixture from the two inputs. For each input, add up over the outcomes its "
+        "probability times the log of its ratio to the mixture, using a form of p times log "
+        "that is defined as zero where the probability is zero. Average the two sums. Keep the "
+        "inputs' dtype and never leave the autograd graph.",
     ),
     # ------------------------------------------------------------------ lab 04
     "Generator": (

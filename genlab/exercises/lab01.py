@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from ._core import Call, Case, Item, Lab, Mistakes, rand
-from ._student import call, fail
+from ._student import call, expect_tensor, fail
+from .hints import HINTS
 
 IMAGE_SIZE = 16
 
@@ -108,6 +109,17 @@ def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the gr
         _expect_shape(name, z, (5, d), f"one code of latent_dim = {d} per image",
                       "flatten the conv features with .flatten(1) and end with nn.Linear(..., latent_dim); "
                       "use the latent_dim argument, not a fixed number")
+        if d == 16:
+            with torch.no_grad():
+                wide = call(name, model, torch.rand(32, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g))
+            if isinstance(wide, torch.Tensor) and wide.numel() and float(wide.min()) >= 0.0:
+                fail(name, "signed, unbounded codes (no activation after the last linear layer)",
+                     f"every code >= 0 (min {float(wide.min()):.3g})",
+                     "the code is the plain output of the last linear layer: an activation there "
+                     "throws away half of the latent space", level=2)
+            one = call(name, model, torch.rand(1, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g))
+            _expect_shape(name, one, (1, d), "a batch of one image still gives a (1, latent_dim) code",
+                          "keep the batch dimension: flatten from dim 1, never squeeze the batch away")
     if _count_convs(model) == 0:
         fail(name, "a convolutional encoder (nn.Conv2d layers)", "no Conv2d layer",
              "start with nn.Conv2d(1, 32, 4, stride=2, padding=1): 16x16 -> 8x8")
@@ -143,6 +155,15 @@ def _diagnose_ConvDecoder(cls) -> str | None:  # noqa: N802 - named after the gr
         fail(name, "logits (any real number; the loss applies the sigmoid)",
              f"every output in [{float(big.min()):.3g}, {float(big.max()):.3g}], even for large codes",
              "remove the final sigmoid: the training loss is binary_cross_entropy_with_logits")
+    if float(big.min()) >= 0.0:
+        fail(name, "logits, negative where a pixel is probably black", f"every output >= 0 (min "
+             f"{float(big.min()):.3g}), even for large codes",
+             "no activation after the last layer: a ReLU there forbids the negative logits of dark pixels",
+             level=2)
+    with torch.no_grad():
+        one = call(name, model, torch.randn(1, 3, generator=g))
+    _expect_shape(name, one, (1, 1, IMAGE_SIZE, IMAGE_SIZE), "a batch of one code still gives (1, 1, 16, 16)",
+                  "keep the batch and channel dimensions: never squeeze them away")
     _expect_batch_independent(name, model, z)
     with torch.no_grad():
         out2 = call(name, model, torch.randn(6, 3, generator=g))
@@ -190,6 +211,13 @@ def _diagnose_add_noise(fn) -> str | None:
     if torch.equal(y_again, y):
         fail(name, "fresh noise on every call", "two calls gave identical noise",
              "do not reseed inside add_noise")
+    for dtype in (torch.float16, torch.float64):
+        xd = torch.full((4, 1, 8, 8), 0.5, dtype=dtype)
+        yd = call(name, fn, xd, 0.1)
+        if isinstance(yd, torch.Tensor) and yd.dtype != dtype:
+            fail(name, f"noisy images of x's dtype ({dtype})", f"dtype {yd.dtype}",
+                 "draw the noise like x (its shape, dtype and device), not with a fixed default dtype",
+                 level=3)
     # Clamping: on black and white images half of the noise leaves [0, 1].
     sigma = 0.3
     for level in (0.0, 1.0):
@@ -209,6 +237,55 @@ def _diagnose_add_noise(fn) -> str | None:
     if not isinstance(y0, torch.Tensor) or y0.shape != x.shape or not torch.allclose(y0, x, atol=1e-6):
         fail(name, "the images back unchanged for sigma = 0", "something else",
              "noise = sigma * eps adds nothing when sigma = 0; do not rescale or shift x")
+    return None
+
+
+# --------------------------------------------------------------------------- interpolate_codes (stretch)
+
+def _ref_interpolate_codes(z0: torch.Tensor, z1: torch.Tensor, n: int) -> torch.Tensor:
+    """The lab-only reference: ``n`` evenly spaced points from ``z0`` to ``z1``, both ends included."""
+    t = torch.linspace(0.0, 1.0, n, dtype=z0.dtype, device=z0.device)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def _diagnose_interpolate_codes(fn) -> str | None:
+    """Ends exact, even steps, ``(n, d)``."""
+    name = "interpolate_codes"
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(3, generator=g), torch.randn(3, generator=g)
+    out = call(name, fn, z0.clone(), z1.clone(), 5)
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (3, 5):
+        fail(name, "shape (n, d) = (5, 3): one row per step", "shape (3, 5)",
+             "the steps run along the first axis, the code's coordinates along the second", level=2)
+    out = expect_tensor(name, out, (5, 3))
+    if not (torch.allclose(out[0], z0, atol=1e-6) and torch.allclose(out[-1], z1, atol=1e-6)):
+        fail(name, "first row z0 and last row z1 (both ends included)",
+             f"first {_fmt(out[0])}, last {_fmt(out[-1])}",
+             "the fractions run from 0 to 1 inclusive: i / (n - 1)", level=2)
+    steps = (out[1:] - out[:-1]).double()
+    if not torch.allclose(steps, steps[:1].expand_as(steps), atol=1e-5):
+        fail(name, "evenly spaced steps", "steps of different lengths", "use equal fractions", level=2)
+    return None
+
+
+def _mc_interp_inplace(z0, z1, n):
+    step = z1.sub_(z0)  # overwrites z1 with the difference
+    t = torch.linspace(0.0, 1.0, n, dtype=z0.dtype)[:, None]
+    return z0 + t * step
+
+
+def _fmt(t: torch.Tensor) -> str:
+    return "[" + ", ".join(f"{v:.3g}" for v in t.detach().double().flatten()[:4].tolist()) + "]"
+
+
+def _interp_call(d: int, n: int, dtype: torch.dtype = torch.float32):
+    return lambda g: Call([torch.randn(d, generator=g).to(dtype), torch.randn(d, generator=g).to(dtype), n])
+
+
+def _same_dtype(call: Call, out: dict) -> str | None:
+    y, x = out.get("out"), call.args[0]
+    if y is not None and isinstance(x, torch.Tensor) and y.dtype != x.dtype:
+        return f"dtype {y.dtype}, expected the codes' dtype {x.dtype}"
     return None
 
 
@@ -263,6 +340,18 @@ class _mc_EncoderDetached(_mc_Encoder):
         return self.net(x).detach()
 
 
+class _mc_EncoderReLUCodes(_mc_Encoder):
+
+    def forward(self, x):
+        return torch.relu(self.net(x))
+
+
+class _mc_EncoderSqueeze(_mc_Encoder):
+
+    def forward(self, x):
+        return self.net(x).squeeze()
+
+
 class _mc_EncoderNoArgs(_mc_Encoder):
 
     def __init__(self):
@@ -301,6 +390,18 @@ class _mc_DecoderIgnoresZ(_mc_Decoder):
 
     def forward(self, z):
         return self.net(torch.zeros_like(z))
+
+
+class _mc_DecoderReLU(_mc_Decoder):
+
+    def forward(self, z):
+        return torch.relu(self.net(z))
+
+
+class _mc_DecoderSqueeze(_mc_Decoder):
+
+    def forward(self, z):
+        return self.net(z).squeeze(0)
 
 
 class _mc_DecoderMLP(nn.Module):
@@ -345,6 +446,10 @@ def _mc_noise_inplace(x, sigma):
     return x.add_(sigma * torch.randn_like(x)).clamp_(0, 1)
 
 
+def _mc_noise_default_dtype(x, sigma):
+    return (x + sigma * torch.randn(x.shape)).clamp(0, 1)
+
+
 def _mc_noise_reseeded(x, sigma):
     g = torch.Generator().manual_seed(0)
     return (x + sigma * torch.randn(x.shape, generator=g)).clamp(0, 1)
@@ -379,6 +484,14 @@ class _ms_SmallDecoder(_ms_ConvDecoder):
 
 
 _MISTAKES: dict[str, Mistakes] = {
+    'interpolate_codes': {
+        "check: last code missing (endpoint)": (lambda a, b, n: _ref_interpolate_codes(a, b, n + 1)[:-1], "both ends"),
+        "check: reversed": (lambda a, b, n: _ref_interpolate_codes(b, a, n), "both ends"),
+        "check: transposed (d, n)": (lambda a, b, n: _ref_interpolate_codes(a, b, n).T, "one row per step"),
+        "check: fractions in float32 (dtype)": (lambda a, b, n: (1 - torch.linspace(0, 1, n)[:, None]) * a.float() + torch.linspace(0, 1, n)[:, None] * b.float(), "dtype"),
+        "check: graph cut": (lambda a, b, n: torch.tensor(_ref_interpolate_codes(a, b, n).tolist(), dtype=a.dtype), "not connected"),
+        "check: in place": (_mc_interp_inplace, "modified in place"),
+    },
     'ConvEncoder': {
         "check: expected: shape \\(5, 16\\)[\\s\\S]*got:      shape \\(5, 16, 4, 4\\)": (_mc_EncoderNoLinear, "expected: shape \\(5, 16\\)[\\s\\S]*got:      shape \\(5, 16, 4, 4\\)"),
         "check: shape \\(5, 3\\)[\\s\\S]*latent_dim argument": (_mc_EncoderFixedLatent, "shape \\(5, 3\\)[\\s\\S]*latent_dim argument"),
@@ -387,6 +500,8 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: no parameter got a gradient": (_mc_EncoderDetached, "no parameter got a gradient"),
         "check: signature": (_mc_EncoderNoArgs, "signature"),
         "check: a class": (lambda latent_dim=16: _mc_Encoder(latent_dim), "a class"),
+        "check: signed (ReLU on the codes)": (_mc_EncoderReLUCodes, "signed"),
+        "check: batch of one (squeeze)": (_mc_EncoderSqueeze, "batch of one"),
         "no convolution": (_ms_MLPEncoder, None),
     },
     'ConvDecoder': {
@@ -395,6 +510,8 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: got:      shape \\(6, 1, 8, 8\\)": (_mc_DecoderWrongSize, "got:      shape \\(6, 1, 8, 8\\)"),
         "check: depend on the code": (_mc_DecoderIgnoresZ, "depend on the code"),
         "check: no conv layer": (_mc_DecoderMLP, "no conv layer"),
+        "check: negative (ReLU on the logits)": (_mc_DecoderReLU, "negative"),
+        "check: batch of one (squeeze)": (_mc_DecoderSqueeze, "batch of one"),
         "wrong output size": (_ms_SmallDecoder, None),
     },
     'add_noise': {
@@ -407,6 +524,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: independent noise": (_mc_noise_shared, "independent noise"),
         "check: in place": (_mc_noise_inplace, "in place"),
         "check: fresh noise": (_mc_noise_reseeded, "fresh noise"),
+        "check: dtype (noise in the default dtype)": (_mc_noise_default_dtype, "dtype"),
         "uniform noise": (lambda x, s: x + s * torch.rand_like(x), None),
         "multiplicative noise": (lambda x, s: x * (1 + s * torch.randn_like(x)), None),
         "same noise every call": (lambda x, s: x + s * torch.randn(x.shape, generator=torch.Generator().manual_seed(0)), None),
@@ -423,10 +541,10 @@ IMAGE = (8, 1, 16, 16)
 CLAMP_SIGMA = 0.4
 
 
-def _noise_case(sigma: float, level: float | None = 0.5):
+def _noise_case(sigma: float, level: float | None = 0.5, dtype: torch.dtype = torch.float32):
     def make(g: torch.Generator) -> Call:
         x = torch.full((64, 1, 16, 16), level) if level is not None else rand(g, *IMAGE)
-        return Call([x, sigma])
+        return Call([x.to(dtype), sigma])
     return make
 
 
@@ -437,6 +555,8 @@ def _check_add_noise(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         return "no tensor output"
     if tuple(y.shape) != tuple(x.shape):
         return f"shape {tuple(y.shape)}, expected the shape of x {tuple(x.shape)}"
+    if y.dtype != x.dtype:
+        return f"dtype {y.dtype}, expected x's dtype {x.dtype}: draw the noise like x"
     if sigma >= CLAMP_SIGMA:  # the clamp case: large noise on images in [0, 1]
         if y.min() < 0 or y.max() > 1:
             return f"values in [{float(y.min()):.3g}, {float(y.max()):.3g}]: clamp the noisy images to [0, 1]"
@@ -451,6 +571,10 @@ def _check_add_noise(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         return f"the noise has mean {float(noise.mean()):.3g}, expected 0 (zero-mean Gaussian noise)"
     if abs(float(noise.std()) / sigma - 1) > 0.1:
         return f"the noise has standard deviation {float(noise.std()):.3g}, expected sigma = {sigma}"
+    if n >= 10_000:  # Gaussian, not just the right mean and spread: P(|eps| < 1) = 0.683
+        inside = float((noise.abs() < sigma).double().mean())
+        if abs(inside - (2 * _normal_cdf(1) - 1)) > 0.03:
+            return f"{100 * inside:.1f}% of the noise within one sigma, expected 68.3% (Gaussian noise)"
     again = out.get("out#1")
     if again is not None and torch.equal(again, y):
         return "two calls gave the same noise: draw it fresh (torch.randn_like(x))"
@@ -461,10 +585,19 @@ def _images(g: torch.Generator) -> Call:
     return Call([rand(g, *IMAGE)])
 
 
+def _images_of(b: int, latent_dim: int | None = None):
+    """``b`` images; ``latent_dim`` (not passed to the module) is what the check expects the codes to have."""
+    def make(g: torch.Generator) -> Call:
+        return Call([rand(g, b, 1, 16, 16)], {} if latent_dim is None else {"latent_dim": latent_dim})
+    return make
+
+
 def _check_module(kind: str):
     def check(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         x = call.args[0]
         y = out.get("out")
+        if not int(out.get("is_class", torch.tensor(1))):
+            return f"the {kind} must be a class (a subclass of nn.Module), not a function that builds one"
         if int(out.get("is_reference", torch.tensor(0))):
             return f"the {kind} is (or contains) genlab's reference module: write your own layers"
         if y is None:
@@ -472,16 +605,23 @@ def _check_module(kind: str):
         if kind == "encoder":
             if y.dim() != 2 or y.shape[0] != x.shape[0]:
                 return f"codes of shape {tuple(y.shape)}, expected (B, latent_dim) with B = {x.shape[0]}"
+            want_d = call.kwargs.get("latent_dim")
+            if want_d is not None and y.shape[1] != want_d:
+                return f"codes of size {y.shape[1]} for latent_dim = {want_d}: use the constructor's argument"
         elif tuple(y.shape) != tuple(x.shape):
             return f"output of shape {tuple(y.shape)}, expected the image shape {tuple(x.shape)}"
         if not torch.isfinite(y).all():
             return "NaN or inf in the output"
+        # signed, unbounded outputs: codes with no activation, logits below 0 (wide enough to tell)
+        if (kind == "decoder" or y.shape[1] >= 8) and y.numel() >= 64 and float(y.min()) >= 0.0:
+            return (f"every {'code' if kind == 'encoder' else 'logit'} >= 0: the last layer must have "
+                    "no activation (signed, unbounded outputs)")
         if int(out.get("n_conv", torch.tensor(0))) < 1:
             return f"no Conv2d/ConvTranspose2d layer: the {kind} must be convolutional"
         if int(out.get("n_params_grad", torch.tensor(0))) < 1:
             return "no parameter receives a gradient: is the output connected to the layers?"
-        losses = out.get("losses")
-        if losses is None or not bool(losses[-1] < 0.8 * losses[0]):
+        losses = out.get("losses")  # only the cases with a "steps" option train
+        if losses is not None and not bool(losses[-1] < 0.8 * losses[0]):
             return "a few Adam steps on a fixed batch did not reduce the loss: the module does not train"
         return None
     return check
@@ -495,7 +635,15 @@ LAB = Lab(
             name="ConvEncoder", diagnose=_diagnose_ConvEncoder, mistakes=_MISTAKES['ConvEncoder'], points=3,
             reference="genlab.models.autoencoder.ConvEncoder",
             compare="custom", check=_check_module("encoder"),
-            cases=[Case("public-1", _images, driver="module", options={"steps": 30, "seed": 0})],
+            cases=[
+                Case("public-1", _images, driver="module", options={"steps": 30, "seed": 0},
+                     tags=("behaviour", "gradients", "activations")),
+                Case("public-batch1", _images_of(1), driver="module", options={"seed": 1}, tags=("shape",)),
+                Case("held-latent", _images_of(3, 5), public=False, driver="module",
+                     options={"steps": 30, "seed": 2, "init": {"latent_dim": 5}}, tags=("shape", "behaviour")),
+                Case("held-wide", _images_of(16), public=False, driver="module",
+                     options={"seed": 3, "init": {"latent_dim": 32}}, tags=("activations",)),
+            ],
             expected="an nn.Module built from convolutions: (B, 1, 16, 16) images -> (B, latent_dim) codes, "
                      "trainable.",
             hint="stride-2 Conv2d layers halve the size; flatten and end with nn.Linear to latent_dim.",
@@ -504,8 +652,14 @@ LAB = Lab(
             name="ConvDecoder", diagnose=_diagnose_ConvDecoder, mistakes=_MISTAKES['ConvDecoder'], points=3,
             reference="genlab.models.autoencoder.ConvDecoder",
             compare="custom", check=_check_module("decoder"),
-            cases=[Case("public-1", _images, driver="module",
-                        options={"steps": 30, "seed": 0, "latent": True})],
+            cases=[
+                Case("public-1", _images, driver="module", options={"steps": 30, "seed": 0, "latent": True},
+                     tags=("behaviour", "gradients", "activations")),
+                Case("public-batch1", _images_of(1), driver="module", options={"seed": 1, "latent": True},
+                     tags=("shape",)),
+                Case("held-1", _images_of(5), public=False, driver="module",
+                     options={"steps": 30, "seed": 4, "latent": True}, tags=("behaviour", "activations")),
+            ],
             expected="an nn.Module: (B, latent_dim) codes -> (B, 1, 16, 16) logits, with transposed "
                      "convolutions (or upsampling + conv), trainable.",
             hint="mirror the encoder: nn.Linear, nn.Unflatten, then ConvTranspose2d(k=4, s=2, p=1) layers.",
@@ -515,13 +669,45 @@ LAB = Lab(
             reference="genlab.masks.gaussian_noise",
             compare="custom", check=_check_add_noise,
             cases=[
-                Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2}),
-                Case("public-zero", _noise_case(0.0, None), options={"seed": 3}),
-                Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}),
-                Case("held-1", _noise_case(0.05, 0.4), public=False, options={"seed": 11, "repeat": 2}),
+                Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2},
+                     tags=("value", "randomness", "side-effects")),
+                Case("public-zero", _noise_case(0.0, None), options={"seed": 3}, tags=("extreme",)),
+                Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}, tags=("activations",)),
+                Case("public-float16", _noise_case(0.1, dtype=torch.float16), options={"seed": 8},
+                     tags=("device-dtype",)),
+                Case("held-1", _noise_case(0.05, 0.4), public=False, options={"seed": 11, "repeat": 2},
+                     tags=("value", "randomness")),
+                Case("held-gauss", _noise_case(0.08, 0.5), public=False, options={"seed": 13},
+                     tags=("value", "randomness")),
+                Case("held-float64", _noise_case(0.1, 0.6, dtype=torch.float64), public=False,
+                     options={"seed": 17}, tags=("device-dtype",)),
+                Case("held-float16-clamp", _noise_case(0.5, None, dtype=torch.float16), public=False,
+                     options={"seed": 19}, tags=("device-dtype", "activations")),
             ],
             expected="clamp(x + sigma * eps, 0, 1) with eps ~ N(0, I) drawn fresh, shaped like x.",
             hint="use (x + sigma * torch.randn_like(x)).clamp(0, 1); not uniform noise, not x times the noise.",
         ),
+        Item(
+            name="interpolate_codes", diagnose=_diagnose_interpolate_codes, mistakes=_MISTAKES['interpolate_codes'],
+            points=1, reference="genlab.exercises.lab01._ref_interpolate_codes",
+            check=lambda call, out, ref: _same_dtype(call, out),
+            cases=[
+                Case("public-1", _interp_call(4, 6)),
+                Case("public-two", _interp_call(3, 2), tags=("value", "shape")),
+                Case("public-grad", _interp_call(2, 5), options={"grad": [0, 1]}, tags=("gradients",)),
+                Case("public-float64", _interp_call(3, 4, torch.float64), tags=("device-dtype",)),
+                Case("held-1", _interp_call(16, 9), public=False),
+                Case("held-grad", _interp_call(8, 3), public=False, options={"grad": [0, 1]},
+                     tags=("gradients", "side-effects")),
+                Case("held-float64", _interp_call(5, 7, torch.float64), public=False, tags=("device-dtype",)),
+            ],
+            expected="(n, d): row i = (1 - i/(n-1)) z0 + i/(n-1) z1, both ends exact, in the codes' dtype.",
+            hint="n evenly spaced fractions from 0 to 1 (both included), one row per fraction.",
+            rtol=1e-5, atol=1e-6,
+        ),
     ],
 )
+
+# the hint ladder of every item lives in genlab.exercises.hints, once
+for _item in LAB.items:
+    _item.hints = HINTS[_item.name]

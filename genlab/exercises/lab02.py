@@ -26,6 +26,7 @@ from .. import losses
 from .. import losses as _lib_losses
 from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
 from ._student import call, expect_tensor, fail
+from .hints import HINTS
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
@@ -222,8 +223,26 @@ _ms_kl_divergence = _lib_losses.kl_divergence  # the library reference
 _ms_elbo_loss = _lib_losses.elbo_loss  # the library reference
 
 
+def _mc_reparam_ok(mu, lv):
+    return mu + (0.5 * lv).exp() * torch.randn_like(mu)
+
+
 _MISTAKES: dict[str, Mistakes] = {
+    'iwae_bound': {
+        "check: K = 1 (mean of logs)": (lambda lw: lw.mean(1) - math.log(lw.shape[1]), "K = 1"),
+        "check: grows with K (mean of log-weights)": (lambda lw: lw.mean(1), "grows with K"),
+        "check: finite (naive exp)": (lambda lw: lw.exp().mean(1).log(), "finite"),
+        "check: sum not mean (log K missing)": (lambda lw: torch.logsumexp(lw, 1), "grows"),
+        "check: over the batch (dim 0)": (lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[0]), "shape"),
+        "check: graph cut": (lambda lw: torch.tensor((torch.logsumexp(lw, 1) - math.log(lw.shape[1])).tolist(),
+                                                     dtype=lw.dtype), "not connected"),
+        "check: float32 (dtype)": (lambda lw: (torch.logsumexp(lw, 1) - math.log(lw.shape[1])).float(), "dtype"),
+    },
     'reparameterize': {
+        "check: dtype (eps in the default dtype)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape), "dtype"),
+        "check: clamped logvar (extreme)": (lambda mu, lv: mu + (0.5 * lv.clamp(-10, 10)).exp() * torch.randn_like(mu), "extreme"),
+        "check: epsilon under the root (extreme)": (lambda mu, lv: mu + (lv.exp() + 1e-8).sqrt() * torch.randn_like(mu), "extreme"),
+        "check: same eps after a reseed (randomness)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0)).to(mu), "same z|fresh"),
         "check: logvar used as the standard deviation": (lambda mu, lv: mu + lv * torch.randn_like(mu), "logvar used as the standard deviation"),
         "check: the variance, not the standard deviation": (lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), "the variance, not the standard deviation"),
         "check: carries no gradient|torch.normal": (lambda mu, lv: torch.normal(mu, (0.5 * lv).exp()), "carries no gradient|torch.normal"),
@@ -248,6 +267,11 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: factor 1/2": (lambda mu, lv: (lv.exp() + mu.pow(2) - 1 - lv).sum(1), "factor 1/2"),
         "check: logvar was used as the standard": (lambda mu, lv: 0.5 * (lv.pow(2) + mu.pow(2) - 1 - lv.pow(2).log()).sum(1), "logvar was used as the standard"),
         "check: expected": (lambda mu, lv: 0.5 * (lv.exp() + mu - 1 - lv).sum(1), "expected"),
+        "check: epsilon in the log (extreme)": (lambda mu, lv: 0.5 * (lv.exp() + mu.pow(2) - 1 - torch.log(lv.exp() + 1e-8)).sum(1), "extreme"),
+        "check: clamped logvar (extreme)": (lambda mu, lv: _mc_kl_ok(mu, lv.clamp(-10, 10)), "extreme"),
+        "check: mu squared in place (side effects)": (lambda mu, lv: 0.5 * (lv.exp() + mu.pow_(2) - 1 - lv).sum(1), "in place"),
+        "check: squeeze (batch of one)": (lambda mu, lv: _mc_kl_ok(mu, lv).squeeze(), "shape \\(\\)"),
+        "check: graph cut (tolist)": (lambda mu, lv: torch.tensor(_mc_kl_ok(mu, lv).tolist()), "not connected"),
         "wrong sign": (lambda mu, lv: 0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp(), dim=1), None),
         "summed over the batch": (lambda mu, lv: _ms_kl_divergence(mu, lv).sum(), None),
         "std taken as logvar": (lambda mu, lv: 0.5 * torch.sum(lv ** 2 + mu ** 2 - 1 - torch.log(lv ** 2), dim=1), None),
@@ -262,6 +286,10 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: shape \\(6,\\), one value per image": (lambda x, l, mu, lv: _mc_recon(x, l) + _mc_kl_ok(mu, lv), "shape \\(6,\\), one value per image"),
         "check: KL term is missing": (lambda x, l, mu, lv: _mc_recon(x, l).mean(), "KL term is missing"),
         "check: scalar tensor": (lambda x, l, mu, lv: _mc_elbo_ok(x, l, mu, lv).item(), "scalar tensor"),
+        "check: sigmoid then probability BCE (extreme)": (lambda x, l, mu, lv: (F.binary_cross_entropy(torch.sigmoid(l), x, reduction='none').flatten(1).sum(1) + _mc_kl_ok(mu, lv)).mean(), "extreme"),
+        "check: log with an epsilon (extreme)": (lambda x, l, mu, lv: (-(x * torch.log(torch.sigmoid(l) + 1e-7) + (1 - x) * torch.log(1 - torch.sigmoid(l) + 1e-7)).flatten(1).sum(1) + _mc_kl_ok(mu, lv)).mean(), "extreme"),
+        "check: sums H and W only (C = 3)": (lambda x, l, mu, lv: (F.binary_cross_entropy_with_logits(l, x, reduction='none').sum((2, 3)) + _mc_kl_ok(mu, lv)[:, None]).mean(), "shape"),
+        "check: reconstruction detached (gradients)": (lambda x, l, mu, lv: _mc_elbo_ok(x, l.detach(), mu, lv), "no gradient reached argument 1"),
         "mean over pixels": (lambda x, l, mu, lv: F.binary_cross_entropy_with_logits(l, x) + _ms_kl_divergence(mu, lv).mean(), None),
         "summed over the batch": (lambda x, l, mu, lv: _ms_elbo_loss(x, l, mu, lv) * x.shape[0], None),
         "KL subtracted": (lambda x, l, mu, lv: _ms_elbo_loss(x, l, mu, lv) - 2 * _ms_kl_divergence(mu, lv).mean(), None),
@@ -295,6 +323,8 @@ def _check_reparameterize(call: Call, out: dict, ref) -> str | None:  # noqa: AR
         return "no tensor output"
     if tuple(z.shape) != tuple(mu.shape):
         return f"z has shape {tuple(z.shape)}, expected the shape of mu {tuple(mu.shape)}"
+    if z.dtype != mu.dtype:
+        return f"z has dtype {z.dtype}, expected mu's dtype {mu.dtype}: draw eps like mu"
     z = z.double()
     if not torch.isfinite(z).all():
         return "NaN or inf in z"
@@ -319,22 +349,119 @@ def _check_reparameterize(call: Call, out: dict, ref) -> str | None:  # noqa: AR
         return "gradients did not reach mu and logvar"
     if not torch.allclose(gmu.double(), torch.ones_like(gmu, dtype=torch.float64), atol=1e-4):
         return "dz/dmu is not 1: z must be mu + sigma * eps with eps independent of mu"
-    if not torch.allclose(glv.double(), 0.5 * (z - mu.double()), atol=1e-3, rtol=1e-3):
+    tol = 2e-2 if mu.dtype == torch.float16 else 1e-3  # float16 z is rounded to about 3 digits
+    if not torch.allclose(glv.double(), 0.5 * (z - mu.double()), atol=tol, rtol=tol):
         return "dz/dlogvar is not sigma * eps / 2: take sigma = exp(logvar / 2) and keep eps out of the graph"
     return None
+
+
+def _reparam_extreme(g: torch.Generator) -> Call:
+    """logvar of -20 and +20 (std 4.5e-5 and 2.2e4): no epsilon, no clamp may change them."""
+    d = 4
+    sign = torch.where(torch.rand(1, d, generator=g) < 0.5, -1.0, 1.0)
+    sign[0, :2] = torch.tensor([-1.0, 1.0])  # both ends in every draw
+    logvar0 = 20.0 * sign
+    mu0 = torch.full((1, d), 0.5)
+    return Call([mu0.expand(N_SAMPLES, d).clone(), logvar0.expand(N_SAMPLES, d).clone()])
+
+
+def _as(make, dtype: torch.dtype):
+    """A case maker whose tensors come in ``dtype``."""
+    def wrapped(g: torch.Generator) -> Call:
+        c = make(g)
+        return Call([a.to(dtype) if isinstance(a, torch.Tensor) else a for a in c.args], dict(c.kwargs))
+    return wrapped
 
 
 def _kl_call(scale: float, b: int, d: int):
     return lambda g: Call([randn(g, b, d, scale=scale), randn(g, b, d, scale=scale)])
 
 
-def _elbo_call(b: int, size: int, d: int, binary: bool):
+def _kl_extreme(g: torch.Generator) -> Call:
+    """logvar of +-20 next to ordinary values, mu up to a few units."""
+    b, d = 4, 3
+    logvar = randn(g, b, d)
+    # in different rows: the +20 row's KL (about 2.4e8) would hide an error in the -20 term
+    logvar[0:2, 0] = -20.0
+    logvar[2:4, 1] = 20.0
+    return Call([randn(g, b, d, scale=2.0), logvar])
+
+
+def _elbo_extreme(g: torch.Generator) -> Call:
+    """Logits of +-30 and +-120 on binary pixels: confident right and confident wrong, both targets."""
+    b = 3
+    base = torch.tensor([30.0, -30.0, 120.0, -120.0]).repeat(4)  # 16 pixels
+    x = torch.tensor([1.0] * 4 + [0.0] * 4 + [1.0] * 4 + [0.0] * 4)
+    perm = torch.stack([torch.randperm(16, generator=g) for _ in range(b)])
+    logits = base[perm].reshape(b, 1, 4, 4)
+    return Call([x[perm].reshape(b, 1, 4, 4), logits, randn(g, b, 2), randn(g, b, 2, scale=0.5)])
+
+
+def _elbo_call(b: int, size: int, d: int, binary: bool, c: int = 1, width: int | None = None):
     def make(g: torch.Generator) -> Call:
-        x = rand(g, b, 1, size, size)
+        shape = (b, c, size, width or size)
+        x = rand(g, *shape)
         if binary:
             x = (x > 0.5).float()
-        return Call([x, randn(g, b, 1, size, size, scale=2.0), randn(g, b, d), randn(g, b, d, scale=0.5)])
+        return Call([x, randn(g, *shape, scale=2.0), randn(g, b, d), randn(g, b, d, scale=0.5)])
     return make
+
+
+def _same_dtype(call: Call, out: dict) -> str | None:
+    """The output in the dtype of the first input (float64 in, float64 out)."""
+    y, x = out.get("out"), call.args[0]
+    if y is not None and isinstance(x, torch.Tensor) and y.dtype != x.dtype:
+        return f"dtype {y.dtype}, expected the input's dtype {x.dtype}"
+    return None
+
+
+# --------------------------------------------------------------------------- iwae_bound (stretch)
+
+def _ref_iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
+    """The lab-only reference: ``log (1/K) sum_k exp(log_w[:, k])``, computed stably, ``(B, K) -> (B,)``."""
+    return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])
+
+
+def _iwae_call(b: int, k: int, scale: float = 3.0, shift: float = -100.0):
+    return lambda g: Call([randn(g, b, k, scale=scale) + shift])
+
+
+def _iwae_very_negative(g: torch.Generator) -> Call:
+    """log-weights near -1000 (exp underflows to 0 in any float type) and near +100 (exp(100) is
+    inf in float32): only a max-shifted log-sum-exp gets both right."""
+    lo = randn(g, 3, 8, scale=2.0) - 1000.0
+    hi = randn(g, 2, 8, scale=2.0) + 100.0
+    return Call([torch.cat([lo, hi])])
+
+
+def _diagnose_iwae_bound(fn) -> str | None:
+    """``iwae_bound(log_w)``: ``(B, K) -> (B,)``; K = 1 gives the ELBO; grows with K; stable."""
+    name = "iwae_bound"
+    g = torch.Generator().manual_seed(0)
+    log_w = torch.randn(4, 1, generator=g) - 90.0
+    out = expect_tensor(name, call(name, fn, log_w.clone()), (4,))
+    if not _close(out, log_w[:, 0]):
+        fail(name, f"with K = 1 the ELBO itself, {_preview(log_w[:, 0])}", _preview(out),
+             "with a single sample the average of one weight is that weight", level=2)
+    log_w = torch.randn(2000, 64, generator=g) - 200.0  # many rows: the growth holds on average
+    bounds = [call(name, fn, log_w[:, :k].clone()) for k in (1, 4, 16, 64)]
+    for b in bounds:
+        expect_tensor(name, b, (2000,))
+    means = torch.stack([b.double().mean() for b in bounds])
+    # log of the average of all weights: what the bound approaches from below as K grows
+    ceiling = float(torch.logsumexp(log_w.double().flatten(), 0) - math.log(log_w.numel()))
+    if not (bool((means[1:] >= means[:-1] - 1e-4).all()) and float(means[-1] - means[0]) > 0.25
+            and float(means[-1]) <= ceiling + 0.05):
+        fail(name, "an average bound that grows with K (K = 1, 4, 16, 64) and stays below "
+             f"log p(x) = {ceiling:.2f}", _preview(means),
+             "divide the sum of the weights by K inside the log (subtract log K), do not take a mean of logs",
+             level=2)
+    huge = call(name, fn, torch.full((2, 8), -1000.0))
+    if isinstance(huge, torch.Tensor) and not torch.isfinite(huge).all():
+        fail(name, "-1000 for log-weights that are all -1000 (finite)", _preview(huge),
+             "exp(-1000) is 0 in floating point: shift by the largest log-weight before exponentiating",
+             level=2)
+    return None
 
 
 LAB = Lab(
@@ -348,9 +475,19 @@ LAB = Lab(
             compare="custom", check=_check_reparameterize,
             cases=[
                 Case("public-1", lambda g: _reparam_case(g, 3), public=True,
-                     options={"grad": [0, 1], "seed": 1234, "repeat": 2}),
+                     options={"grad": [0, 1], "seed": 1234, "repeat": 2}, tags=("value", "gradients", "randomness")),
+                Case("public-extreme", _reparam_extreme, options={"grad": [0, 1], "seed": 7},
+                     tags=("extreme", "gradients")),
+                Case("public-float16", _as(lambda g: _reparam_case(g, 3), torch.float16), options={"seed": 5, "grad": [0, 1]},
+                     tags=("device-dtype",)),
                 Case("held-1", lambda g: _reparam_case(g, 5), public=False,
-                     options={"grad": [0, 1], "seed": 99, "repeat": 2}),
+                     options={"grad": [0, 1], "seed": 99, "repeat": 2}, tags=("value", "gradients", "randomness")),
+                Case("held-extreme", _reparam_extreme, public=False, options={"grad": [0, 1], "seed": 31},
+                     tags=("extreme", "gradients")),
+                Case("held-float64", _as(lambda g: _reparam_case(g, 4), torch.float64), public=False,
+                     options={"grad": [0, 1], "seed": 41, "repeat": 2}, tags=("device-dtype", "randomness")),
+                Case("held-float16", _as(lambda g: _reparam_case(g, 2), torch.float16), public=False,
+                     options={"seed": 43, "grad": [0, 1]}, tags=("device-dtype",)),
             ],
             expected="z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) drawn fresh, shaped like mu; "
                      "gradients flow to mu and logvar.",
@@ -360,10 +497,17 @@ LAB = Lab(
         Item(
             name="kl_divergence", diagnose=_diagnose_kl_divergence, mistakes=_MISTAKES['kl_divergence'], points=3,
             reference="genlab.losses.kl_divergence",
+            check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
-                Case("public-1", _kl_call(1.0, 4, 3)),
+                Case("public-1", _kl_call(1.0, 4, 3), tags=("value", "side-effects")),
+                Case("public-batch1", _kl_call(1.0, 1, 5), tags=("shape",)),
+                Case("public-extreme", _kl_extreme, tags=("extreme",)),
+                Case("public-grad", _kl_call(1.0, 3, 4), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("held-1", _kl_call(2.0, 16, 8), public=False),
-                Case("held-2", _kl_call(0.3, 1, 20), public=False),
+                Case("held-2", _kl_call(0.3, 1, 20), public=False, tags=("value", "shape")),
+                Case("held-extreme", _kl_extreme, public=False, options={"grad": [0, 1]},
+                     tags=("extreme", "gradients")),
+                Case("held-float64", _as(_kl_call(1.5, 5, 3), torch.float64), public=False, tags=("device-dtype",)),
             ],
             expected="KL(N(mu, exp(logvar)) || N(0, I)) per example: "
                      "0.5 * sum_j (exp(logvar) + mu^2 - 1 - logvar), shape (B,).",
@@ -373,10 +517,20 @@ LAB = Lab(
             name="elbo_loss", diagnose=_diagnose_elbo_loss, mistakes=_MISTAKES['elbo_loss'], points=4,
             reference="genlab.losses.elbo_loss",
             also_forbidden=("genlab.losses.negative_elbo",),
+            check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _elbo_call(4, 4, 2, binary=True)),
+                Case("public-extreme", _elbo_extreme, tags=("extreme",)),
+                Case("public-rgb", _elbo_call(2, 5, 3, binary=False, c=3, width=7), tags=("shape",)),
+                Case("public-grad", _elbo_call(3, 4, 2, binary=True), options={"grad": [1, 2, 3]},
+                     tags=("gradients",)),
                 Case("held-1", _elbo_call(8, 6, 3, binary=False), public=False),
                 Case("held-2", _elbo_call(2, 5, 4, binary=True), public=False),
+                Case("held-extreme", _elbo_extreme, public=False, options={"grad": [1]}, tags=("extreme", "gradients")),
+                Case("held-rgb-batch1", _elbo_call(1, 6, 2, binary=False, c=3, width=4), public=False,
+                     tags=("shape",)),
+                Case("held-float64", _as(_elbo_call(3, 4, 2, binary=False), torch.float64), public=False,
+                     tags=("device-dtype",)),
             ],
             expected="mean over the batch of [sum over pixels of BCE-with-logits(x_logits, x) + KL], "
                      "a scalar in nats.",
@@ -384,5 +538,33 @@ LAB = Lab(
                  "image, add kl_divergence, then average over the batch.",
             rtol=1e-4, atol=1e-4,
         ),
+        Item(
+            name="iwae_bound", diagnose=_diagnose_iwae_bound, mistakes=_MISTAKES['iwae_bound'], points=2,
+            reference="genlab.exercises.lab02._ref_iwae_bound",
+            protected=("genlab.metrics.iwae_bound",),
+            check=lambda call, out, ref: _same_dtype(call, out),
+            cases=[
+                Case("public-1", _iwae_call(4, 16)),
+                Case("public-k1", _iwae_call(3, 1), tags=("value", "extreme")),
+                Case("public-stable", _iwae_very_negative, tags=("extreme",)),
+                Case("public-grad", _iwae_call(3, 8), options={"grad": [0]}, tags=("gradients",)),
+                Case("public-float64", _as(_iwae_call(2, 5, shift=-700.0), torch.float64), tags=("device-dtype",)),
+                Case("held-1", _iwae_call(8, 64, scale=5.0), public=False),
+                Case("held-batch1", _iwae_call(1, 32), public=False, tags=("shape",)),
+                Case("held-stable", _iwae_very_negative, public=False, options={"grad": [0]},
+                     tags=("extreme", "gradients")),
+                Case("held-float64", _as(_iwae_call(3, 7, shift=-1e4), torch.float64), public=False,
+                     tags=("device-dtype", "extreme")),
+            ],
+            expected="log (1/K) sum_k exp(log_w[b, k]) per row: (B, K) -> (B,), finite for any log-weights, "
+                     "in the input's dtype, differentiable.",
+            hint="the average of the K importance weights, taken inside the log, computed without "
+                 "exponentiating large or very negative numbers directly.",
+            rtol=1e-5, atol=1e-4,
+        ),
     ],
 )
+
+# the hint ladder of every item lives in genlab.exercises.hints, once
+for _item in LAB.items:
+    _item.hints = HINTS[_item.name]

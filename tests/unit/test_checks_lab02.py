@@ -42,3 +42,29 @@ def test_unimplemented_is_reported_clearly():
     for check in (check_reparameterize, check_kl_divergence, check_elbo_loss):
         with pytest.raises(CheckFailed, match="not implemented yet"):
             check(todo)
+
+
+def iwae_ok(log_w):
+    return torch.logsumexp(log_w, dim=1) - torch.log(torch.tensor(float(log_w.shape[1]), dtype=log_w.dtype))
+
+
+def test_iwae_bound_check_accepts_correct_forms_and_names_the_naive_one(capsys):
+    from genlab.checks import check_iwae_bound
+
+    assert check_iwae_bound(iwae_ok)
+    shifted = lambda lw: (lw.max(1, keepdim=True).values  # noqa: E731 - the by-hand stable form
+                          + (lw - lw.max(1, keepdim=True).values).exp().mean(1, keepdim=True).log()).squeeze(1)
+    assert check_iwae_bound(shifted)
+    assert capsys.readouterr().out.count("all checks passed") == 2
+    with pytest.raises(CheckFailed, match="finite"):
+        check_iwae_bound(lambda lw: lw.exp().mean(1).log())
+
+
+def test_a_failing_check_ends_with_the_pointer_to_a_hint_level():
+    with pytest.raises(CheckFailed) as failed:
+        check_kl_divergence(lambda mu, lv: (lv.exp() + mu.pow(2) - 1 - lv).sum(1))  # factor 1/2 missing
+    last = str(failed.value).splitlines()[-1]
+    assert 'genlab.hint("kl_divergence", 2)' in last
+    with pytest.raises(CheckFailed) as failed:
+        check_elbo_loss(lambda *args: (_ for _ in ()).throw(NotImplementedError))
+    assert 'genlab.hint("elbo_loss", 1)' in str(failed.value).splitlines()[-1]

@@ -41,3 +41,18 @@ def test_unimplemented_is_reported():
     for check in (check_discriminator_loss, check_generator_loss, check_optimal_discriminator):
         with pytest.raises(CheckFailed, match="not implemented yet"):
             check(todo)
+
+
+def test_js_divergence_check_accepts_the_mixture_form_and_names_one_sided_kl(capsys):
+    from genlab.checks import check_js_divergence
+
+    def js_ok(p, q):
+        m = 0.5 * (p + q)
+        def kl_to_m(a):  # where a = 0 (and perhaps m = 0 too) the term is 0
+            return torch.where(a > 0, a * (a / m).log(), torch.zeros_like(a)).sum(-1)
+        return 0.5 * (kl_to_m(p) + kl_to_m(q))
+
+    assert check_js_divergence(js_ok)
+    assert "all checks passed" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match="symmetric"):
+        check_js_divergence(lambda p, q: torch.xlogy(p, 2 * p / (p + q)).sum(-1))
