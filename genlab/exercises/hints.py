@@ -243,6 +243,25 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "Read the length and the number of features from the input's shape. Split the first "
         "axis into batch and height, then reorder the axes to put the features second.",
     ),
+    "cols_to_sequences": (
+        "The column sweep needs one sequence per column of the feature map, read from top to "
+        "bottom, so that a recurrence carries information up and down the image.",
+        "(B, C, H, W) -> (B*W, H, C) with seq[b*W + j, r] = feat[b, :, r, j]: the batch and the "
+        "column axis merge into the sequences' batch, the row axis is the length, the channels "
+        "the features. Compare with the rows: the roles of H and W are exchanged.",
+        "Read the four sizes from the input. Reorder the axes so that batch, column, row and "
+        "channel come in that order, then merge the first two into one; use the operation that "
+        "copies when the reordered tensor is not contiguous, and keep the input's dtype.",
+    ),
+    "sequences_to_cols": (
+        "After the column recurrence you want a feature map again: undo the column reading, "
+        "with however many features per step the recurrence produced.",
+        "(B*W, H, C) -> (B, W, H, C) -> (B, C, H, W). C and H are read from the sequences, B and "
+        "W are given. Check it by a round trip: from a map to columns and back gives the map.",
+        "Read the length and the number of features from the input's shape. Split the first "
+        "axis into batch and width, then reorder the axes so the features come second, the "
+        "rows third and the columns last.",
+    ),
     "CRNN": (
         "Convolutions see a small neighbourhood; a bidirectional recurrence along every row "
         "and then every column lets each position see its whole row and column, so a hole can "
