@@ -223,6 +223,20 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "Return a weighted sum of the prediction and the original, with the mask as the "
         "prediction's weight and one minus the mask as the original's.",
     ),
+    "masked_l1_plus_edges": (
+        "A loss for inpainting says how bad a fill is. Whatever you add to the plain hole error "
+        "(here: that the fill's edges continue the image's edges), the known pixels must not "
+        "count, a perfect fill must cost nothing, and the value must not grow with the size of "
+        "the image or the batch.",
+        "Let d be the error of the composite (prediction in the hole, original elsewhere): zero "
+        "outside the hole. An L1 term is the sum of |d| over the hole; an edge term compares "
+        "neighbouring differences of d along the width and along the height. Divide both by the "
+        "number of hole entries (at least one). Output 0-D, in the inputs' dtype.",
+        "Broadcast the mask to the images' shape in their dtype. Build the composite and its "
+        "error against the original. Sum the absolute error, and the absolute differences of "
+        "that error between horizontal neighbours and between vertical neighbours; add the two "
+        "with a weight of your choice and divide by the count of hole entries, kept at least one.",
+    ),
     # ------------------------------------------------------------------ lab 06
     "rows_to_sequences": (
         "A recurrent layer reads sequences. To sweep along rows, every row of every image "
