@@ -182,6 +182,25 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "gradients, backpropagate, step G's optimiser. Return a dictionary with the two loss "
         "values as plain numbers.",
     ),
+    "hinge_discriminator_loss": (
+        "The hinge loss asks the discriminator only for a margin: a real image should score at "
+        "least +1 and a fake at most -1; beyond the margin an image costs nothing, so D stops "
+        "pushing confident answers further and spends its capacity on the hard ones.",
+        "L_D = mean over the real batch of max(0, 1 - D(x)) + mean over the fake batch of "
+        "max(0, 1 + D(G(z))). Inputs are (B,) logits, the two batches may differ in size; the "
+        "output is 0-D. A logit of +30 on a real image costs 0, a logit of -30 costs 31.",
+        "For the real logits, take one minus each logit and keep only its positive part; average "
+        "over that batch. Do the same for the fake logits with one plus each logit. Return the "
+        "sum of the two averages, computed in the logits' dtype and still attached to the graph.",
+    ),
+    "hinge_generator_loss": (
+        "With the hinge discriminator, the generator simply wants its fakes to score as high as "
+        "possible: no margin and no logarithm, so its gradient never vanishes.",
+        "L_G = - mean over the batch of D(G(z)), with (B,) logits in and a 0-D value out. Its "
+        "gradient with respect to each logit is -1 / B whatever the logit.",
+        "Average the fake logits over the batch and return the negative of that average, in the "
+        "logits' dtype and still attached to the graph.",
+    ),
     # ------------------------------------------------------------------ lab 05
     "block_mask": (
         "Training a repairer needs holes to fill: one square hole per image, at a random place "

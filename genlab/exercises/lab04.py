@@ -33,8 +33,9 @@ from torch import nn
 from .. import losses
 from .. import losses as _lib_losses
 from .. import losses as _mc_losses
-from ._core import Call, Item, Lab, Mistakes
+from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import CheckFailed, call, fail
+from .hints import HINTS
 from .scenarios import ref_gan_training_step, scenario_case, scenario_check
 
 # --------------------------------------------------------------------------- the two networks
@@ -410,8 +411,35 @@ def _ms_step(G, D, opt_g, opt_d, real, z, *, swap=False, detach=True, saturating
     return {'loss_d': loss_d.item(), 'loss_g': loss_g.item()}
 
 
+class _mp_GreyGenerator(_ms_Generator):
+    """A sigmoid squeezed into [0.5, 1]: "images in [0, 1]" on paper, but never black."""
+
+    def forward(self, z):
+        return 0.5 + 0.5 * torch.sigmoid(self.up(self.fc(z).reshape(len(z), self.width, 4, 4)))
+
+
+class _mp_ClampedGenerator(_ms_Generator):
+
+    def forward(self, z):
+        return super().forward(z).clamp(0.2, 1.0)
+
+
+class _mp_TanhDiscriminator(_ms_Discriminator):
+    """Bounded "logits": a tanh at the end keeps them in [-1, 1]."""
+
+    def forward(self, x):
+        return torch.tanh(super().forward(x))
+
+
+def _mp_tensor_losses(*a):
+    out = _ms_step(*a)
+    return {"loss_d": torch.tensor(out["loss_d"]), "loss_g": torch.tensor(out["loss_g"])}
+
+
 _MISTAKES: dict[str, Mistakes] = {
     'Generator': {
+        "check: never black (shifted sigmoid)": (_mp_GreyGenerator, "black|\\[0, 1\\]|range"),
+        "clamped output": (_mp_ClampedGenerator, None),
         "check: sigmoid": (lambda z_dim=32: _mc_Gen(z_dim, out='tanh'), "sigmoid"),
         "check: reshape": (lambda z_dim=32: _mc_Gen(z_dim, flat=True), "reshape"),
         "check: shape": (lambda z_dim=32: nn.Linear(z_dim, 256), "shape"),
@@ -425,6 +453,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: nn.Conv2d": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "nn.Conv2d"),
         "sigmoid output": (_ms_SigmoidDiscriminator, None),
         "(B, 1) logits": (_ms_KeepdimDiscriminator, None),
+        "check: tanh-bounded logits": (_mp_TanhDiscriminator, "-1, 1|unbounded"),
     },
     'gan_training_step': {
         "check: labels swapped": (_mc_with(swap=True), "labels swapped"),
@@ -440,7 +469,100 @@ _MISTAKES: dict[str, Mistakes] = {
         "G through the old D": (lambda *a: _ms_step(*a, old_d=True), None),
         "G not updated": (lambda *a: _ms_step(*a, g_update=False), None),
         "sum instead of mean": (lambda *a: _ms_step(*a, d_sum=True), None),
+        "returns tensors, not floats": (_mp_tensor_losses, "Python float"),
     },
+}
+
+
+# --------------------------------------------------------------------------- the stretch: hinge losses
+
+
+def hinge_discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """The reference: mean(relu(1 - D(real))) + mean(relu(1 + D(fake))), a 0-d tensor."""
+    return F.relu(1 - d_real_logits).mean() + F.relu(1 + d_fake_logits).mean()
+
+
+def hinge_generator_loss(d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """The reference: -mean(D(G(z))), a 0-d tensor."""
+    return -d_fake_logits.mean()
+
+
+def _logits(g: torch.Generator, b: int, kind: str, dtype=torch.float32) -> torch.Tensor:
+    """Logits of one batch: ``kind`` is "mixed" (around the margins) or an extreme like "+30"."""
+    if kind == "mixed":
+        return randn(g, b, scale=2.0).to(dtype)
+    size = float(kind)
+    return (size + randn(g, b, scale=0.5)).to(dtype)
+
+
+def _hinge_d_call(b: int, real: str, fake: str, dtype=torch.float32, b_fake: int | None = None):
+    return lambda g: Call([_logits(g, b, real, dtype), _logits(g, b_fake or b, fake, dtype)])
+
+
+def _hinge_g_call(b: int, fake: str, dtype=torch.float32):
+    return lambda g: Call([_logits(g, b, fake, dtype)])
+
+
+def _scalar_same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    got, want = out.get("out"), call.args[0].dtype
+    if got is not None and got.dim() != 0:
+        return f"a loss of shape {tuple(got.shape)}, expected one number (a 0-d tensor)"
+    if got is not None and got.dtype != want:
+        return f"{want} logits gave a {got.dtype} loss: the dtype must follow the input"
+    return None
+
+
+def _hinge_d_cases() -> list[Case]:
+    c = [Case("public-1", _hinge_d_call(8, "mixed", "mixed")),
+         Case("public-confident-right", _hinge_d_call(4, "30", "-30"), tags=("extreme",)),
+         Case("public-grad", _hinge_d_call(6, "mixed", "mixed"), options={"grad": [0, 1]}, tags=("gradients",)),
+         Case("public-unequal-batches", _hinge_d_call(4, "mixed", "mixed", b_fake=6), tags=("shape",)),
+         Case("public-float64", _hinge_d_call(3, "mixed", "mixed", torch.float64), tags=("device-dtype",))]
+    for i, (r, f) in enumerate((("-30", "30"), ("120", "-120"), ("-120", "120"), ("0.5", "-0.5"))):
+        c.append(Case(f"held-extreme-{i}", _hinge_d_call(5, r, f), public=False, tags=("extreme",)))
+    c += [Case("held-1", _hinge_d_call(16, "mixed", "mixed"), public=False),
+          Case("held-unequal-batches", _hinge_d_call(3, "mixed", "mixed", b_fake=7), public=False, tags=("shape",)),
+          Case("held-b1", _hinge_d_call(1, "mixed", "mixed"), public=False, tags=("shape",)),
+          Case("held-float64", _hinge_d_call(6, "mixed", "mixed", torch.float64), public=False,
+               tags=("device-dtype",)),
+          Case("held-grad", _hinge_d_call(5, "mixed", "mixed"), public=False, options={"grad": [0, 1]},
+               tags=("gradients",))]
+    return c
+
+
+def _hinge_g_cases() -> list[Case]:
+    return [Case("public-1", _hinge_g_call(8, "mixed")),
+            Case("public-confident-fooled", _hinge_g_call(4, "30"), tags=("extreme",)),
+            Case("public-grad", _hinge_g_call(6, "mixed"), options={"grad": [0]}, tags=("gradients",)),
+            Case("public-float64", _hinge_g_call(3, "mixed", torch.float64), tags=("device-dtype",)),
+            Case("held-extreme-wrong", _hinge_g_call(5, "-120"), public=False, tags=("extreme",)),
+            Case("held-extreme-right", _hinge_g_call(5, "120"), public=False, tags=("extreme",)),
+            Case("held-1", _hinge_g_call(16, "mixed"), public=False),
+            Case("held-b1", _hinge_g_call(1, "mixed"), public=False, tags=("shape",)),
+            Case("held-float64", _hinge_g_call(6, "mixed", torch.float64), public=False, tags=("device-dtype",)),
+            Case("held-grad", _hinge_g_call(5, "mixed"), public=False, options={"grad": [0]}, tags=("gradients",))]
+
+
+def _mp_hinge_linear(r, f):
+    return (1 - r).mean() + (1 + f).mean()
+
+
+_MISTAKES["hinge_discriminator_loss"] = {
+    "no hinge (linear)": (_mp_hinge_linear, "extreme|values differ"),
+    "margins swapped": (lambda r, f: F.relu(1 + r).mean() + F.relu(1 - f).mean(), "values differ"),
+    "hinge of the mean": (lambda r, f: F.relu(1 - r.mean()) + F.relu(1 + f.mean()), "values differ"),
+    "sum instead of mean": (lambda r, f: F.relu(1 - r).sum() + F.relu(1 + f).sum(), "values differ"),
+    "one mean over both batches": (lambda r, f: torch.cat([F.relu(1 - r), F.relu(1 + f)]).mean() * 2, "values differ"),
+    "graph cut with .item()": (lambda r, f: torch.tensor(hinge_discriminator_loss(r, f).item()), "graph|gradient"),
+    "computed in float32": (lambda r, f: hinge_discriminator_loss(r.float(), f.float()), "dtype"),
+    "squeezed to a Python number": (lambda r, f: hinge_discriminator_loss(r, f).reshape(1), "shape"),
+}
+_MISTAKES["hinge_generator_loss"] = {
+    "hinged generator loss": (lambda f: F.relu(1 - f).mean(), "values differ"),
+    "wrong sign": (lambda f: f.mean(), "values differ"),
+    "sum instead of mean": (lambda f: -f.sum(), "values differ"),
+    "graph cut with .item()": (lambda f: torch.tensor(-f.mean().item()), "graph|gradient"),
+    "computed in float32": (lambda f: -f.float().mean(), "dtype"),
 }
 
 
@@ -474,6 +596,10 @@ def _check_generator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     losses = out.get("losses")
     if losses is None or not bool(torch.isfinite(losses).all()) or not bool(losses[-1] < losses[0]):
         return "a few Adam steps did not reduce a loss: the generator does not train"
+    dark = out.get("darkest_after_black")
+    if dark is not None and float(dark.min()) > 0.1:
+        return (f"trained towards black images, the darkest pixel stays at {float(dark.min()):.3g}: the output "
+                "must be able to reach 0 (the data's black background); no shift or clamp after the sigmoid")
     return None
 
 
@@ -493,6 +619,9 @@ def _check_discriminator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG
     lo, hi = out["range"].tolist()
     if lo >= 0 and hi <= 1:
         return "the outputs stay in [0, 1] even when trained towards large logits: return logits, no sigmoid"
+    if max(abs(lo), abs(hi)) <= 1.05:
+        return ("the outputs stay in [-1, 1] even when trained towards logits of about +-3: logits are "
+                "unbounded, so nothing (no tanh, no clamp) may squash the last layer")
     return None
 
 
@@ -506,6 +635,7 @@ _STEP_MESSAGES = {
                  "-log D(G(z)) through the updated D (saturating loss? not updated? old D?)",
     "loss_d": "the returned loss_d is not D's loss before its step",
     "loss_g": "the returned loss_g is not G's non-saturating loss",
+    "losses_are_floats": "loss_d and loss_g must be plain Python floats (a tensor keeps its graph alive)",
 }
 
 LAB = Lab(
@@ -519,7 +649,8 @@ LAB = Lab(
                    scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
             expected="an nn.Module Generator(z_dim, width): z (B, z_dim) -> images (B, 1, 16, 16) in [0, 1], "
                      "with transposed convolutions, trainable.",
-            hint="reshape z to (B, z_dim, 1, 1); ConvTranspose2d 1 -> 4 -> 8 -> 16; end with torch.sigmoid.",
+            hint='the codes are a 1 x 1 image with z_dim channels; genlab.hint("Generator", 2).',
+            hints=HINTS["Generator"],
         ),
         Item(
             name="Discriminator", diagnose=_diagnose_Discriminator, mistakes=_MISTAKES['Discriminator'], points=3, also_forbidden=_FORBID_D,
@@ -528,7 +659,8 @@ LAB = Lab(
                    scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
             expected="an nn.Module Discriminator(width): images (B, 1, 16, 16) -> logits (B,), with strided "
                      "convolutions, no sigmoid, trainable.",
-            hint="Conv2d 16 -> 8 -> 4 -> 1 with LeakyReLU; flatten the (B, 1, 1, 1) output with .view(-1).",
+            hint='one unbounded number per image; genlab.hint("Discriminator", 2).',
+            hints=HINTS["Discriminator"],
         ),
         Item(
             name="gan_training_step", diagnose=_diagnose_gan_training_step, mistakes=_MISTAKES['gan_training_step'], points=4,
@@ -540,7 +672,23 @@ LAB = Lab(
                    scenario_case("held-1", "gan_step", [5, 6], public=False)],
             expected="one D step (real -> 1, detached fakes -> 0), then one G step through the updated D with "
                      "the non-saturating loss; returns {'loss_d': float, 'loss_g': float}.",
-            hint="D(fake.detach()) in the D step; in the G step BCE(D(fake), ones); zero_grad before each backward.",
+            hint='which update may reach which network, and in what order? genlab.hint("gan_training_step", 2).',
+            hints=HINTS["gan_training_step"],
+        ),
+        Item(
+            name="hinge_discriminator_loss", mistakes=_MISTAKES["hinge_discriminator_loss"], points=2,
+            reference="genlab.exercises.lab04.hinge_discriminator_loss", check=_scalar_same_dtype,
+            cases=_hinge_d_cases(), hints=HINTS["hinge_discriminator_loss"],
+            expected="mean(relu(1 - D(real))) + mean(relu(1 + D(fake))): each batch averaged on its own, a 0-d "
+                     "tensor in the logits' dtype, differentiable in both.",
+            hint='what does a real image with a logit far above the margin cost? genlab.hint("hinge_discriminator_loss", 2).',
+        ),
+        Item(
+            name="hinge_generator_loss", mistakes=_MISTAKES["hinge_generator_loss"], points=1,
+            reference="genlab.exercises.lab04.hinge_generator_loss", check=_scalar_same_dtype,
+            cases=_hinge_g_cases(), hints=HINTS["hinge_generator_loss"],
+            expected="-mean(D(G(z))): a 0-d tensor in the logits' dtype, no margin, differentiable.",
+            hint='does the generator stop at the margin? genlab.hint("hinge_generator_loss", 2).',
         ),
     ],
 )
