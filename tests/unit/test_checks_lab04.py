@@ -68,7 +68,11 @@ def test_stretch_hinge_losses_pass_on_the_reference_and_name_extreme_mistakes(ca
     import pytest
     import torch.nn.functional as F
 
-    from genlab.checks import CheckFailed, check_hinge_discriminator_loss, check_hinge_generator_loss
+    from genlab.checks import (
+        CheckFailed,
+        check_hinge_discriminator_loss,
+        check_hinge_generator_loss,
+    )
     from genlab.exercises.lab04 import hinge_discriminator_loss, hinge_generator_loss
 
     assert check_hinge_discriminator_loss(hinge_discriminator_loss)
