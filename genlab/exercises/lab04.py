@@ -71,7 +71,7 @@ def _diagnose_Generator(cls) -> str | None:  # noqa: N802 (named after the grade
         if float(value.min()) < 0 or float(value.max()) > 1:
             fail(name, "images in [0, 1] (the data's range)",
                  f"range [{float(value.min()):.3g}, {float(value.max()):.3g}]",
-                 "end with torch.sigmoid (tanh gives [-1, 1]; the course's images are in [0, 1]).")
+                 "the last squashing function must map to [0, 1] (a sigmoid), not [-1, 1] (a tanh); genlab.hint(\"Generator\", 2).")
         if float(value.std(dim=0).max()) < 1e-6:
             fail(name, "different images for different z", "the same image for every z",
                  "the output must depend on z: feed z through the network.")
@@ -100,7 +100,7 @@ def _diagnose_Discriminator(cls) -> str | None:  # noqa: N802 (named after the g
     if not isinstance(out, torch.Tensor):
         fail(name, "a tensor of logits", type(out).__name__)
     if tuple(out.shape) != (6,):
-        hint = ("flatten the last (B, 1) or (B, 1, 1, 1) output to (B,): .view(-1) or .flatten()."
+        hint = ("one logit per image: flatten the last (B, 1) or (B, 1, 1, 1) output to (B,); genlab.hint(\"Discriminator\", 2)."
                 if out.numel() == 6 else "the last layer must give one logit per image.")
         fail(name, "logits of shape (6,) for 6 images", f"shape {tuple(out.shape)}", hint)
     if not torch.isfinite(out).all():
@@ -222,47 +222,47 @@ def _diagnose_gan_training_step(fn) -> str | None:
                 raise
         if leak["grad"]:
             fail(name, "the D update to leave G's gradients alone", "D's loss put gradients into G's parameters",
-                 "detach the fakes for the D step: D(fake.detach()). Otherwise D's loss backpropagates into G.")
+                 "detach the fakes for the D step, otherwise D's loss backpropagates into G; genlab.hint(\"gan_training_step\", 2).")
         if leak["moved"]:
             fail(name, "G unchanged by the D update", "G's parameters changed before/while D stepped",
-                 "update D first (opt_d.step()), then G; and give opt_d only D's parameters.")
+                 "update D first, then G, each optimiser holding only its own network's parameters; genlab.hint(\"gan_training_step\", 3).")
         if events.count("d") != 1 or events.count("g") != 1:
             fail(name, "one opt_d.step() and one opt_g.step() per call, D first",
-                 f"steps in this order: {events}", "call opt_d.step() once for D, then opt_g.step() once for G.")
+                 f"steps in this order: {events}", "step D's optimiser once, then G's once; genlab.hint(\"gan_training_step\", 3).")
     out = outs[0]
     if not isinstance(out, dict) or not {"loss_d", "loss_g"} <= set(out):
         fail(name, 'a dict with keys "loss_d" and "loss_g"',
              f"{type(out).__name__}{' with keys ' + str(sorted(out)) if isinstance(out, dict) else ''}",
-             'return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}.')
+             'return a dictionary of the two loss values; genlab.hint("gan_training_step", 3).')
     for key in ("loss_d", "loss_g"):
         if not isinstance(out[key], numbers.Real):
             fail(name, f"{key} as a Python float", type(out[key]).__name__,
-                 "return loss.item(): a float, so the caller keeps no graph alive.")
+                 "return plain numbers, so the caller keeps no graph alive; genlab.hint(\"gan_training_step\", 2).")
 
     G_ref, D_ref, ref_outs = _run(_variant_step)
     if torch.equal(_params(G), g_start):
         fail(name, "G's parameters to change", "G unchanged after two steps",
-             "G must be updated through D: compute D(G(z)) without detaching, generator_loss, "
-             "backward, opt_g.step().")
+             "G must be updated through D: its loss must stay attached to G's graph; "
+             "genlab.hint(\"gan_training_step\", 3).")
     d_ok, g_ok = _same(_params(D), _params(D_ref)), _same(_params(G), _params(G_ref))
     if not (d_ok and g_ok):
         # name the classic mistakes first: each also moves the other network on the second step
         G_swap, D_swap, _ = _run(_variant_step, swap=True)
         if _same(_params(D), _params(D_swap)):
             fail(name, "D trained with real -> 1 and fake -> 0", "D trained with the labels swapped",
-                 "discriminator_loss(D(real), D(fake.detach())): real logits first.")
+                 "real images are labelled 1, fakes 0; genlab.hint(\"gan_training_step\", 2).")
         G_sat, D_sat, _ = _run(_variant_step, saturating=True)
         if _same(_params(G), _params(G_sat)) and _same(_params(D), _params(D_sat)):
             fail(name, "G trained with the non-saturating loss", "the saturating loss log(1 - D(G(z)))",
-                 "use generator_loss(d_fake_logits, non_saturating=True).")
+                 "G maximises log D(G(z)) rather than minimising log(1 - D(G(z))); genlab.hint(\"gan_training_step\", 2).")
     if not d_ok:
-        fail(name, "D's parameters after one SGD step on discriminator_loss(D(real), D(fake.detach()))",
-             "different parameters", "zero D's gradients before its backward (opt_d.zero_grad()), use "
-             "the mean losses of genlab.losses and step D once.")
+        fail(name, "D's parameters after one SGD step on D's mean BCE loss (real -> 1, detached fakes -> 0)",
+             "different parameters", "zero D's gradients before its backward, average the losses over "
+             'the batch and step D once; genlab.hint("gan_training_step", 3).')
     if not g_ok:
-        fail(name, "G's parameters after one SGD step on generator_loss(D(G(z))) through the updated D",
-             "different parameters", "zero G's gradients before its backward (opt_g.zero_grad()), compute "
-             "G's loss with D(fake) after opt_d.step(), and step G once.")
+        fail(name, "G's parameters after one SGD step on the non-saturating loss through the updated D",
+             "different parameters", "zero G's gradients before its backward, score the fakes with D "
+             'after its update, and step G once; genlab.hint("gan_training_step", 3).')
     for key in ("loss_d", "loss_g"):
         got, want = float(out[key]), ref_outs[0][key]
         if abs(got - want) > 1e-4 * max(1.0, abs(want)):
@@ -588,7 +588,7 @@ def _check_generator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         return f"Generator(z_dim={z_dim}) on z of shape ({batch}, {z_dim}) gave {shape}, expected ({batch}, 1, 16, 16)"
     lo, hi = out["range"].tolist()
     if lo < 0 or hi > 1:
-        return f"images in [{lo:.3g}, {hi:.3g}], expected [0, 1]: end with torch.sigmoid (not tanh, not nothing)"
+        return f"images in [{lo:.3g}, {hi:.3g}], expected [0, 1]: end with a squashing function onto [0, 1]"
     if not int(out.get("depends_on_z", torch.tensor(0))):
         return "the images do not depend on z"
     if int(out.get("n_conv_transpose", torch.tensor(0))) < 1:
@@ -610,7 +610,7 @@ def _check_discriminator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG
         return why
     shape = tuple(out["shape"].tolist()) if "shape" in out else None
     if shape != (batch,):
-        return f"images ({batch}, 1, 16, 16) gave logits of shape {shape}, expected ({batch},): flatten with .view(-1)"
+        return f"images ({batch}, 1, 16, 16) gave logits of shape {shape}, expected ({batch},): flatten to one logit per image"
     if int(out.get("n_conv", torch.tensor(0))) < 1:
         return "no Conv2d layer: a DCGAN discriminator downsamples with strided convolutions"
     losses = out.get("losses")
@@ -626,9 +626,9 @@ def _check_discriminator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG
 
 
 _STEP_MESSAGES = {
-    "d_step_leaks_into_G": "D's loss put gradients into G: detach the fakes for the D step, D(fake.detach())",
+    "d_step_leaks_into_G": "D's loss put gradients into G: detach the fakes for the D step",
     "G_moved_by_D_step": "G's weights changed before or during the D step: update D first, with opt_d only",
-    "one_D_step_then_one_G_step": "expected exactly one opt_d.step() then one opt_g.step() per call",
+    "one_D_step_then_one_G_step": "expected exactly one step of D's optimiser, then one of G's, per call",
     "D_weights": "D's weights after the step differ from one SGD step on BCE(D(real), 1) + BCE(D(fake), 0) "
                  "(labels swapped? sum instead of mean?)",
     "G_weights": "G's weights after the step differ from one step on the non-saturating loss "

@@ -40,7 +40,7 @@ def _diagnose_block_mask(fn) -> str | None:
     batch, size, hole = 64, 12, 4
     m = expect_tensor(name, call(name, fn, batch, size, hole, generator=_gen(0)), (batch, 1, size, size))
     if not m.is_floating_point():
-        fail(name, "a float mask (0.0 / 1.0)", f"dtype {m.dtype}", "convert with .float() so it can multiply images")
+        fail(name, "a float mask (0.0 / 1.0)", f"dtype {m.dtype}", "a mask of floats can multiply images; genlab.hint(\"block_mask\", 3)")
     if not bool(((m == 0) | (m == 1)).all()):
         fail(name, "values in {0, 1}", f"values such as {sorted(set(m.unique().tolist()))[:5]}")
     counts = m.flatten(1).sum(1)
@@ -53,17 +53,17 @@ def _diagnose_block_mask(fn) -> str | None:
         fail(name, f"exactly hole*hole = {hole * hole} missing pixels in every image",
              f"images with {bad} missing pixels",
              "either the square has the wrong side, or it is cut off by the image border: "
-             "a square fully inside needs a top-left corner in 0..size-hole.")
+             "a square fully inside needs a top-left corner in 0..size-hole; genlab.hint(\"block_mask\", 2).")
     # The ones must form one hole x hole square: rows and columns touched = hole each.
     rows_hit = (m[:, 0].sum(2) > 0).sum(1)
     cols_hit = (m[:, 0].sum(1) > 0).sum(1)
     if not bool(((rows_hit == hole) & (cols_hit == hole)).all()):
         fail(name, f"one {hole}x{hole} square per image", "the missing pixels do not form one square",
-             "set mask[b, 0, top:top+hole, left:left+hole] = 1 for one corner (top, left) per image.")
+             "one corner (top, left) per image, and the hole x hole pixels from it; genlab.hint(\"block_mask\", 2).")
     again = call(name, fn, batch, size, hole, generator=_gen(0))
     if not torch.equal(expect_tensor(name, again, (batch, 1, size, size)), m):
         fail(name, "the same masks for the same seeded generator", "different masks on a second call",
-             "draw every random number from `generator` (torch.randint(..., generator=generator)).")
+             "draw every random number from the generator you are given; genlab.hint(\"block_mask\", 1).")
     other = call(name, fn, batch, size, hole, generator=_gen(1))
     if torch.equal(expect_tensor(name, other, (batch, 1, size, size)), m):
         fail(name, "different masks for differently seeded generators", "identical masks for seeds 0 and 1",
@@ -138,7 +138,7 @@ def _diagnose_masked_mse(fn) -> str | None:
     want = _ref_masked_mse(x_hat, x, mask)
     if torch.allclose(out.detach(), (x_hat - x).pow(2).mean(), rtol=1e-4):
         fail(name, f"{want.item():.4f} (mean over the hole pixels only)", f"{out.item():.4f}",
-             "this is the mean over ALL pixels: the known pixels dilute the loss. Divide by mask.sum().")
+             "this is the mean over ALL pixels: the known pixels dilute the loss. Divide by the number of hole pixels; genlab.hint(\"masked_mse\", 2).")
     if torch.allclose(out.detach(), ((x_hat - x).pow(2) * mask).mean(), rtol=1e-4):
         fail(name, f"{want.item():.4f}", f"{out.item():.4f}",
              "you zeroed the known pixels but still divided by the number of ALL pixels.")
@@ -158,18 +158,18 @@ def _diagnose_masked_mse(fn) -> str | None:
                  "only the hole may contribute to the loss.")
     else:
         fail(name, "a differentiable loss", "a tensor without gradient",
-             "do not call .item(), .detach() or torch.no_grad(): the loss must train the model.")
+             "the loss must train the model: no conversion to a number, no detaching, no gradient-free block; genlab.hint(\"masked_mse\", 3).")
     # RGB images with a one-channel mask: each hole pixel counts once per channel.
     xr, xr_hat = torch.rand(2, 3, 5, 5, generator=g), torch.rand(2, 3, 5, 5, generator=g)
     mr = (torch.rand(2, 1, 5, 5, generator=g) < 0.5).float()
     out = expect_tensor(name, call(name, fn, xr_hat, xr, mr), ())
     expect_close(name, out.detach(), _ref_masked_mse(xr_hat, xr, mr),
                  "with RGB images and a (B, 1, H, W) mask, expand the mask to the image's shape "
-                 "(mask.expand_as(x)) before counting hole pixels.")
+                 "before counting hole pixels; genlab.hint(\"masked_mse\", 2).")
     empty = call(name, fn, x_hat, x, torch.zeros_like(mask))
     if not isinstance(empty, torch.Tensor) or empty.numel() != 1 or float(empty) != 0.0:
         fail(name, "0 for a batch without holes", f"{empty}",
-             "clamp the count of hole pixels to at least 1 (mask.sum().clamp_min(1)).")
+             "clamp the count of hole pixels to at least 1, so an empty hole gives 0; genlab.hint(\"masked_mse\", 2).")
     return None
 
 
@@ -188,7 +188,7 @@ def _diagnose_composite(fn) -> str | None:
              "the known pixels were overwritten by the model: keep x where mask = 0.")
     if not torch.allclose(out[known], x[known]):
         fail(name, "known pixels (mask 0) equal to x", "known pixels changed",
-             "known pixels overwritten: mask = 1 is the hole; use x_hat * mask + x * (1 - mask).")
+             "known pixels overwritten: mask = 1 is the hole, the rest comes from x; genlab.hint(\"composite\", 2).")
     if not torch.allclose(out[hole], x_hat[hole]):
         fail(name, "hole pixels (mask 1) equal to x_hat", "other values in the hole",
              "the hole must take the model's prediction.")
