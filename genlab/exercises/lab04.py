@@ -543,6 +543,13 @@ def _hinge_g_cases() -> list[Case]:
             Case("held-grad", _hinge_g_call(5, "mixed"), public=False, options={"grad": [0]}, tags=("gradients",))]
 
 
+def _probe(name: str, *args: torch.Tensor):
+    """A first call through the student-check wrapper: an unimplemented stub reads as such."""
+    def diagnose(fn) -> None:
+        call(name, fn, *(a.clone() for a in args))
+    return diagnose
+
+
 def _mp_hinge_linear(r, f):
     return (1 - r).mean() + (1 + f).mean()
 
@@ -676,7 +683,9 @@ LAB = Lab(
             hints=HINTS["gan_training_step"],
         ),
         Item(
-            name="hinge_discriminator_loss", mistakes=_MISTAKES["hinge_discriminator_loss"], points=2,
+            name="hinge_discriminator_loss",
+            diagnose=_probe("hinge_discriminator_loss", torch.tensor([2.0, -0.5]), torch.tensor([-3.0, 0.5])),
+            mistakes=_MISTAKES["hinge_discriminator_loss"], points=2,
             reference="genlab.exercises.lab04.hinge_discriminator_loss", check=_scalar_same_dtype,
             cases=_hinge_d_cases(), hints=HINTS["hinge_discriminator_loss"],
             expected="mean(relu(1 - D(real))) + mean(relu(1 + D(fake))): each batch averaged on its own, a 0-d "
@@ -684,7 +693,8 @@ LAB = Lab(
             hint='what does a real image with a logit far above the margin cost? genlab.hint("hinge_discriminator_loss", 2).',
         ),
         Item(
-            name="hinge_generator_loss", mistakes=_MISTAKES["hinge_generator_loss"], points=1,
+            name="hinge_generator_loss", diagnose=_probe("hinge_generator_loss", torch.tensor([2.0, -0.5])),
+            mistakes=_MISTAKES["hinge_generator_loss"], points=1,
             reference="genlab.exercises.lab04.hinge_generator_loss", check=_scalar_same_dtype,
             cases=_hinge_g_cases(), hints=HINTS["hinge_generator_loss"],
             expected="-mean(D(G(z))): a 0-d tensor in the logits' dtype, no margin, differentiable.",

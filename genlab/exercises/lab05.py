@@ -437,6 +437,13 @@ def _check_design(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     return None
 
 
+def _diagnose_design(fn) -> None:
+    """A first call through the student-check wrapper: an unimplemented stub reads as such."""
+    g = _gen(0)
+    x = torch.rand(2, 1, 4, 4, generator=g)
+    call("masked_l1_plus_edges", fn, torch.rand(2, 1, 4, 4, generator=g), x, _rect_mask(g, 2, 4, 4))
+
+
 def _mp_design_all_pixels(x_hat, x, mask):
     return (x_hat - x).abs().mean()
 
@@ -654,7 +661,7 @@ LAB = Lab(
             hint='which of the two images may the hole come from? genlab.hint("composite", 2).',
         ),
         Item(
-            name="masked_l1_plus_edges", mistakes=_MISTAKES["masked_l1_plus_edges"], points=3,
+            name="masked_l1_plus_edges", diagnose=_diagnose_design, mistakes=_MISTAKES["masked_l1_plus_edges"], points=3,
             compare="custom", check=_check_design, hints=HINTS["masked_l1_plus_edges"],
             cases=[
                 Case("public-wrong-fill", _design_call(2, 1, 8, 8, "random"), options={"grad": [0]},
