@@ -24,6 +24,7 @@ Contracts (the lab's exercise cells and the autograder use the same):
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 
 import torch
@@ -645,6 +646,11 @@ _STEP_MESSAGES = {
     "losses_are_floats": "loss_d and loss_g must be plain Python floats (a tensor keeps its graph alive)",
 }
 
+def _tagged(cases: list[Case], tags: tuple[str, ...]) -> list[Case]:
+    """Scenario cases tagged with the properties their observations cover."""
+    return [dataclasses.replace(c, tags=tags) for c in cases]
+
+
 LAB = Lab(
     lab="04_gans_on_images",
     title="GANs on images",
@@ -652,8 +658,9 @@ LAB = Lab(
         Item(
             name="Generator", diagnose=_diagnose_Generator, mistakes=_MISTAKES['Generator'], points=3, also_forbidden=_FORBID_G,
             compare="custom", check=_check_generator,
-            cases=[scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
-                   scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
+            cases=_tagged([scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
+                           scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
+                          ("behaviour", "shape", "activations", "gradients")),
             expected="an nn.Module Generator(z_dim, width): z (B, z_dim) -> images (B, 1, 16, 16) in [0, 1], "
                      "with transposed convolutions, trainable.",
             hint='the codes are a 1 x 1 image with z_dim channels; genlab.hint("Generator", 2).',
@@ -662,8 +669,9 @@ LAB = Lab(
         Item(
             name="Discriminator", diagnose=_diagnose_Discriminator, mistakes=_MISTAKES['Discriminator'], points=3, also_forbidden=_FORBID_D,
             compare="custom", check=_check_discriminator,
-            cases=[scenario_case("public-1", "dcgan_discriminator", [0, 6]),
-                   scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
+            cases=_tagged([scenario_case("public-1", "dcgan_discriminator", [0, 6]),
+                           scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
+                          ("behaviour", "shape", "activations", "gradients")),
             expected="an nn.Module Discriminator(width): images (B, 1, 16, 16) -> logits (B,), with strided "
                      "convolutions, no sigmoid, trainable.",
             hint='one unbounded number per image; genlab.hint("Discriminator", 2).',
@@ -675,8 +683,9 @@ LAB = Lab(
             compare="custom",
             protected=("genlab.exercises.scenarios.ref_gan_training_step",),
             check=scenario_check("gan_step", ref_gan_training_step, _STEP_MESSAGES, rtol=1e-4, atol=1e-5),
-            cases=[scenario_case("public-1", "gan_step", [0, 8]),
-                   scenario_case("held-1", "gan_step", [5, 6], public=False)],
+            cases=_tagged([scenario_case("public-1", "gan_step", [0, 8]),
+                           scenario_case("held-1", "gan_step", [5, 6], public=False)],
+                          ("behaviour", "gradients", "side-effects", "value")),
             expected="one D step (real -> 1, detached fakes -> 0), then one G step through the updated D with "
                      "the non-saturating loss; returns {'loss_d': float, 'loss_g': float}.",
             hint='which update may reach which network, and in what order? genlab.hint("gan_training_step", 2).',

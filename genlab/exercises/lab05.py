@@ -610,7 +610,7 @@ LAB = Lab(
                 Case("public-fill", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)], {"fill": 0.5})),
                 Case("public-float16", _images(1, 2, 3, 4, 5, torch.float16), tags=("device-dtype",)),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), _mask(g, 3, 8)], {"fill": 1.0}),
-                     public=False, tags=("shape",)),
+                     public=False, tags=("shape", "side-effects")),
                 Case("held-h-ne-w", _images(1, 3, 1, 5, 9, with_fill=True), public=False, tags=("shape",)),
                 Case("held-b1", _images(1, 1, 3, 6, 4), public=False, tags=("shape",)),
                 Case("held-float64", _images(1, 2, 1, 6, 6, torch.float64, True), public=False,

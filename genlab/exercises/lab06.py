@@ -18,6 +18,8 @@ a comparison of values catches it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -468,8 +470,9 @@ LAB = Lab(
             name="CRNN", diagnose=_diagnose_CRNN, mistakes=_MISTAKES['CRNN'], points=4,
             also_forbidden=("genlab.models.crnn.CRNNRepairer",),
             compare="custom", check=_check_crnn,
-            cases=[scenario_case("public-1", "crnn", [0, 2, 12, 16]),
-                   scenario_case("held-1", "crnn", [3, 2, 14, 10], public=False)],
+            cases=[dataclasses.replace(c, tags=("behaviour", "shape", "activations", "gradients", "side-effects"))
+                   for c in (scenario_case("public-1", "crnn", [0, 2, 12, 16]),
+                             scenario_case("held-1", "crnn", [3, 2, 14, 10], public=False))],
             expected="forward(x_masked, mask): encoder on [x_masked, mask], row GRU then column GRU (residual), "
                      "decoder, sigmoid, composite; output (B, C, H, W), known pixels equal x_masked.",
             hint='columns are the rows of the map with its two spatial axes swapped; genlab.hint("CRNN", 3).',
