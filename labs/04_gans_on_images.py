@@ -64,6 +64,7 @@ device = session.device
 # | `ConvTranspose2d(w, 1, 4, stride=2, padding=1)`, then sigmoid | `(B, 1, 16, 16)` in `[0, 1]` |
 #
 # Store `z_dim` as `self.z_dim`. (Layers followed by BatchNorm need no bias: BatchNorm's shift replaces it.)
+# The output must be able to reach both ends of `[0, 1]`: the digits' background is black (0).
 
 # %% tags=["exercise"]
 class Generator(nn.Module):
@@ -92,7 +93,8 @@ checks.check_Generator(Generator)
 # | `Conv2d(w, 2w, 4, stride=2, padding=1)` + BatchNorm + LeakyReLU(0.2) | `(B, 2w, 4, 4)` |
 # | `Conv2d(2w, 1, 4)` | `(B, 1, 1, 1)` -> flatten to logits `(B,)` |
 #
-# No sigmoid at the end: the losses use BCE-with-logits.
+# No sigmoid at the end: the losses use BCE-with-logits. Logits are unbounded (nothing such as a
+# tanh may keep them inside [-1, 1]).
 
 # %% tags=["exercise"]
 class Discriminator(nn.Module):
@@ -136,6 +138,37 @@ def gan_training_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, 
 
 # %%
 checks.check_gan_training_step(gan_training_step)
+
+# %% [markdown]
+# ## Stretch: the hinge losses
+#
+# Since Lim & Ye (2017) and Miyato et al. (2018), many GANs train with the *hinge* losses instead of BCE:
+#
+# $$ \mathcal L_D = \mathbb E_x\big[\max(0,\, 1 - D(x))\big] + \mathbb E_z\big[\max(0,\, 1 + D(G(z)))\big],
+#    \qquad \mathcal L_G = -\,\mathbb E_z\big[D(G(z))\big]. $$
+#
+# Write `hinge_discriminator_loss(d_real_logits, d_fake_logits)` and
+# `hinge_generator_loss(d_fake_logits)`. Contract: `(B,)` logits in (the real and fake batches
+# may differ in size, each expectation is the mean over its own batch), a 0-d tensor out in the
+# logits' dtype, differentiable with respect to every input; correct for any logits, including
+# confident ones of +-30 or +-120, right or wrong.
+
+# %% tags=["exercise"]
+def hinge_discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """The hinge loss of the discriminator: real logits pushed above +1, fake logits below -1."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Implement hinge_discriminator_loss; genlab.hint("hinge_discriminator_loss") gives a hint in three steps.')
+
+
+def hinge_generator_loss(d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """The hinge-GAN generator loss: minus the mean logit of the fakes."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Implement hinge_generator_loss; genlab.hint("hinge_generator_loss") gives a hint in three steps.')
+
+
+# %%
+checks.check_hinge_discriminator_loss(hinge_discriminator_loss)
+checks.check_hinge_generator_loss(hinge_generator_loss)
 
 # %% [markdown]
 # ## Train your DCGAN
@@ -229,3 +262,5 @@ answer("q4", ...)
 # * Radford, A., Metz, L. & Chintala, S. (2016). Unsupervised representation learning with deep convolutional generative adversarial networks. *ICLR 2016*. (The DCGAN architecture and Adam settings.)
 # * Ioffe, S. & Szegedy, C. (2015). Batch normalization. *ICML 2015*. (BatchNorm in G and D.)
 # * Heusel, M. et al. (2017). GANs trained by a two time-scale update rule converge to a local Nash equilibrium. *NeurIPS 2017*. (The Frechet distance of the evaluation.)
+# * Lim, J. H. & Ye, J. C. (2017). Geometric GAN. arXiv:1705.02894. (The hinge losses of the stretch exercise.)
+# * Miyato, T. et al. (2018). Spectral normalization for generative adversarial networks. *ICLR 2018*. (Hinge losses in a DCGAN-style model.)

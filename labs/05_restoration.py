@@ -59,7 +59,9 @@ device = session.device
 # Write `block_mask(batch, size, hole, generator=None)` returning a float tensor
 # `(batch, 1, size, size)` with one `hole x hole` square of ones per image, at a random
 # position drawn **per image**, always **fully inside** the image. Draw every random
-# number from `generator` (so the same seeded generator gives the same masks).
+# number from `generator` (so the same seeded generator gives the same masks, whatever the
+# global seed); without one, the masks are fresh on every call. The top-left corner is uniform
+# over all legal positions (the grader checks the distribution over many masks).
 
 # %% tags=["exercise"]
 def block_mask(batch: int, size: int, hole: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -76,7 +78,8 @@ checks.check_block_mask(block_mask)
 #
 # `apply_mask(x, mask, fill=0.0)` returns the corrupted image
 # $\tilde x = x \odot (1 - m) + f\,m$: the known pixels unchanged, the hole set to `fill`.
-# Do not modify `x` in place.
+# Do not modify `x` in place; the result has `x`'s shape and dtype (float16 or float64 in, the
+# same out), for one image or many, square or not.
 
 # %% tags=["exercise"]
 def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
@@ -94,7 +97,8 @@ checks.check_apply_mask(apply_mask)
 # $$ \mathcal L = \frac{\sum_{n,c,h,w} m_{nchw}(\hat x_{nchw} - x_{nchw})^2}{\sum_{n,c,h,w} m_{nchw}} $$
 #
 # pooled over the whole batch, with the mask expanded to the image's channels (each hole
-# pixel counts once per channel). A batch without any hole gives 0, not NaN.
+# pixel counts once per channel). A batch without any hole gives 0, not NaN. The loss is a 0-d
+# tensor in the inputs' dtype, differentiable with respect to `x_hat`, and leaves its inputs unchanged.
 
 # %% tags=["exercise"]
 def masked_mse(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -110,7 +114,8 @@ checks.check_masked_mse(masked_mse)
 # ## Exercise 4: keep what you know
 #
 # The network predicts every pixel, but the known pixels are known: `composite(x_hat, x, mask)`
-# takes the hole from `x_hat` and everything else from `x`.
+# takes the hole from `x_hat` and everything else from `x`, in the inputs' dtype, without
+# modifying them; the gradient reaches `x_hat` only through the hole.
 
 # %% tags=["exercise"]
 def composite(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -121,6 +126,32 @@ def composite(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch
 
 # %%
 checks.check_composite(composite)
+
+# %% [markdown]
+# ## Stretch: a loss of your own design
+#
+# The squared error over the hole is blind to structure: a blurry fill whose edges do not
+# continue the strokes around the hole costs little. Design your own inpainting loss
+# `masked_l1_plus_edges(x_hat, x, mask)`, for example an L1 error over the hole plus a term on
+# how the fill's horizontal and vertical differences match the original's. The grader does not
+# compare it with a formula; it checks the properties any sensible inpainting loss has:
+#
+# * a 0-d tensor in the inputs' dtype; **0 for a perfect fill** of the hole, whatever the known
+#   pixels of `x_hat` hold, and 0 (not NaN) for an empty hole; positive for a wrong fill;
+# * it **ignores the known pixels** of `x_hat`: none of them gets a gradient, not even through a
+#   difference with a neighbour in the hole; the hole pixels do;
+# * **scale-sensible**: a mean over the hole, not a sum, so its size does not grow with the
+#   image or the batch (for errors of at most e in the hole it stays well below 50 e).
+
+# %% tags=["exercise"]
+def masked_l1_plus_edges(x_hat: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A scalar inpainting loss of your design: zero on a perfect fill, blind to the known pixels."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Implement masked_l1_plus_edges; genlab.hint("masked_l1_plus_edges") gives a hint in three steps.')
+
+
+# %%
+checks.check_masked_l1_plus_edges(masked_l1_plus_edges)
 
 # %% [markdown]
 # ## Train a convolutional repairer with your pieces

@@ -96,6 +96,44 @@ def sequences_to_rows(seq: torch.Tensor, batch: int, height: int) -> torch.Tenso
 checks.check_sequences_to_rows(sequences_to_rows)
 
 # %% [markdown]
+# ## Stretch: the column sweep, directly
+#
+# The CRNN below reads columns by swapping the two spatial axes and reusing your row functions.
+# Write the column reading directly instead, with no scaffolding:
+#
+# * `cols_to_sequences(feat)`: `(B, C, H, W) -> (B*W, H, C)` with
+#   $\text{seq}[bW + j,\, r] = \text{feat}[b, :, r, j]$: one sequence per column, read top to bottom.
+# * `sequences_to_cols(seq, batch, width)`: its inverse, `(B*W, H, C) -> (B, C, H, W)`, with `C`
+#   read from `seq`.
+#
+# Contract of both: values as defined above for any `B, C, H, W` (one image, one channel,
+# `H != W`, a non-contiguous input such as a transposed view); the dtype of the output is the
+# input's; gradients flow back to the input (the column GRU is trained through them).
+
+# %% tags=["exercise"]
+def cols_to_sequences(feat: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B*W, H, C): sequence b*W + j is column j of image b, read top to bottom."""
+    ### BEGIN SOLUTION
+    # HINT: Implement cols_to_sequences; genlab.hint("cols_to_sequences") gives a hint in three steps.
+    b, c, h, w = feat.shape
+    return feat.permute(0, 3, 2, 1).reshape(b * w, h, c)
+    ### END SOLUTION
+
+
+def sequences_to_cols(seq: torch.Tensor, batch: int, width: int) -> torch.Tensor:
+    """(B*W, H, C) -> (B, C, H, W), the inverse of cols_to_sequences."""
+    ### BEGIN SOLUTION
+    # HINT: Implement sequences_to_cols; genlab.hint("sequences_to_cols") gives a hint in three steps.
+    _, h, c = seq.shape
+    return seq.reshape(batch, width, h, c).permute(0, 3, 2, 1)
+    ### END SOLUTION
+
+
+# %%
+checks.check_cols_to_sequences(cols_to_sequences)
+checks.check_sequences_to_cols(sequences_to_cols)
+
+# %% [markdown]
 # ## Exercise 3: the CRNN forward
 #
 # The constructor is given; write `forward`. Shapes with `w = width`, `k = hidden`:

@@ -217,6 +217,25 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "gradients, backpropagate, step G's optimiser. Return a dictionary with the two loss "
         "values as plain numbers.",
     ),
+    "hinge_discriminator_loss": (
+        "The hinge loss asks the discriminator only for a margin: a real image should score at "
+        "least +1 and a fake at most -1; beyond the margin an image costs nothing, so D stops "
+        "pushing confident answers further and spends its capacity on the hard ones.",
+        "L_D = mean over the real batch of max(0, 1 - D(x)) + mean over the fake batch of "
+        "max(0, 1 + D(G(z))). Inputs are (B,) logits, the two batches may differ in size; the "
+        "output is 0-D. A logit of +30 on a real image costs 0, a logit of -30 costs 31.",
+        "For the real logits, take one minus each logit and keep only its positive part; average "
+        "over that batch. Do the same for the fake logits with one plus each logit. Return the "
+        "sum of the two averages, computed in the logits' dtype and still attached to the graph.",
+    ),
+    "hinge_generator_loss": (
+        "With the hinge discriminator, the generator simply wants its fakes to score as high as "
+        "possible: no margin and no logarithm, so its gradient never vanishes.",
+        "L_G = - mean over the batch of D(G(z)), with (B,) logits in and a 0-D value out. Its "
+        "gradient with respect to each logit is -1 / B whatever the logit.",
+        "Average the fake logits over the batch and return the negative of that average, in the "
+        "logits' dtype and still attached to the graph.",
+    ),
     # ------------------------------------------------------------------ lab 05
     "block_mask": (
         "Training a repairer needs holes to fill: one square hole per image, at a random place "
@@ -258,6 +277,20 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "Return a weighted sum of the prediction and the original, with the mask as the "
         "prediction's weight and one minus the mask as the original's.",
     ),
+    "masked_l1_plus_edges": (
+        "A loss for inpainting says how bad a fill is. Whatever you add to the plain hole error "
+        "(here: that the fill's edges continue the image's edges), the known pixels must not "
+        "count, a perfect fill must cost nothing, and the value must not grow with the size of "
+        "the image or the batch.",
+        "Let d be the error of the composite (prediction in the hole, original elsewhere): zero "
+        "outside the hole. An L1 term is the sum of |d| over the hole; an edge term compares "
+        "neighbouring differences of d along the width and along the height. Divide both by the "
+        "number of hole entries (at least one). Output 0-D, in the inputs' dtype.",
+        "Broadcast the mask to the images' shape in their dtype. Build the composite and its "
+        "error against the original. Sum the absolute error, and the absolute differences of "
+        "that error between horizontal neighbours and between vertical neighbours; add the two "
+        "with a weight of your choice and divide by the count of hole entries, kept at least one.",
+    ),
     # ------------------------------------------------------------------ lab 06
     "rows_to_sequences": (
         "A recurrent layer reads sequences. To sweep along rows, every row of every image "
@@ -277,6 +310,25 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "bidirectional GRU gives 2 * hidden), B and H are given.",
         "Read the length and the number of features from the input's shape. Split the first "
         "axis into batch and height, then reorder the axes to put the features second.",
+    ),
+    "cols_to_sequences": (
+        "The column sweep needs one sequence per column of the feature map, read from top to "
+        "bottom, so that a recurrence carries information up and down the image.",
+        "(B, C, H, W) -> (B*W, H, C) with seq[b*W + j, r] = feat[b, :, r, j]: the batch and the "
+        "column axis merge into the sequences' batch, the row axis is the length, the channels "
+        "the features. Compare with the rows: the roles of H and W are exchanged.",
+        "Read the four sizes from the input. Reorder the axes so that batch, column, row and "
+        "channel come in that order, then merge the first two into one; use the operation that "
+        "copies when the reordered tensor is not contiguous, and keep the input's dtype.",
+    ),
+    "sequences_to_cols": (
+        "After the column recurrence you want a feature map again: undo the column reading, "
+        "with however many features per step the recurrence produced.",
+        "(B*W, H, C) -> (B, W, H, C) -> (B, C, H, W). C and H are read from the sequences, B and "
+        "W are given. Check it by a round trip: from a map to columns and back gives the map.",
+        "Read the length and the number of features from the input's shape. Split the first "
+        "axis into batch and width, then reorder the axes so the features come second, the "
+        "rows third and the columns last.",
     ),
     "CRNN": (
         "Convolutions see a small neighbourhood; a bidirectional recurrence along every row "

@@ -24,6 +24,7 @@ Contracts (the lab's exercise cells and the autograder use the same):
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 
 import torch
@@ -33,8 +34,9 @@ from torch import nn
 from .. import losses
 from .. import losses as _lib_losses
 from .. import losses as _mc_losses
-from ._core import Call, Item, Lab, Mistakes
+from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import CheckFailed, call, fail
+from .hints import HINTS
 from .scenarios import ref_gan_training_step, scenario_case, scenario_check
 
 # --------------------------------------------------------------------------- the two networks
@@ -70,7 +72,7 @@ def _diagnose_Generator(cls) -> str | None:  # noqa: N802 (named after the grade
         if float(value.min()) < 0 or float(value.max()) > 1:
             fail(name, "images in [0, 1] (the data's range)",
                  f"range [{float(value.min()):.3g}, {float(value.max()):.3g}]",
-                 "end with torch.sigmoid (tanh gives [-1, 1]; the course's images are in [0, 1]).")
+                 "the last squashing function must map to [0, 1] (a sigmoid), not [-1, 1] (a tanh); genlab.hint(\"Generator\", 2).")
         if float(value.std(dim=0).max()) < 1e-6:
             fail(name, "different images for different z", "the same image for every z",
                  "the output must depend on z: feed z through the network.")
@@ -99,7 +101,7 @@ def _diagnose_Discriminator(cls) -> str | None:  # noqa: N802 (named after the g
     if not isinstance(out, torch.Tensor):
         fail(name, "a tensor of logits", type(out).__name__)
     if tuple(out.shape) != (6,):
-        hint = ("flatten the last (B, 1) or (B, 1, 1, 1) output to (B,): .view(-1) or .flatten()."
+        hint = ("one logit per image: flatten the last (B, 1) or (B, 1, 1, 1) output to (B,); genlab.hint(\"Discriminator\", 2)."
                 if out.numel() == 6 else "the last layer must give one logit per image.")
         fail(name, "logits of shape (6,) for 6 images", f"shape {tuple(out.shape)}", hint)
     if not torch.isfinite(out).all():
@@ -221,47 +223,47 @@ def _diagnose_gan_training_step(fn) -> str | None:
                 raise
         if leak["grad"]:
             fail(name, "the D update to leave G's gradients alone", "D's loss put gradients into G's parameters",
-                 "detach the fakes for the D step: D(fake.detach()). Otherwise D's loss backpropagates into G.")
+                 "detach the fakes for the D step, otherwise D's loss backpropagates into G; genlab.hint(\"gan_training_step\", 2).")
         if leak["moved"]:
             fail(name, "G unchanged by the D update", "G's parameters changed before/while D stepped",
-                 "update D first (opt_d.step()), then G; and give opt_d only D's parameters.")
+                 "update D first, then G, each optimiser holding only its own network's parameters; genlab.hint(\"gan_training_step\", 3).")
         if events.count("d") != 1 or events.count("g") != 1:
             fail(name, "one opt_d.step() and one opt_g.step() per call, D first",
-                 f"steps in this order: {events}", "call opt_d.step() once for D, then opt_g.step() once for G.")
+                 f"steps in this order: {events}", "step D's optimiser once, then G's once; genlab.hint(\"gan_training_step\", 3).")
     out = outs[0]
     if not isinstance(out, dict) or not {"loss_d", "loss_g"} <= set(out):
         fail(name, 'a dict with keys "loss_d" and "loss_g"',
              f"{type(out).__name__}{' with keys ' + str(sorted(out)) if isinstance(out, dict) else ''}",
-             'return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}.')
+             'return a dictionary of the two loss values; genlab.hint("gan_training_step", 3).')
     for key in ("loss_d", "loss_g"):
         if not isinstance(out[key], numbers.Real):
             fail(name, f"{key} as a Python float", type(out[key]).__name__,
-                 "return loss.item(): a float, so the caller keeps no graph alive.")
+                 "return plain numbers, so the caller keeps no graph alive; genlab.hint(\"gan_training_step\", 2).")
 
     G_ref, D_ref, ref_outs = _run(_variant_step)
     if torch.equal(_params(G), g_start):
         fail(name, "G's parameters to change", "G unchanged after two steps",
-             "G must be updated through D: compute D(G(z)) without detaching, generator_loss, "
-             "backward, opt_g.step().")
+             "G must be updated through D: its loss must stay attached to G's graph; "
+             "genlab.hint(\"gan_training_step\", 3).")
     d_ok, g_ok = _same(_params(D), _params(D_ref)), _same(_params(G), _params(G_ref))
     if not (d_ok and g_ok):
         # name the classic mistakes first: each also moves the other network on the second step
         G_swap, D_swap, _ = _run(_variant_step, swap=True)
         if _same(_params(D), _params(D_swap)):
             fail(name, "D trained with real -> 1 and fake -> 0", "D trained with the labels swapped",
-                 "discriminator_loss(D(real), D(fake.detach())): real logits first.")
+                 "real images are labelled 1, fakes 0; genlab.hint(\"gan_training_step\", 2).")
         G_sat, D_sat, _ = _run(_variant_step, saturating=True)
         if _same(_params(G), _params(G_sat)) and _same(_params(D), _params(D_sat)):
             fail(name, "G trained with the non-saturating loss", "the saturating loss log(1 - D(G(z)))",
-                 "use generator_loss(d_fake_logits, non_saturating=True).")
+                 "G maximises log D(G(z)) rather than minimising log(1 - D(G(z))); genlab.hint(\"gan_training_step\", 2).")
     if not d_ok:
-        fail(name, "D's parameters after one SGD step on discriminator_loss(D(real), D(fake.detach()))",
-             "different parameters", "zero D's gradients before its backward (opt_d.zero_grad()), use "
-             "the mean losses of genlab.losses and step D once.")
+        fail(name, "D's parameters after one SGD step on D's mean BCE loss (real -> 1, detached fakes -> 0)",
+             "different parameters", "zero D's gradients before its backward, average the losses over "
+             'the batch and step D once; genlab.hint("gan_training_step", 3).')
     if not g_ok:
-        fail(name, "G's parameters after one SGD step on generator_loss(D(G(z))) through the updated D",
-             "different parameters", "zero G's gradients before its backward (opt_g.zero_grad()), compute "
-             "G's loss with D(fake) after opt_d.step(), and step G once.")
+        fail(name, "G's parameters after one SGD step on the non-saturating loss through the updated D",
+             "different parameters", "zero G's gradients before its backward, score the fakes with D "
+             'after its update, and step G once; genlab.hint("gan_training_step", 3).')
     for key in ("loss_d", "loss_g"):
         got, want = float(out[key]), ref_outs[0][key]
         if abs(got - want) > 1e-4 * max(1.0, abs(want)):
@@ -410,8 +412,35 @@ def _ms_step(G, D, opt_g, opt_d, real, z, *, swap=False, detach=True, saturating
     return {'loss_d': loss_d.item(), 'loss_g': loss_g.item()}
 
 
+class _mp_GreyGenerator(_ms_Generator):
+    """A sigmoid squeezed into [0.5, 1]: "images in [0, 1]" on paper, but never black."""
+
+    def forward(self, z):
+        return 0.5 + 0.5 * torch.sigmoid(self.up(self.fc(z).reshape(len(z), self.width, 4, 4)))
+
+
+class _mp_ClampedGenerator(_ms_Generator):
+
+    def forward(self, z):
+        return super().forward(z).clamp(0.2, 1.0)
+
+
+class _mp_TanhDiscriminator(_ms_Discriminator):
+    """Bounded "logits": a tanh at the end keeps them in [-1, 1]."""
+
+    def forward(self, x):
+        return torch.tanh(super().forward(x))
+
+
+def _mp_tensor_losses(*a):
+    out = _ms_step(*a)
+    return {"loss_d": torch.tensor(out["loss_d"]), "loss_g": torch.tensor(out["loss_g"])}
+
+
 _MISTAKES: dict[str, Mistakes] = {
     'Generator': {
+        "check: never black (shifted sigmoid)": (_mp_GreyGenerator, "black|\\[0, 1\\]|range"),
+        "clamped output": (_mp_ClampedGenerator, None),
         "check: sigmoid": (lambda z_dim=32: _mc_Gen(z_dim, out='tanh'), "sigmoid"),
         "check: reshape": (lambda z_dim=32: _mc_Gen(z_dim, flat=True), "reshape"),
         "check: shape": (lambda z_dim=32: nn.Linear(z_dim, 256), "shape"),
@@ -425,6 +454,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: nn.Conv2d": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "nn.Conv2d"),
         "sigmoid output": (_ms_SigmoidDiscriminator, None),
         "(B, 1) logits": (_ms_KeepdimDiscriminator, None),
+        "check: tanh-bounded logits": (_mp_TanhDiscriminator, "-1, 1|unbounded"),
     },
     'gan_training_step': {
         "check: labels swapped": (_mc_with(swap=True), "labels swapped"),
@@ -440,7 +470,107 @@ _MISTAKES: dict[str, Mistakes] = {
         "G through the old D": (lambda *a: _ms_step(*a, old_d=True), None),
         "G not updated": (lambda *a: _ms_step(*a, g_update=False), None),
         "sum instead of mean": (lambda *a: _ms_step(*a, d_sum=True), None),
+        "returns tensors, not floats": (_mp_tensor_losses, "Python float"),
     },
+}
+
+
+# --------------------------------------------------------------------------- the stretch: hinge losses
+
+
+def hinge_discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """The reference: mean(relu(1 - D(real))) + mean(relu(1 + D(fake))), a 0-d tensor."""
+    return F.relu(1 - d_real_logits).mean() + F.relu(1 + d_fake_logits).mean()
+
+
+def hinge_generator_loss(d_fake_logits: torch.Tensor) -> torch.Tensor:
+    """The reference: -mean(D(G(z))), a 0-d tensor."""
+    return -d_fake_logits.mean()
+
+
+def _logits(g: torch.Generator, b: int, kind: str, dtype=torch.float32) -> torch.Tensor:
+    """Logits of one batch: ``kind`` is "mixed" (around the margins) or an extreme like "+30"."""
+    if kind == "mixed":
+        return randn(g, b, scale=2.0).to(dtype)
+    size = float(kind)
+    return (size + randn(g, b, scale=0.5)).to(dtype)
+
+
+def _hinge_d_call(b: int, real: str, fake: str, dtype=torch.float32, b_fake: int | None = None):
+    return lambda g: Call([_logits(g, b, real, dtype), _logits(g, b_fake or b, fake, dtype)])
+
+
+def _hinge_g_call(b: int, fake: str, dtype=torch.float32):
+    return lambda g: Call([_logits(g, b, fake, dtype)])
+
+
+def _scalar_same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    got, want = out.get("out"), call.args[0].dtype
+    if got is not None and got.dim() != 0:
+        return f"a loss of shape {tuple(got.shape)}, expected one number (a 0-d tensor)"
+    if got is not None and got.dtype != want:
+        return f"{want} logits gave a {got.dtype} loss: the dtype must follow the input"
+    return None
+
+
+def _hinge_d_cases() -> list[Case]:
+    c = [Case("public-1", _hinge_d_call(8, "mixed", "mixed")),
+         Case("public-confident-right", _hinge_d_call(4, "30", "-30"), tags=("extreme",)),
+         Case("public-grad", _hinge_d_call(6, "mixed", "mixed"), options={"grad": [0, 1]}, tags=("gradients",)),
+         Case("public-unequal-batches", _hinge_d_call(4, "mixed", "mixed", b_fake=6), tags=("shape",)),
+         Case("public-float64", _hinge_d_call(3, "mixed", "mixed", torch.float64), tags=("device-dtype",))]
+    for i, (r, f) in enumerate((("-30", "30"), ("120", "-120"), ("-120", "120"), ("0.5", "-0.5"))):
+        c.append(Case(f"held-extreme-{i}", _hinge_d_call(5, r, f), public=False, tags=("extreme",)))
+    c += [Case("held-1", _hinge_d_call(16, "mixed", "mixed"), public=False),
+          Case("held-unequal-batches", _hinge_d_call(3, "mixed", "mixed", b_fake=7), public=False, tags=("shape",)),
+          Case("held-b1", _hinge_d_call(1, "mixed", "mixed"), public=False, tags=("shape",)),
+          Case("held-float64", _hinge_d_call(6, "mixed", "mixed", torch.float64), public=False,
+               tags=("device-dtype",)),
+          Case("held-grad", _hinge_d_call(5, "mixed", "mixed"), public=False, options={"grad": [0, 1]},
+               tags=("gradients",))]
+    return c
+
+
+def _hinge_g_cases() -> list[Case]:
+    return [Case("public-1", _hinge_g_call(8, "mixed")),
+            Case("public-confident-fooled", _hinge_g_call(4, "30"), tags=("extreme",)),
+            Case("public-grad", _hinge_g_call(6, "mixed"), options={"grad": [0]}, tags=("gradients",)),
+            Case("public-float64", _hinge_g_call(3, "mixed", torch.float64), tags=("device-dtype",)),
+            Case("held-extreme-wrong", _hinge_g_call(5, "-120"), public=False, tags=("extreme",)),
+            Case("held-extreme-right", _hinge_g_call(5, "120"), public=False, tags=("extreme",)),
+            Case("held-1", _hinge_g_call(16, "mixed"), public=False),
+            Case("held-b1", _hinge_g_call(1, "mixed"), public=False, tags=("shape",)),
+            Case("held-float64", _hinge_g_call(6, "mixed", torch.float64), public=False, tags=("device-dtype",)),
+            Case("held-grad", _hinge_g_call(5, "mixed"), public=False, options={"grad": [0]}, tags=("gradients",))]
+
+
+def _probe(name: str, *args: torch.Tensor):
+    """A first call through the student-check wrapper: an unimplemented stub reads as such."""
+    def diagnose(fn) -> None:
+        call(name, fn, *(a.clone() for a in args))
+    return diagnose
+
+
+def _mp_hinge_linear(r, f):
+    return (1 - r).mean() + (1 + f).mean()
+
+
+_MISTAKES["hinge_discriminator_loss"] = {
+    "no hinge (linear)": (_mp_hinge_linear, "extreme|values differ"),
+    "margins swapped": (lambda r, f: F.relu(1 + r).mean() + F.relu(1 - f).mean(), "values differ"),
+    "hinge of the mean": (lambda r, f: F.relu(1 - r.mean()) + F.relu(1 + f.mean()), "values differ"),
+    "sum instead of mean": (lambda r, f: F.relu(1 - r).sum() + F.relu(1 + f).sum(), "values differ"),
+    "one mean over both batches": (lambda r, f: torch.cat([F.relu(1 - r), F.relu(1 + f)]).mean() * 2, "values differ"),
+    "graph cut with .item()": (lambda r, f: torch.tensor(hinge_discriminator_loss(r, f).item()), "graph|gradient"),
+    "computed in float32": (lambda r, f: hinge_discriminator_loss(r.float(), f.float()), "dtype"),
+    "squeezed to a Python number": (lambda r, f: hinge_discriminator_loss(r, f).reshape(1), "shape"),
+}
+_MISTAKES["hinge_generator_loss"] = {
+    "hinged generator loss": (lambda f: F.relu(1 - f).mean(), "values differ"),
+    "wrong sign": (lambda f: f.mean(), "values differ"),
+    "sum instead of mean": (lambda f: -f.sum(), "values differ"),
+    "graph cut with .item()": (lambda f: torch.tensor(-f.mean().item()), "graph|gradient"),
+    "computed in float32": (lambda f: -f.float().mean(), "dtype"),
 }
 
 
@@ -466,7 +596,7 @@ def _check_generator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
         return f"Generator(z_dim={z_dim}) on z of shape ({batch}, {z_dim}) gave {shape}, expected ({batch}, 1, 16, 16)"
     lo, hi = out["range"].tolist()
     if lo < 0 or hi > 1:
-        return f"images in [{lo:.3g}, {hi:.3g}], expected [0, 1]: end with torch.sigmoid (not tanh, not nothing)"
+        return f"images in [{lo:.3g}, {hi:.3g}], expected [0, 1]: end with a squashing function onto [0, 1]"
     if not int(out.get("depends_on_z", torch.tensor(0))):
         return "the images do not depend on z"
     if int(out.get("n_conv_transpose", torch.tensor(0))) < 1:
@@ -474,6 +604,10 @@ def _check_generator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     losses = out.get("losses")
     if losses is None or not bool(torch.isfinite(losses).all()) or not bool(losses[-1] < losses[0]):
         return "a few Adam steps did not reduce a loss: the generator does not train"
+    dark = out.get("darkest_after_black")
+    if dark is not None and float(dark.min()) > 0.1:
+        return (f"trained towards black images, the darkest pixel stays at {float(dark.min()):.3g}: the output "
+                "must be able to reach 0 (the data's black background); no shift or clamp after the sigmoid")
     return None
 
 
@@ -484,7 +618,7 @@ def _check_discriminator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG
         return why
     shape = tuple(out["shape"].tolist()) if "shape" in out else None
     if shape != (batch,):
-        return f"images ({batch}, 1, 16, 16) gave logits of shape {shape}, expected ({batch},): flatten with .view(-1)"
+        return f"images ({batch}, 1, 16, 16) gave logits of shape {shape}, expected ({batch},): flatten to one logit per image"
     if int(out.get("n_conv", torch.tensor(0))) < 1:
         return "no Conv2d layer: a DCGAN discriminator downsamples with strided convolutions"
     losses = out.get("losses")
@@ -493,20 +627,29 @@ def _check_discriminator(call: Call, out: dict, ref) -> str | None:  # noqa: ARG
     lo, hi = out["range"].tolist()
     if lo >= 0 and hi <= 1:
         return "the outputs stay in [0, 1] even when trained towards large logits: return logits, no sigmoid"
+    if max(abs(lo), abs(hi)) <= 1.05:
+        return ("the outputs stay in [-1, 1] even when trained towards logits of about +-3: logits are "
+                "unbounded, so nothing (no tanh, no clamp) may squash the last layer")
     return None
 
 
 _STEP_MESSAGES = {
-    "d_step_leaks_into_G": "D's loss put gradients into G: detach the fakes for the D step, D(fake.detach())",
+    "d_step_leaks_into_G": "D's loss put gradients into G: detach the fakes for the D step",
     "G_moved_by_D_step": "G's weights changed before or during the D step: update D first, with opt_d only",
-    "one_D_step_then_one_G_step": "expected exactly one opt_d.step() then one opt_g.step() per call",
+    "one_D_step_then_one_G_step": "expected exactly one step of D's optimiser, then one of G's, per call",
     "D_weights": "D's weights after the step differ from one SGD step on BCE(D(real), 1) + BCE(D(fake), 0) "
                  "(labels swapped? sum instead of mean?)",
     "G_weights": "G's weights after the step differ from one step on the non-saturating loss "
                  "-log D(G(z)) through the updated D (saturating loss? not updated? old D?)",
     "loss_d": "the returned loss_d is not D's loss before its step",
     "loss_g": "the returned loss_g is not G's non-saturating loss",
+    "losses_are_floats": "loss_d and loss_g must be plain Python floats (a tensor keeps its graph alive)",
 }
+
+def _tagged(cases: list[Case], tags: tuple[str, ...]) -> list[Case]:
+    """Scenario cases tagged with the properties their observations cover."""
+    return [dataclasses.replace(c, tags=tags) for c in cases]
+
 
 LAB = Lab(
     lab="04_gans_on_images",
@@ -515,20 +658,24 @@ LAB = Lab(
         Item(
             name="Generator", diagnose=_diagnose_Generator, mistakes=_MISTAKES['Generator'], points=3, also_forbidden=_FORBID_G,
             compare="custom", check=_check_generator,
-            cases=[scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
-                   scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
+            cases=_tagged([scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
+                           scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
+                          ("behaviour", "shape", "activations", "gradients")),
             expected="an nn.Module Generator(z_dim, width): z (B, z_dim) -> images (B, 1, 16, 16) in [0, 1], "
                      "with transposed convolutions, trainable.",
-            hint="reshape z to (B, z_dim, 1, 1); ConvTranspose2d 1 -> 4 -> 8 -> 16; end with torch.sigmoid.",
+            hint='the codes are a 1 x 1 image with z_dim channels; genlab.hint("Generator", 2).',
+            hints=HINTS["Generator"],
         ),
         Item(
             name="Discriminator", diagnose=_diagnose_Discriminator, mistakes=_MISTAKES['Discriminator'], points=3, also_forbidden=_FORBID_D,
             compare="custom", check=_check_discriminator,
-            cases=[scenario_case("public-1", "dcgan_discriminator", [0, 6]),
-                   scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
+            cases=_tagged([scenario_case("public-1", "dcgan_discriminator", [0, 6]),
+                           scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
+                          ("behaviour", "shape", "activations", "gradients")),
             expected="an nn.Module Discriminator(width): images (B, 1, 16, 16) -> logits (B,), with strided "
                      "convolutions, no sigmoid, trainable.",
-            hint="Conv2d 16 -> 8 -> 4 -> 1 with LeakyReLU; flatten the (B, 1, 1, 1) output with .view(-1).",
+            hint='one unbounded number per image; genlab.hint("Discriminator", 2).',
+            hints=HINTS["Discriminator"],
         ),
         Item(
             name="gan_training_step", diagnose=_diagnose_gan_training_step, mistakes=_MISTAKES['gan_training_step'], points=4,
@@ -536,11 +683,31 @@ LAB = Lab(
             compare="custom",
             protected=("genlab.exercises.scenarios.ref_gan_training_step",),
             check=scenario_check("gan_step", ref_gan_training_step, _STEP_MESSAGES, rtol=1e-4, atol=1e-5),
-            cases=[scenario_case("public-1", "gan_step", [0, 8]),
-                   scenario_case("held-1", "gan_step", [5, 6], public=False)],
+            cases=_tagged([scenario_case("public-1", "gan_step", [0, 8]),
+                           scenario_case("held-1", "gan_step", [5, 6], public=False)],
+                          ("behaviour", "gradients", "side-effects", "value")),
             expected="one D step (real -> 1, detached fakes -> 0), then one G step through the updated D with "
                      "the non-saturating loss; returns {'loss_d': float, 'loss_g': float}.",
-            hint="D(fake.detach()) in the D step; in the G step BCE(D(fake), ones); zero_grad before each backward.",
+            hint='which update may reach which network, and in what order? genlab.hint("gan_training_step", 2).',
+            hints=HINTS["gan_training_step"],
+        ),
+        Item(
+            name="hinge_discriminator_loss",
+            diagnose=_probe("hinge_discriminator_loss", torch.tensor([2.0, -0.5]), torch.tensor([-3.0, 0.5])),
+            mistakes=_MISTAKES["hinge_discriminator_loss"], points=2,
+            reference="genlab.exercises.lab04.hinge_discriminator_loss", check=_scalar_same_dtype,
+            cases=_hinge_d_cases(), hints=HINTS["hinge_discriminator_loss"],
+            expected="mean(relu(1 - D(real))) + mean(relu(1 + D(fake))): each batch averaged on its own, a 0-d "
+                     "tensor in the logits' dtype, differentiable in both.",
+            hint='what does a real image with a logit far above the margin cost? genlab.hint("hinge_discriminator_loss", 2).',
+        ),
+        Item(
+            name="hinge_generator_loss", diagnose=_probe("hinge_generator_loss", torch.tensor([2.0, -0.5])),
+            mistakes=_MISTAKES["hinge_generator_loss"], points=1,
+            reference="genlab.exercises.lab04.hinge_generator_loss", check=_scalar_same_dtype,
+            cases=_hinge_g_cases(), hints=HINTS["hinge_generator_loss"],
+            expected="-mean(D(G(z))): a 0-d tensor in the logits' dtype, no margin, differentiable.",
+            hint='does the generator stop at the margin? genlab.hint("hinge_generator_loss", 2).',
         ),
     ],
 )

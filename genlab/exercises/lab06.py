@@ -1,6 +1,11 @@
 """Exercise entries of lab 06: the contract, cases, probes and mistakes of each graded item.
 
-Grading spec of lab 06 (CRNN): rows_to_sequences, sequences_to_rows.
+Grading spec of lab 06 (CRNN): rows_to_sequences, sequences_to_rows, CRNN, and the stretch
+exercise cols_to_sequences / sequences_to_cols (the column sweep).
+
+Properties the reshapes' cases test: values (against the definition), shapes (B = 1, C = 1,
+H != W), dtype follows the input (float64, float16), gradients flow back to the input; the
+student check also feeds a non-contiguous (transposed) view.
 
 The student check's probes:
 
@@ -13,6 +18,8 @@ a comparison of values catches it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -21,6 +28,7 @@ from ..models import crnn as _lib_crnn
 from ..models import crnn as _mc_ref
 from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import call, expect_close, expect_tensor, fail
+from .hints import HINTS
 from .scenarios import scenario_case
 
 _VIEW_HINT = ("right shape, wrong content: a plain .view/.reshape of (B, C, H, W) mixes channels and "
@@ -34,7 +42,7 @@ def _feat(b: int = 2, c: int = 3, h: int = 4, w: int = 5, seed: int = 0) -> torc
 def _rows_loop(feat: torch.Tensor) -> torch.Tensor:
     """The definition: sequence b*H + r is row r of image b, read left to right, channels as features."""
     b, c, h, w = feat.shape
-    out = torch.empty(b * h, w, c)
+    out = torch.empty(b * h, w, c, dtype=feat.dtype)
     for i in range(b):
         for r in range(h):
             for j in range(w):
@@ -61,8 +69,27 @@ def _diagnose_rows_to_sequences(fn) -> str | None:
     leaf = feat.clone().requires_grad_(True)
     res = call(name, fn, leaf)
     if not res.requires_grad:
-        fail(name, "a differentiable result", "a tensor cut from the graph", "do not detach or copy via numpy.")
+        fail(name, "a differentiable result", "a tensor cut from the graph",
+             'do not detach or copy via numpy; genlab.hint("rows_to_sequences", 3).')
+    _probe_layout(name, fn, _rows_loop, lambda f: f)
     return None
+
+
+def _probe_layout(name: str, fn, loop, to_seq) -> None:
+    """Non-contiguous input (a transposed view), float64 in, one channel, one image."""
+    view = _feat(2, 3, 5, 4, seed=5).transpose(2, 3)          # (2, 3, 4, 5), not contiguous
+    out = expect_tensor(name, call(name, fn, view), tuple(loop(view).shape))
+    expect_close(name, out, loop(view), "a transposed view (a non-contiguous map) must give the same "
+                 f'sequences as its copy; genlab.hint("{name}", 3).')
+    f64 = _feat(2, 2, 3, 4, seed=6).double()
+    out = call(name, fn, f64)
+    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64:
+        fail(name, "float64 sequences for a float64 map (the dtype follows the input)",
+             f"{getattr(out, 'dtype', type(out).__name__)}",
+             f'build the result from the input itself, not from a new float32 tensor; genlab.hint("{name}", 3).')
+    one = _feat(1, 1, 2, 3, seed=7)
+    expect_close(name, expect_tensor(name, call(name, fn, one), tuple(loop(one).shape)), loop(one),
+                 f'one image with one channel keeps every axis of the result (no squeeze); genlab.hint("{name}", 2).')
 
 
 def _diagnose_sequences_to_rows(fn) -> str | None:
@@ -84,7 +111,77 @@ def _diagnose_sequences_to_rows(fn) -> str | None:
     # C may change (a bidirectional RNN outputs 2*hidden features): it must come from seq, not be fixed
     seq2 = torch.randn(b * h, w, 4)
     out2 = expect_tensor(name, call(name, fn, seq2, b, h), (b, 4, h, w))
-    expect_close(name, out2[1, :, 2, 3], seq2[1 * h + 2, 3], "take C from seq.shape[-1].")
+    expect_close(name, out2[1, :, 2, 3], seq2[1 * h + 2, 3],
+                 'read C from the sequences, not a fixed number; genlab.hint("sequences_to_rows", 2).')
+    s64 = _rows_loop(_feat(1, 1, 2, 3, seed=8)).double()
+    out = call(name, fn, s64, 1, 2)
+    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64 or tuple(out.shape) != (1, 1, 2, 3):
+        fail(name, "a float64 map of shape (1, 1, 2, 3) for float64 sequences of one image with one feature",
+             f"{getattr(out, 'dtype', type(out).__name__)} {tuple(getattr(out, 'shape', ()))}",
+             'keep the dtype and every axis (no squeeze); genlab.hint("sequences_to_rows", 3).')
+    leaf = seq.clone().requires_grad_(True)
+    res = call(name, fn, leaf, b, h)
+    if not isinstance(res, torch.Tensor) or not res.requires_grad:
+        fail(name, "a differentiable result", "a tensor cut from the graph",
+             'the row GRU is trained through this map: no numpy, no detach; genlab.hint("sequences_to_rows", 3).')
+    return None
+
+
+# ----------------------------------------------------------------------------- the column sweep (stretch)
+
+def _cols_loop(feat: torch.Tensor) -> torch.Tensor:
+    """The definition: sequence b*W + j is column j of image b, read top to bottom."""
+    b, c, h, w = feat.shape
+    out = torch.empty(b * w, h, c, dtype=feat.dtype)
+    for i in range(b):
+        for j in range(w):
+            for r in range(h):
+                out[i * w + j, r] = feat[i, :, r, j]
+    return out
+
+
+def _diagnose_cols_to_sequences(fn) -> str | None:
+    """``cols_to_sequences(feat) -> (B*W, H, C)`` with ``seq[b*W + j, r] == feat[b, :, r, j]``."""
+    name = "cols_to_sequences"
+    feat = _feat(2, 3, 4, 5, seed=1)
+    b, c, h, w = feat.shape
+    out = call(name, fn, feat.clone())
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (b * h, w, c):
+        fail(name, f"shape (B*W, H, C) = {(b * w, h, c)}", f"shape {tuple(out.shape)} = (B*H, W, C)",
+             'these are the rows: one sequence per COLUMN; genlab.hint("cols_to_sequences", 2).')
+    out = expect_tensor(name, out, (b * w, h, c))
+    if torch.equal(out, feat.reshape(b * w, h, c)):
+        fail(name, "seq[b*W + j, r] == feat[b, :, r, j]", "the values of a plain reshape",
+             'right shape, wrong content: reorder the axes before merging; genlab.hint("cols_to_sequences", 2).')
+    expect_close(name, out, _cols_loop(feat), "sequence b*W + j must be column j of image b, top to bottom, "
+                 'with the channels of each pixel as features; genlab.hint("cols_to_sequences", 2).')
+    leaf = feat.clone().requires_grad_(True)
+    if not call(name, fn, leaf).requires_grad:
+        fail(name, "a differentiable result", "a tensor cut from the graph",
+             'the column GRU is trained through these sequences; genlab.hint("cols_to_sequences", 3).')
+    _probe_layout(name, fn, _cols_loop, lambda f: f)
+    return None
+
+
+def _diagnose_sequences_to_cols(fn) -> str | None:
+    """``sequences_to_cols(seq, batch, width) -> (B, C, H, W)``, the inverse of ``cols_to_sequences``."""
+    name = "sequences_to_cols"
+    feat = _feat(2, 6, 4, 5, seed=2)
+    b, c, h, w = feat.shape
+    seq = _cols_loop(feat)
+    out = expect_tensor(name, call(name, fn, seq.clone(), b, w), (b, c, h, w))
+    expect_close(name, out, feat, "sequences_to_cols(cols_to_sequences(feat), B, W) must give feat back; "
+                 'genlab.hint("sequences_to_cols", 2).')
+    seq2 = torch.randn(b * w, h, 4, generator=torch.Generator().manual_seed(3))
+    out2 = expect_tensor(name, call(name, fn, seq2, b, w), (b, 4, h, w))
+    expect_close(name, out2[1, :, 2, 3], seq2[1 * w + 3, 2],
+                 'read C from the sequences, not a fixed number; genlab.hint("sequences_to_cols", 2).')
+    s64 = _cols_loop(_feat(1, 1, 2, 3, seed=4)).double()
+    out = call(name, fn, s64, 1, 3)
+    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64 or tuple(out.shape) != (1, 1, 2, 3):
+        fail(name, "a float64 map of shape (1, 1, 2, 3) for float64 sequences of one image with one feature",
+             f"{getattr(out, 'dtype', type(out).__name__)} {tuple(getattr(out, 'shape', ()))}",
+             'keep the dtype and every axis (no squeeze); genlab.hint("sequences_to_cols", 3).')
     return None
 
 
@@ -222,8 +319,49 @@ class _ms_CRNNNoTransposeBack(_ms_CRNN):
         return _ms_composite(torch.sigmoid(self.decoder(feat)), x_masked, mask)
 
 
+def _mp_rows_float32(f):
+    """The definition as a loop into a fresh tensor: right values, but always float32."""
+    b, c, h, w = f.shape
+    out = torch.zeros(b * h, w, c)
+    out[:] = f.permute(0, 2, 3, 1).reshape(b * h, w, c)
+    return out
+
+
+def _mp_rows_squeeze(f):
+    return f.permute(0, 2, 3, 1).reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]).squeeze()
+
+
+def _mp_to_rows_squeeze(s, b, h):
+    return s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 1, 2).squeeze()
+
+
+def _mp_to_rows_float32(s, b, h):
+    return s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 1, 2).float()
+
+
+def _mp_to_rows_numpy(s, b, h):
+    return torch.from_numpy(s.detach().numpy().reshape(b, h, s.shape[1], s.shape[2]).transpose(0, 3, 1, 2).copy())
+
+
 _MISTAKES: dict[str, Mistakes] = {
+    'cols_to_sequences': {
+        "check: these are the rows": (lambda f: _mc_ref.rows_to_sequences(f), "these are the rows"),
+        "check: right shape, wrong content": (lambda f: f.reshape(f.shape[0] * f.shape[3], f.shape[2], f.shape[1]),
+                                              "right shape, wrong content"),
+        "check: columns read bottom to top": (lambda f: _mc_ref.cols_to_sequences(f).flip(1), "top to bottom"),
+        "check: differentiable": (lambda f: _mc_ref.cols_to_sequences(f).detach(), "differentiable"),
+        "check: float64": (lambda f: _mc_ref.cols_to_sequences(f).float(), "float64"),
+        "check: squeeze": (lambda f: _mc_ref.cols_to_sequences(f).squeeze(), "squeeze|shape"),
+    },
+    'sequences_to_cols': {
+        "check: feat back": (lambda s, b, w: s.reshape(b, w, s.shape[1], s.shape[2]).permute(0, 3, 1, 2), "feat back|shape"),
+        "check: fixed C": (lambda s, b, w: s.reshape(b, w, s.shape[1], 6).permute(0, 3, 2, 1), "Error|read C"),
+        "check: float64": (lambda s, b, w: _mc_ref.sequences_to_cols(s, b, w).float(), "float64"),
+        "check: squeeze": (lambda s, b, w: _mc_ref.sequences_to_cols(s, b, w).squeeze(), "squeeze|shape"),
+    },
     'rows_to_sequences': {
+        "check: float64 (loop into a float32 tensor)": (_mp_rows_float32, "float64"),
+        "check: squeeze": (_mp_rows_squeeze, "squeeze|shape"),
         "check: right shape, wrong content": (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "right shape, wrong content"),
         "check: these are the columns": (lambda f: f.permute(0, 3, 2, 1).reshape(-1, f.shape[2], f.shape[1]), "these are the columns"),
         "check: loop": (lambda f: f.permute(0, 2, 1, 3).reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "loop"),
@@ -238,6 +376,9 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: Error|C from seq": (lambda s, b, h: s.reshape(b, h, s.shape[1], 6).permute(0, 3, 1, 2), "Error|C from seq"),
         "view instead of permute": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), None),
         "wrong permute": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1), None),
+        "check: squeeze": (_mp_to_rows_squeeze, "squeeze|shape"),
+        "check: float64": (_mp_to_rows_float32, "float64"),
+        "numpy round trip": (_mp_to_rows_numpy, None),
     },
     'CRNN': {
         "no column pass": (_ms_CRNNNoColumns, None),
@@ -251,12 +392,37 @@ _MISTAKES: dict[str, Mistakes] = {
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 
-def _feat_case(b, c, h, w):
-    return lambda g: Call([randn(g, b, c, h, w)])
+def _feat_case(b, c, h, w, dtype=torch.float32):
+    return lambda g: Call([randn(g, b, c, h, w).to(dtype)])
 
 
-def _seq(b, c, h, w):
-    return lambda g: Call([randn(g, b * h, w, c), b, h])
+def _seq(b, c, h, w, dtype=torch.float32):
+    return lambda g: Call([randn(g, b * h, w, c).to(dtype), b, h])
+
+
+def _seq_cols(b, c, h, w, dtype=torch.float32):
+    return lambda g: Call([randn(g, b * w, h, c).to(dtype), b, w])
+
+
+def _same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+    """The output's dtype follows the input's (float64 in, float64 out; float16 in, float16 out)."""
+    got, want = out.get("out"), call.args[0].dtype
+    if got is not None and got.dtype != want:
+        return f"a {want} input gave a {got.dtype} output: the dtype must follow the input"
+    return None
+
+
+def _reshape_cases(make, b, c, h, w) -> list[Case]:
+    """The properties a reshape of the lab states, with fresh draws in the held-back cases."""
+    return [
+        Case("public-1", make(b, c, h, w)),
+        Case("held-1", make(3, 5, 2, 7), public=False),
+        Case("held-b1-c1", make(1, 1, 6, 3), public=False, tags=("shape",)),
+        Case("held-h-ne-w", make(2, 3, 5, 2), public=False, tags=("shape",)),
+        Case("held-float64", make(2, 3, 4, 5, torch.float64), public=False, tags=("device-dtype",)),
+        Case("held-float16", make(1, 2, 3, 4, torch.float16), public=False, tags=("device-dtype",)),
+        Case("held-grad", make(2, 3, 4, 5), public=False, options={"grad": [0]}, tags=("gradients",)),
+    ]
 
 
 def _check_crnn(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
@@ -286,38 +452,48 @@ LAB = Lab(
         Item(
             name="rows_to_sequences", diagnose=_diagnose_rows_to_sequences, mistakes=_MISTAKES['rows_to_sequences'], points=3,
             reference="genlab.models.crnn.rows_to_sequences",
-            compare="exact",
-            cases=[
-                Case("public-1", _feat_case(2, 3, 4, 5)),
-                Case("held-1", _feat_case(3, 5, 2, 7), public=False),
-                Case("held-2", _feat_case(1, 4, 6, 3), public=False),
-                Case("held-grad", _feat_case(2, 3, 4, 5), public=False, options={"grad": [0]}, tags=("gradients",)),
-            ],
+            compare="exact", check=_same_dtype, hints=HINTS["rows_to_sequences"],
+            cases=_reshape_cases(_feat_case, 2, 3, 4, 5),
             expected="(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to "
-                     "right, with the channels as features.",
-            hint="move the channels last with permute(0, 2, 3, 1) before reshape; a plain view/reshape "
-                 "mixes channels and positions.",
+                     "right, with the channels as features; dtype and autograd graph kept.",
+            hint='a plain reshape mixes channels and positions; genlab.hint("rows_to_sequences", 2).',
         ),
         Item(
             name="sequences_to_rows", diagnose=_diagnose_sequences_to_rows, mistakes=_MISTAKES['sequences_to_rows'], points=3,
             reference="genlab.models.crnn.sequences_to_rows",
-            compare="exact",
-            cases=[
-                Case("public-1", _seq(2, 3, 4, 5)),
-                Case("held-1", _seq(3, 6, 2, 7), public=False),
-            ],
-            expected="(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences.",
-            hint="reshape to (B, H, W, C) first, then permute(0, 3, 1, 2).",
+            compare="exact", check=_same_dtype, hints=HINTS["sequences_to_rows"],
+            cases=_reshape_cases(_seq, 2, 3, 4, 5),
+            expected="(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences; dtype and autograd graph kept.",
+            hint='split the first axis before moving the features; genlab.hint("sequences_to_rows", 2).',
         ),
         Item(
             name="CRNN", diagnose=_diagnose_CRNN, mistakes=_MISTAKES['CRNN'], points=4,
             also_forbidden=("genlab.models.crnn.CRNNRepairer",),
             compare="custom", check=_check_crnn,
-            cases=[scenario_case("public-1", "crnn", [0, 2, 12, 16]),
-                   scenario_case("held-1", "crnn", [3, 2, 14, 10], public=False)],
+            cases=[dataclasses.replace(c, tags=("behaviour", "shape", "activations", "gradients", "side-effects"))
+                   for c in (scenario_case("public-1", "crnn", [0, 2, 12, 16]),
+                             scenario_case("held-1", "crnn", [3, 2, 14, 10], public=False))],
             expected="forward(x_masked, mask): encoder on [x_masked, mask], row GRU then column GRU (residual), "
                      "decoder, sigmoid, composite; output (B, C, H, W), known pixels equal x_masked.",
-            hint="for the columns use feat.transpose(2, 3) with the same two functions and transpose back.",
+            hint='columns are the rows of the map with its two spatial axes swapped; genlab.hint("CRNN", 3).',
+            hints=HINTS["CRNN"],
+        ),
+        Item(
+            name="cols_to_sequences", diagnose=_diagnose_cols_to_sequences, mistakes=_MISTAKES['cols_to_sequences'],
+            points=2, reference="genlab.models.crnn.cols_to_sequences",
+            compare="exact", check=_same_dtype, hints=HINTS["cols_to_sequences"],
+            cases=_reshape_cases(_feat_case, 2, 3, 4, 5),
+            expected="(B, C, H, W) -> (B*W, H, C): sequence b*W + j is column j of image b, read top to "
+                     "bottom, with the channels as features; dtype and autograd graph kept.",
+            hint='which axes become the batch of sequences, which the length? genlab.hint("cols_to_sequences", 2).',
+        ),
+        Item(
+            name="sequences_to_cols", diagnose=_diagnose_sequences_to_cols, mistakes=_MISTAKES['sequences_to_cols'],
+            points=2, reference="genlab.models.crnn.sequences_to_cols",
+            compare="exact", check=_same_dtype, hints=HINTS["sequences_to_cols"],
+            cases=_reshape_cases(_seq_cols, 2, 3, 4, 5),
+            expected="(B*W, H, C) -> (B, C, H, W), the inverse of cols_to_sequences; dtype and autograd graph kept.",
+            hint='split the first axis into batch and width, then order the axes; genlab.hint("sequences_to_cols", 2).',
         ),
     ],
 )

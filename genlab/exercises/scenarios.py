@@ -137,6 +137,7 @@ def gan_step(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # no
         out: Outputs = {}
         order_ok = True
         losses_d, losses_g = [], []
+        floats = True  # the contract: plain Python floats, so the caller keeps no graph alive
         for real, z in data:
             events.clear()
             for p in G.parameters():
@@ -146,11 +147,13 @@ def gan_step(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # no
             order_ok &= events == ["d", "g"]
             if type(res) is not dict or "loss_d" not in res or "loss_g" not in res:
                 raise TypeError('gan_training_step must return {"loss_d": float, "loss_g": float}')
+            floats &= type(res["loss_d"]) is float and type(res["loss_g"]) is float
             losses_d.append(as_float(res["loss_d"], "loss_d"))
             losses_g.append(as_float(res["loss_g"], "loss_g"))
         out["d_step_leaks_into_G"] = as_flag(seen["leak"])
         out["G_moved_by_D_step"] = as_flag(seen["g_moved"])
         out["one_D_step_then_one_G_step"] = as_flag(order_ok)
+        out["losses_are_floats"] = as_flag(floats)
         out["D_weights"] = flat_params(D)
         out["G_weights"] = flat_params(G)
         out["loss_d"] = torch.stack(losses_d)
@@ -230,6 +233,12 @@ def dcgan_generator(cls: Callable, args: list, ns: dict | None = None, forbidden
         out["depends_on_z"] = as_flag(y1.shape == y2.shape and not torch.allclose(y1, y2))
         target = torch.rand(y.shape)
         out["losses"] = _train(G, z, target, 15)
+        # activations at the ends: trained towards black images, the output must get close to 0
+        _train(G, z, torch.zeros(y.shape), 40)
+        G.eval()
+        with torch.no_grad():
+            out["darkest_after_black"] = G(z).amin().reshape(1).float()
+        G.train()
     return out
 
 

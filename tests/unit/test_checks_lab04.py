@@ -62,3 +62,23 @@ def test_checks_pass_on_solutions(capsys):
     assert capsys.readouterr().out.count("all checks passed") == 3
 
 
+
+
+def test_stretch_hinge_losses_pass_on_the_reference_and_name_extreme_mistakes(capsys):
+    import pytest
+    import torch.nn.functional as F
+
+    from genlab.checks import (
+        CheckFailed,
+        check_hinge_discriminator_loss,
+        check_hinge_generator_loss,
+    )
+    from genlab.exercises.lab04 import hinge_discriminator_loss, hinge_generator_loss
+
+    assert check_hinge_discriminator_loss(hinge_discriminator_loss)
+    assert check_hinge_generator_loss(hinge_generator_loss)
+    assert capsys.readouterr().out.count("all checks passed") == 2
+    with pytest.raises(CheckFailed, match="values differ"):  # no hinge: +30 on a real image costs -29
+        check_hinge_discriminator_loss(lambda r, f: (1 - r).mean() + (1 + f).mean())
+    with pytest.raises(CheckFailed):
+        check_hinge_generator_loss(lambda f: F.relu(1 - f).mean())

@@ -106,3 +106,18 @@ def test_unimplemented_forward_is_reported():
         raise NotImplementedError
     with pytest.raises(CheckFailed, match="not implemented yet"):
         check_crnn(_variant(todo))
+
+
+def test_stretch_column_sweep(capsys):
+    from genlab.checks.lab06 import check_cols_to_sequences, check_sequences_to_cols
+
+    assert check_cols_to_sequences(SOL["cols_to_sequences"])
+    assert check_sequences_to_cols(SOL["sequences_to_cols"])
+    assert check_cols_to_sequences(ref.cols_to_sequences)
+    assert capsys.readouterr().out.count("all checks passed") == 3
+    with pytest.raises(CheckFailed, match="these are the rows"):
+        check_cols_to_sequences(ref.rows_to_sequences)
+    feat = torch.randn(2, 3, 4, 5)
+    seq = SOL["cols_to_sequences"](feat)
+    assert torch.equal(seq[1 * 5 + 2, 3], feat[1, :, 3, 2])
+    assert torch.equal(SOL["sequences_to_cols"](seq, 2, 5), feat)
