@@ -1226,7 +1226,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "copied into place": (_mio_save_copy, "renamed onto the checkpoint path"),
     },
     'train_epoch': {
-        "mean of batch means": (lambda *a: _ms_epoch(*a, mean_of_means=True), "smaller"),
+        "mean of batch means": (lambda *a: _ms_epoch(*a, mean_of_means=True), "mean cross-entropy per image|smaller"),
         "no model.train()": (lambda *a: _ms_epoch(*a, no_train=True), "training mode"),
         "scaler ignored": (lambda *a: _ms_epoch(*a, ignore_scaler=True), None),
         "optimizer.step with a scaler": (lambda *a: _ms_epoch(*a, scaler_no_step=True), None),
@@ -1276,7 +1276,7 @@ LAB = Lab(
             expected="(enabled, dtype, use_scaler): bfloat16 without a scaler where supported (CUDA with bf16, "
                      "CPU), float16 with a GradScaler on CUDA without bf16, float16 without a scaler elsewhere; "
                      "accepts a string or a torch.device.",
-            hint="device = torch.device(device) first; branch on device.type.",
+            hint='accept a string or a device object alike; genlab.hint("autocast_settings", 2).',
         ),
         Item(
             name="train_epoch", hints=HINTS["train_epoch"], diagnose=_diagnose_train_epoch, mistakes=_MISTAKES['train_epoch'], points=3,
@@ -1300,8 +1300,8 @@ LAB = Lab(
                    _tag(scenario_case("held-fp32", "train_epoch", [3, False, False], public=False), "value", "shape", "side-effects", "device-dtype")],
             expected="moves model and batches to device, model.train(), autocast forward when amp, fp32 loss, "
                      "scaled backward/step/update when a scaler is given; returns the mean loss per image.",
-            hint="total += loss.item() * len(x); return total / count. With a scaler never call "
-                 "optimizer.step() yourself.",
+            hint='weight each batch by its size; with a scaler the scaler takes the step. '
+                 'genlab.hint("train_epoch", 2).',
         ),
         Item(
             name="save_checkpoint", hints=HINTS["save_checkpoint"], diagnose=_diagnose_save_checkpoint, mistakes=_MISTAKES['save_checkpoint'], points=3,
@@ -1328,8 +1328,8 @@ LAB = Lab(
                    _tag(scenario_case("held-1", "save_checkpoint", [7], public=False), "io", "behaviour", "randomness")],
             expected="an atomic write (temporary file + os.replace, temporary file removed on failure) of "
                      "{model, optimizer, scaler or None, epoch, rng: {torch}} that resumes exactly.",
-            hint="tmp = path.with_name(path.name + '.tmp'); try: torch.save(state, tmp); os.replace(tmp, path) "
-                 "finally: remove tmp if it exists.",
+            hint='a temporary file beside the target, renamed onto it, removed whatever step fails. '
+                 'genlab.hint("save_checkpoint", 3).',
         ),
         Item(
             name="load_checkpoint", hints=HINTS["load_checkpoint"], diagnose=_diagnose_load_checkpoint, mistakes=_MISTAKES['load_checkpoint'], points=2,
@@ -1353,8 +1353,8 @@ LAB = Lab(
                    _tag(scenario_case("held-1", "load_checkpoint", [9], public=False), "io", "behaviour", "randomness")],
             expected="torch.load(path, map_location='cpu', weights_only=True); restore model, optimiser, scaler "
                      "(when both exist) and torch RNG; return the epoch as an int.",
-            hint="if scaler is not None and state['scaler'] is not None: scaler.load_state_dict(...); "
-                 "torch.set_rng_state(state['rng']['torch']).",
+            hint='the safe loader only, onto the CPU; restore every piece the file holds. '
+                 'genlab.hint("load_checkpoint", 3).',
         ),
     ],
 )
