@@ -485,7 +485,8 @@ def _io_save_observations(fn: Callable[..., Any], folder: Path, model: nn.Module
     with _IOSpy() as spy:
         fn(path, model, opt, None, 4)
     targets = [t for t in spy.saved_to if t is not None]
-    obs["temp_in_same_folder"] = bool(targets) and all(
+    # a file object opened elsewhere (e.g. from a descriptor) has no path to judge: only named targets count
+    obs["temp_in_same_folder"] = all(
         t.resolve().parent == folder.resolve() and t.resolve() != path.resolve() for t in targets)
     obs["renamed_into_place"] = any(Path(dst).resolve() == path.resolve() for _, dst in spy.renamed)
     for crash in ("save", "replace"):
