@@ -284,6 +284,19 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "update, or the plain backward and step. Accumulate the loss times the batch size and "
         "the count of images; return their ratio as a Python float.",
     ),
+    "train_epoch_accumulate": (
+        "When a big batch does not fit in memory, run it in k smaller pieces and add up their "
+        "gradients before one optimiser step. Done right, the step is the one the big batch "
+        "would have taken.",
+        "A group of micro-batches with sizes n_1 .. n_k holds N = n_1 + ... + n_k images. The "
+        "gradient of the mean loss over the N images is the sum over micro-batches of (n_i / N) "
+        "times the gradient of micro-batch i's mean loss. Gradients add up across backward "
+        "passes until they are cleared; the last group may have fewer than k micro-batches.",
+        "Go through the micro-batches in groups of k. For each group, clear the gradients once, "
+        "count its images, run each micro-batch forward and backward with its loss weighted by "
+        "its share of the group's images, keep a running total for the epoch's mean loss, and "
+        "take one optimiser step at the end of the group.",
+    ),
     "save_checkpoint": (
         "A checkpoint must hold everything needed to continue exactly, and a crash while "
         "writing must never destroy the previous one. Writing a file is not atomic; renaming "

@@ -527,17 +527,85 @@ def _io_load_observations(fn: Callable[..., Any], folder: Path, model: nn.Module
     return obs
 
 
+# --------------------------------------------------------------------------- stretch: gradient accumulation
+
+def train_epoch_accumulate(model, batches, optimizer, accum_steps, device):
+    device = torch.device(device)
+    model.to(device)
+    model.train()
+    batches = list(batches)
+    total, count = 0.0, 0
+    for start in range(0, len(batches), accum_steps):
+        group = batches[start:start + accum_steps]
+        n = sum(len(y) for _, y in group)
+        optimizer.zero_grad(set_to_none=True)
+        for x, y in group:
+            x, y = x.to(device), y.to(device)
+            loss = F.cross_entropy(model(x), y)
+            (loss * (len(y) / n)).backward()  # each image weighs the same in the group's mean
+            total += loss.item() * len(y)
+            count += len(y)
+        optimizer.step()
+    return total / count
+
+
+def _anet(seed: int) -> nn.Module:
+    """A classifier without dropout: micro-batches and one big batch must then agree exactly."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 3))
+
+
+def accumulate_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
+    """``fn(model, micro_batches, opt, k, "cpu")`` vs one step per group on the group's images joined."""
+    seed, k = int(args[0]), int(args[1])
+    sizes = [int(v) for v in args[2]]
+    out: Outputs = {}
+    with torch.random.fork_rng():
+        x, y = _sdata(seed, sum(sizes))
+        cuts = torch.tensor([0, *sizes]).cumsum(0).tolist()
+        micro = [(x[a:b], y[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        model = _anet(seed)
+        model.eval()
+        opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+        steps = [0]
+        real_step = opt.step
+
+        def counted_step(*a: Any, **kw: Any) -> Any:
+            steps[0] += 1
+            return real_step(*a, **kw)
+
+        opt.step = counted_step
+        loss = fn(model, [(a.clone(), b.clone()) for a, b in micro], opt, k, "cpu")
+        out["mean_loss"] = as_float(loss, "the returned loss").float()
+        out["steps"] = torch.tensor(float(steps[0]))
+        out["training_mode"] = as_flag(model.training)
+        # the trusted big-batch run: one step per group of k micro-batches, on their images joined
+        big = _anet(seed)
+        bopt = torch.optim.SGD(big.parameters(), lr=0.5, momentum=0.9)
+        for g in range(0, len(micro), k):
+            xs = torch.cat([m[0] for m in micro[g:g + k]])
+            ys = torch.cat([m[1] for m in micro[g:g + k]])
+            bopt.zero_grad()
+            F.cross_entropy(big(xs), ys).backward()
+            bopt.step()
+        out["big_batch_max_abs_diff"] = (flat_params(model) - flat_params(big)).abs().max().reshape(())
+    return out
+
+
 #: The references as the scenarios call them: bound here, so that the grader's recorder (which
 #: wraps the module attributes a submission must not call) does not count the scenarios' own calls.
 _REFS = {"autocast_settings": autocast_settings, "save_checkpoint": save_checkpoint,
+         "train_epoch_accumulate": train_epoch_accumulate,
          "load_checkpoint": load_checkpoint}
 
 SCENARIOS = {"autocast": autocast, "train_epoch": train_epoch_scenario, "save_checkpoint": save_scenario,
-             "load_checkpoint": load_scenario}
+             "load_checkpoint": load_scenario, "train_epoch_accumulate": accumulate_scenario}
 
 autocast_settings = autocast_settings
 train_epoch = train_epoch
 save_checkpoint = save_checkpoint
+train_epoch_accumulate = train_epoch_accumulate
 load_checkpoint = load_checkpoint  # tolerant: restores whatever the file holds (the save check judges the rest)
 
 
@@ -1199,7 +1267,37 @@ def _mio_load_no_map_location(path, model, optimizer, scaler):
     return _mio_restore(torch.load(path, weights_only=True), model, optimizer, scaler)
 
 
+def _mac_epoch(model, batches, optimizer, k, device, *, scale="size", zero_each=False, drop_last=False):
+    model.to(device)
+    model.train()
+    batches = list(batches)
+    total, count = 0.0, 0
+    for start in range(0, len(batches), k):
+        group = batches[start:start + k]
+        if drop_last and len(group) < k:
+            break
+        n = sum(len(y) for _, y in group)
+        optimizer.zero_grad()
+        for x, y in group:
+            if zero_each:
+                optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            w = {"size": len(y) / n, "k": 1.0 / k, "none": 1.0}[scale]
+            (loss * w).backward()
+            total += loss.item() * len(y)
+            count += len(y)
+        optimizer.step()
+    return total / count
+
+
 _MISTAKES: dict[str, Mistakes] = {
+    'train_epoch_accumulate': {
+        "losses summed, not averaged": (lambda *a: _mac_epoch(*a, scale="none"), "per group|per image"),
+        "divided by k whatever the sizes": (lambda *a: _mac_epoch(*a, scale="k"), "per group|per image"),
+        "gradients cleared every micro-batch": (lambda *a: _mac_epoch(*a, zero_each=True), "per group|per image"),
+        "last incomplete group dropped": (lambda *a: _mac_epoch(*a, drop_last=True), "per group|per image"),
+        "a step per micro-batch": (lambda m, b, o, k, d: _mac_epoch(m, b, o, 1, d), "per group|per image"),
+    },
     'autocast_settings': {
         "check: prefer bfloat16": (_mc_fp16_everywhere_on_cuda, "prefer bfloat16"),
         "check: no scaler needed": (_mc_scaler_with_bf16, "no scaler needed"),
@@ -1303,6 +1401,30 @@ LAB = Lab(
                      "scaled backward/step/update when a scaler is given; returns the mean loss per image.",
             hint='weight each batch by its size; with a scaler the scaler takes the step. '
                  'genlab.hint("train_epoch", 2).',
+        ),
+        Item(
+            name="train_epoch_accumulate", hints=HINTS["train_epoch_accumulate"],
+            mistakes=_MISTAKES['train_epoch_accumulate'], points=2,
+            reference="genlab.exercises.lab07.train_epoch_accumulate", compare="custom",
+            check=scenario_check("train_epoch_accumulate", train_epoch_accumulate, {
+                "big_batch_max_abs_diff": "the weights differ from one step per group of k micro-batches on "
+                                          "their images joined: a run with accumulation would not train like "
+                                          "the big batch it stands for",
+                "steps": "the number of optimiser steps is not one per group of k micro-batches (the last "
+                         "group may be smaller): the run takes too many or too few updates",
+                "mean_loss": "the returned loss is not the mean cross-entropy per image over the epoch",
+                "training_mode": "the model is not in training mode after the epoch",
+            }, rtol=1e-4, atol=1e-5),
+            cases=[_tag(scenario_case("public-1", "train_epoch_accumulate", [0, 2, [5, 5, 5, 5, 5, 5, 3]]),
+                        "value", "shape", "behaviour"),
+                   _tag(scenario_case("public-k1", "train_epoch_accumulate", [1, 1, [6, 6, 4]]), "value", "behaviour"),
+                   _tag(scenario_case("held-1", "train_epoch_accumulate", [2, 3, [4, 4, 4, 4, 2]], public=False),
+                        "value", "shape", "behaviour"),
+                   _tag(scenario_case("held-2", "train_epoch_accumulate", [3, 4, [1, 7, 3, 5, 2, 6]], public=False),
+                        "value", "shape", "behaviour")],
+            expected="one optimiser step per group of k micro-batches (a smaller last group included), whose "
+                     "gradient is that of the mean loss over the group's images; returns the mean loss per image.",
+            hint='weigh each micro-batch by its share of its group\'s images. genlab.hint("train_epoch_accumulate", 2).',
         ),
         Item(
             name="save_checkpoint", hints=HINTS["save_checkpoint"], diagnose=_diagnose_save_checkpoint, mistakes=_MISTAKES['save_checkpoint'], points=3,
