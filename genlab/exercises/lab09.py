@@ -711,6 +711,11 @@ def _bce(logits, targets):
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
+#: Logits of +-30 and +-120 against both targets: confident right and confident wrong, both branches.
+_EXTREME_LOGITS = torch.tensor([-120.0, -30.0, 30.0, 120.0, -120.0, -30.0, 30.0, 120.0])
+_EXTREME_TARGETS = torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+
+
 def _flat(b: int, c: int, s: int):
     return lambda g: Call([randn(g, b, c * s * s), c, s])
 
@@ -731,7 +736,8 @@ LAB = Lab(
             name="fixed_generator_output", hints=HINTS["fixed_generator_output"], diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
             cases=[Case("public-1", _flat(4, 3, 4)),
                    Case("held-1", _flat(2, 1, 5), public=False),
-                   Case("held-2", _flat(3, 2, 3), public=False)],
+                   Case("held-2", _flat(3, 2, 3), public=False),
+                   Case("held-b1", _flat(1, 3, 4), public=False, tags=("shape",))],
             expected="(B, C*size*size) -> (B, C, size, size), image b = row b of flat.",
             hint="keep the batch dimension: flat.view(flat.shape[0], channels, size, size).",
         ),
@@ -740,7 +746,12 @@ LAB = Lab(
             also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
                    Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
-                        public=False)],
+                        public=False),
+                   Case("held-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
+                                                        torch.tensor([120.0, 30.0, -30.0, -120.0])]),
+                        public=False, tags=("extreme",)),
+                   Case("held-f64", lambda g: Call([randn(g, 5).double(), randn(g, 3).double()]), public=False,
+                        tags=("device-dtype",))],
             expected="BCE-with-logits of real logits against 1 plus fake logits against 0, each a batch mean.",
             hint="the fake term's target is zeros_like(d_fake).",
         ),
@@ -748,7 +759,11 @@ LAB = Lab(
             name="fixed_kl_divergence", hints=HINTS["fixed_kl_divergence"], diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
             also_forbidden=("genlab.losses.kl_divergence",),
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
-                   Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False)],
+                   Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False),
+                   Case("held-extreme", lambda g: Call([randn(g, 2, 3), torch.tensor([[-20.0, 20.0, 0.0], [20.0, -20.0, 5.0]])]),
+                        public=False, tags=("extreme",)),
+                   Case("held-f64", lambda g: Call([randn(g, 1, 4).double(), randn(g, 1, 4).double()]), public=False,
+                        tags=("device-dtype", "shape"))],
             expected="0.5 * sum_j (exp(logvar) + mu^2 - 1 - logvar) per example, shape (B,), >= 0.",
             hint="the broken version has every sign flipped.",
         ),
@@ -769,7 +784,12 @@ LAB = Lab(
             name="fixed_bce_loss", hints=HINTS["fixed_bce_loss"], diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
             cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
                    Case("public-1", _bce_call(7, 3.0)),
-                   Case("held-1", _bce_call(12, 2.0), public=False)],
+                   Case("held-1", _bce_call(12, 2.0), public=False),
+                   Case("held-extreme", lambda g: Call([_EXTREME_LOGITS.clone(), _EXTREME_TARGETS.clone()]),
+                        public=False, tags=("extreme",)),
+                   Case("held-f64", lambda g: Call([randn(g, 9, scale=4.0).double(),
+                                                    (torch.rand(9, generator=g) < 0.5).double()]),
+                        public=False, tags=("device-dtype",))],
             expected="F.binary_cross_entropy_with_logits(logits, targets): the logits, not their sigmoid.",
             hint="BCE-with-logits applies the sigmoid itself.",
         ),
