@@ -593,6 +593,22 @@ def accumulate_scenario(fn: Callable, args: list, ns: dict | None = None) -> Out
     return out
 
 
+def _diagnose_train_epoch_accumulate(fn: Callable[..., Any]) -> str | None:
+    """Runs at all, returns a number, and matches the big-batch step (the public cases judge the rest)."""
+    name = "train_epoch_accumulate"
+    got = accumulate_scenario(lambda *a: call(name, fn, *a), [5, 2, [4, 4, 4, 2, 3]])
+    if float(got["steps"]) != 3:
+        fail(name, "3 optimiser steps for 5 micro-batches in groups of 2", f"{int(got['steps'])} steps",
+             "with too many steps the run is just small-batch training (noisier, another learning rate); "
+             "with too few the last images of the epoch are never learnt from.")
+    if float(got["big_batch_max_abs_diff"]) > 1e-5:
+        fail(name, "the same weights as one step per group on the group's images joined",
+             f"max weight difference {float(got['big_batch_max_abs_diff']):.3g}",
+             "the accumulated gradient is too large, too small, or weighs the images of a smaller "
+             "micro-batch differently from the others: the accumulation run does not train like the big batch.")
+    return None
+
+
 #: The references as the scenarios call them: bound here, so that the grader's recorder (which
 #: wraps the module attributes a submission must not call) does not count the scenarios' own calls.
 _REFS = {"autocast_settings": autocast_settings, "save_checkpoint": save_checkpoint,
@@ -1292,11 +1308,11 @@ def _mac_epoch(model, batches, optimizer, k, device, *, scale="size", zero_each=
 
 _MISTAKES: dict[str, Mistakes] = {
     'train_epoch_accumulate': {
-        "losses summed, not averaged": (lambda *a: _mac_epoch(*a, scale="none"), "per group|per image"),
-        "divided by k whatever the sizes": (lambda *a: _mac_epoch(*a, scale="k"), "per group|per image"),
-        "gradients cleared every micro-batch": (lambda *a: _mac_epoch(*a, zero_each=True), "per group|per image"),
-        "last incomplete group dropped": (lambda *a: _mac_epoch(*a, drop_last=True), "per group|per image"),
-        "a step per micro-batch": (lambda m, b, o, k, d: _mac_epoch(m, b, o, 1, d), "per group|per image"),
+        "losses summed, not averaged": (lambda *a: _mac_epoch(*a, scale="none"), "per group|per image|steps|weight"),
+        "divided by k whatever the sizes": (lambda *a: _mac_epoch(*a, scale="k"), "per group|per image|steps|weight"),
+        "gradients cleared every micro-batch": (lambda *a: _mac_epoch(*a, zero_each=True), "per group|per image|steps|weight"),
+        "last incomplete group dropped": (lambda *a: _mac_epoch(*a, drop_last=True), "per group|per image|steps|weight"),
+        "a step per micro-batch": (lambda m, b, o, k, d: _mac_epoch(m, b, o, 1, d), "per group|per image|steps|weight"),
     },
     'autocast_settings': {
         "check: prefer bfloat16": (_mc_fp16_everywhere_on_cuda, "prefer bfloat16"),
@@ -1404,6 +1420,7 @@ LAB = Lab(
         ),
         Item(
             name="train_epoch_accumulate", hints=HINTS["train_epoch_accumulate"],
+            diagnose=_diagnose_train_epoch_accumulate,
             mistakes=_MISTAKES['train_epoch_accumulate'], points=2,
             reference="genlab.exercises.lab07.train_epoch_accumulate", compare="custom",
             check=scenario_check("train_epoch_accumulate", train_epoch_accumulate, {
