@@ -46,8 +46,8 @@
 # 4. **watch where gradients go**: which parameters get them, and which must not;
 # 5. **evaluate in evaluation mode**, and compare with a baseline every time.
 #
-# This lecture shows each habit on a small example; lab 09 gives eight broken functions
-# to fix.
+# This lecture shows each habit on a small example, then applies them to code of the kind
+# found online; lab 09 gives thirteen broken functions to fix.
 
 # %% tags=["setup"]
 # Setup: on Colab this installs genlab and copies the notebooks to your workspace; locally it changes nothing.
@@ -163,12 +163,58 @@ evaluate_repairers({"overfit on one batch": model}, data.load("digits", "test", 
 # The model memorised 16 training digits under one fixed mask; on held-out digits and other
 # band positions it is no better than the formula. That is habit 5: without the baseline
 # row, its number would look like a result.
+
+# %% [markdown]
+# ## 6. Reading code found online
 #
+# Tutorial code copied from the web often runs without an error and learns nothing. The
+# five habits above catch its bugs too, if you apply them before trusting a single loss
+# curve. Five kinds turn up again and again:
+#
+# * **the wrong thing fed in as data**: a GAN whose "real" batch is the generator's own
+#   output, or an autoencoder trained on freshly drawn uniform noise. The loss even falls;
+#   habit 2 catches it (a discriminator that sees fakes on both sides sits at
+#   $2\ln 2 \approx 1.39$, an autoencoder on $U(-1, 1)$ noise at the noise's variance, $1/3$);
+# * **one objective for two players**: a GAN trained by minimising one loss with one
+#   optimiser over both networks. The generator then minimises the discriminator's loss,
+#   i.e. it helps the discriminator; habit 4 (whose gradient goes where) shows it;
+# * **sizes copied from another script**: a head of 784 units (a 28 x 28 gray image)
+#   reshaped into 3 x 64 x 64 images, with the batch size left for the reshape to infer;
+#   habit 1;
+# * **a layer fed a tensor of the wrong rank**: a recurrent layer given a 4-D feature map
+#   (it needs sequences: one row of the map per sequence, channels as features); habit 1;
+# * **signs and logs**: a KL added with the wrong sign (without its factor of one half),
+#   and `log` taken of raw logits, which are not probabilities.
+#
+# The last one is quick to see:
+
+# %%
+scores = torch.tensor([-120.0, -3.0, 0.0, 3.0])       # a discriminator's raw outputs (logits)
+print("log of the raw score:   ", torch.log(scores).tolist())
+print("log of the sigmoid:     ", torch.log(torch.sigmoid(scores)).tolist())
+print("log-sigmoid in one step:", F.logsigmoid(scores).tolist())
+
+# %% [markdown]
+# The first gives NaN for every negative score, the second $-\infty$ at $-120$ (the
+# probability is below the smallest float32), the third the right value, about $-120$.
+#
+# The size bug raises no error when the numbers happen to divide evenly; the batch size
+# simply changes:
+
+# %%
+codes = torch.randn(3, 8)
+head = torch.nn.Linear(8, 784)                        # the width of another script's images
+images = head(codes).reshape(-1, 1, 14, 28)           # 784 = 2 x (14 x 28): no error
+print("codes:", tuple(codes.shape), "-> images:", tuple(images.shape))
+
+# %% [markdown]
 # ## What to try next
 #
-# Lab 09: eight broken functions (a wrong reshape, fakes labelled real, a KL with the wrong
+# Lab 09: thirteen broken functions (a wrong reshape, fakes labelled real, a KL with the wrong
 # sign, a GRU fed a 4-D tensor, a double sigmoid, a missing `detach`, a forgotten
-# `eval()`, weights shared by accident). Each check describes the symptom; you find the fix.
+# `eval()`, weights shared by accident, and the five kinds of section 6: fakes as the real
+# batch, noise as the data, one loss for both players, a 784-unit head, the log of a
+# logit). Each check describes the symptom; you find the fix.
 
 # %% [markdown]
 # ## References

@@ -24,12 +24,13 @@
 #
 # **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 139 s for the solution run as a script, with other jobs sharing the CPU; not measured on a GPU. Add your own time for the exercises.
 #
-# You write four functions:
+# You write four functions, and a fifth as a stretch:
 #
 # 1. `autocast_settings(device, bf16_supported=None) -> (enabled, dtype, use_scaler)`
 # 2. `train_epoch(model, batches, optimizer, scaler, device, amp) -> mean loss`
 # 3. `save_checkpoint(path, model, optimizer, scaler, epoch)`: atomic
 # 4. `load_checkpoint(path, model, optimizer, scaler) -> epoch`
+# 5. (stretch) `train_epoch_accumulate(model, batches, optimizer, accum_steps, device)`: k micro-batches, one big-batch step
 #
 # Everything is checked on the CPU by behaviour; the same code runs unchanged on a GPU.
 # The final test: 2 epochs, a "disconnect", resume, 2 more epochs must give **exactly**
@@ -161,6 +162,28 @@ def load_checkpoint(path, model, optimizer, scaler):
 
 # %%
 checks.check_load_checkpoint(load_checkpoint)
+
+# %% [markdown]
+# ## Exercise 5 (stretch): gradient accumulation
+#
+# A batch of 256 may not fit on a small GPU; 8 micro-batches of 32 do. Write
+# `train_epoch_accumulate(model, batches, optimizer, accum_steps, device) -> mean loss`:
+# `batches` is a list of `(x, y)` micro-batches (on the CPU, sizes may differ); after every
+# `accum_steps` of them, and after a smaller last group, take **one** optimiser step. The
+# contract that matters: each step must be the step that one batch made of the group's
+# images joined would give (cross-entropy, mean over the group's images), so a run with
+# accumulation trains exactly like the big-batch run it stands for. The model ends in
+# training mode; the return value is the epoch's mean loss per image. No AMP here.
+
+# %% tags=["exercise"]
+def train_epoch_accumulate(model, batches, optimizer, accum_steps, device):
+    """One epoch in groups of ``accum_steps`` micro-batches, one optimiser step per group."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Implement train_epoch_accumulate; genlab.hint("train_epoch_accumulate") gives a hint in three steps.')
+
+
+# %%
+checks.check_train_epoch_accumulate(train_epoch_accumulate)
 
 # %% [markdown]
 # ## Put it together: train, disconnect, resume

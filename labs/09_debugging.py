@@ -9,13 +9,14 @@
 # ---
 
 # %% [markdown]
-# # Lab 09 · Debugging lab: eight classic bugs
+# # Lab 09 · Debugging lab: thirteen classic bugs
 #
-# > Fix eight classic bugs, each shown by a check that describes its symptom.
+# > Fix thirteen classic bugs, each shown by a check that describes its symptom.
 #
 # **Objectives**: after this lab you can
 #
-# * recognise eight classic bugs of generative-model code from their symptoms;
+# * recognise thirteen classic bugs of generative-model code from their symptoms, five of them
+#   from tutorial code of the kind found online;
 # * fix each and explain why the fix works.
 #
 # **Prerequisites**: labs 02, 03, 04 and 06 (the bugs come from their models).
@@ -37,6 +38,11 @@
 # | 6 | missing `detach` on the fakes | `fixed_discriminator_update` |
 # | 7 | model left in train mode during evaluation | `fixed_predict` |
 # | 8 | two networks sharing weights by accident | `fixed_ema_copy` |
+# | 9 | the generator's output fed in as the "real" images | `fixed_discriminator_batch` |
+# | 10 | training on noise instead of data | `fixed_training_batch` |
+# | 11 | one loss and one optimiser for both players | `fixed_gan_losses` |
+# | 12 | a 784-unit head reshaped into another image size | `fixed_image_decoder` |
+# | 13 | the log of a raw logit | `fixed_log_prob_real` |
 
 # %% tags=["setup"]
 # Setup: on Colab this installs genlab and copies the notebooks to your workspace; locally it changes nothing.
@@ -274,13 +280,161 @@ def fixed_ema_copy(model: nn.Module) -> nn.Module:
 checks.check_fixed_ema_copy(fixed_ema_copy)
 
 # %% [markdown]
+# ## Bugs of code found online
+#
+# The five bugs below come from a kind of tutorial code that circulates widely: it runs (or
+# almost runs), prints a loss, and learns nothing. Each one is written here in the course's
+# own PyTorch, and each check again tells you what the run would look like.
+#
+# ## 9. The generator's output fed in as the "real" images
+#
+# The discriminator's batch holds data images labelled 1 and generated images labelled 0.
+# `fixed_discriminator_batch(real, fake)` returns `(images, labels)`: the `n` real images
+# first, then the `m` fakes, with `n` ones followed by `m` zeros, all in the data's dtype.
+
+# %% tags=["support"]
+def broken_discriminator_batch(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's batch: "real" images labelled 1, fakes labelled 0."""
+    n = real.shape[0]
+    samples = fake[torch.arange(n) % fake.shape[0]]  # "the images to show D", taken from the generator
+    images = torch.cat([samples, fake])
+    labels = torch.cat([torch.ones(n), torch.zeros(fake.shape[0])])
+    return images, labels
+
+
+# %%
+show_symptom(checks.check_fixed_discriminator_batch, broken_discriminator_batch)
+
+# %% tags=["exercise"]
+def fixed_discriminator_batch(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cat(real, fake), labels: 1 for each real image, then 0 for each fake), in the data's dtype."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Fix the bug of broken_discriminator_batch in fixed_discriminator_batch; genlab.hint("fixed_discriminator_batch") gives a hint in three steps.')
+
+
+# %%
+checks.check_fixed_discriminator_batch(fixed_discriminator_batch)
+
+# %% [markdown]
+# ## 10. Training on noise instead of data
+#
+# `fixed_training_batch(images, batch_size)` returns `batch_size` images of the training set
+# `images` (N, C, H, W), drawn at random (from the global random stream, fresh on every call),
+# in the set's dtype.
+
+# %% tags=["support"]
+def broken_training_batch(images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """A random training batch of shape (batch_size, C, H, W)."""
+    return torch.rand(batch_size, *images.shape[1:]) * 2 - 1
+
+
+# %%
+show_symptom(checks.check_fixed_training_batch, broken_training_batch)
+
+# %% tags=["exercise"]
+def fixed_training_batch(images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``batch_size`` images of ``images`` drawn at random, shape (batch_size, C, H, W)."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Fix the bug of broken_training_batch in fixed_training_batch; genlab.hint("fixed_training_batch") gives a hint in three steps.')
+
+
+# %%
+checks.check_fixed_training_batch(fixed_training_batch)
+
+# %% [markdown]
+# ## 11. One loss and one optimiser for both players
+#
+# A GAN is a game: the discriminator and the generator want opposite things. The broken
+# version gives both the same number to minimise (and a training loop built on it would
+# step one optimiser over both networks' parameters). `fixed_gan_losses(d_real, d_fake)`
+# takes D's logits on real and on generated images and returns `(d_loss, g_loss)`: the
+# discriminator's binary cross-entropy (real against 1, fake against 0, each a batch mean)
+# and the generator's non-saturating loss (fake against 1), finite for logits of any size.
+# In the training loop, each loss then goes to its own optimiser, built over its own
+# network's parameters only.
+
+# %% tags=["support"]
+def broken_gan_losses(d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(discriminator loss, generator loss) from D's logits on real and generated images."""
+    loss = -(torch.log(torch.sigmoid(d_real)).mean() + torch.log(1 - torch.sigmoid(d_fake)).mean())
+    return loss, loss
+
+
+# %%
+show_symptom(checks.check_fixed_gan_losses, broken_gan_losses)
+
+# %% tags=["exercise"]
+def fixed_gan_losses(d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(D's BCE: real vs 1 + fake vs 0; G's non-saturating BCE: fake vs 1), from logits, finite."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Fix the bug of broken_gan_losses in fixed_gan_losses; genlab.hint("fixed_gan_losses") gives a hint in three steps.')
+
+
+# %%
+checks.check_fixed_gan_losses(fixed_gan_losses)
+
+# %% [markdown]
+# ## 12. A head of 784 units reshaped into another image size
+#
+# `fixed_image_decoder(z, channels, height, width)` maps codes (B, latent) to images
+# (B, C, H, W) through one linear layer (created inside, on the code's device and dtype),
+# keeping the batch size and the gradient to `z`.
+
+# %% tags=["support"]
+def broken_image_decoder(z: torch.Tensor, channels: int, height: int, width: int) -> torch.Tensor:
+    """Codes (B, latent) -> images (B, C, H, W) through a linear head."""
+    head = torch.nn.Linear(z.shape[1], 784)  # the width of a 28 x 28 gray image, from another script
+    return head(z).reshape(-1, channels, height, width)
+
+
+# %%
+show_symptom(checks.check_fixed_image_decoder, broken_image_decoder)
+
+# %% tags=["exercise"]
+def fixed_image_decoder(z: torch.Tensor, channels: int, height: int, width: int) -> torch.Tensor:
+    """Codes (B, latent) -> images (B, C, H, W): a head of C*H*W units, the batch size kept."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Fix the bug of broken_image_decoder in fixed_image_decoder; genlab.hint("fixed_image_decoder") gives a hint in three steps.')
+
+
+# %%
+checks.check_fixed_image_decoder(fixed_image_decoder)
+
+# %% [markdown]
+# ## 13. The log of a raw logit
+#
+# `fixed_log_prob_real(logits)` returns $\log D(x) = \log\sigma(s)$ elementwise for the
+# discriminator's scores $s$ (logits, any real number): at most 0, finite for $s = \pm 120$,
+# with a gradient of about 1 at $s = -120$, in the input's dtype.
+
+# %% tags=["support"]
+def broken_log_prob_real(logits: torch.Tensor) -> torch.Tensor:
+    """log D(x) for the discriminator's outputs."""
+    return torch.log(logits)
+
+
+# %%
+show_symptom(checks.check_fixed_log_prob_real, broken_log_prob_real)
+
+# %% tags=["exercise"]
+def fixed_log_prob_real(logits: torch.Tensor) -> torch.Tensor:
+    """log sigmoid(logits), elementwise, stable for any logit."""
+    # YOUR CODE HERE
+    raise NotImplementedError('Fix the bug of broken_log_prob_real in fixed_log_prob_real; genlab.hint("fixed_log_prob_real") gives a hint in three steps.')
+
+
+# %%
+checks.check_fixed_log_prob_real(fixed_log_prob_real)
+
+# %% [markdown]
 # ## All fixed?
 #
-# Run every check once more: eight green lines.
+# Run every check once more: thirteen green lines.
 
 # %%
 for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence, fixed_row_rnn, fixed_bce_loss,
-           fixed_discriminator_update, fixed_predict, fixed_ema_copy]:
+           fixed_discriminator_update, fixed_predict, fixed_ema_copy, fixed_discriminator_batch,
+           fixed_training_batch, fixed_gan_losses, fixed_image_decoder, fixed_log_prob_real]:
     getattr(checks, f"check_{fn.__name__}")(fn)
 
 # %% [markdown]
@@ -307,7 +461,7 @@ answer("q4", ...)
 # %% [markdown]
 # ## References
 #
-# * Goodfellow, I. et al. (2014). Generative adversarial nets. *NeurIPS 2014*. (Bugs 2 and 6.)
+# * Goodfellow, I. et al. (2014). Generative adversarial nets. *NeurIPS 2014*. (Bugs 2, 6, 9, 11 and 13; the non-saturating generator loss of bug 11.)
 # * Kingma, D. P. & Welling, M. (2014). Auto-encoding variational Bayes. *ICLR 2014*. (Bug 3.)
 # * Visin, F. et al. (2015). ReNet. arXiv:1505.00393; Shi, B., Bai, X. & Yao, C. (2016). CRNN. *IEEE TPAMI*. (Bug 4: recurrences along feature-map rows.)
 # * Srivastava, N. et al. (2014). Dropout: a simple way to prevent neural networks from overfitting. *JMLR* 15; Ioffe, S. & Szegedy, C. (2015). Batch normalization. *ICML 2015*. (Bug 7.)

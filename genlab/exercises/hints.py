@@ -371,6 +371,19 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "update, or the plain backward and step. Accumulate the loss times the batch size and "
         "the count of images; return their ratio as a Python float.",
     ),
+    "train_epoch_accumulate": (
+        "When a big batch does not fit in memory, run it in k smaller pieces and add up their "
+        "gradients before one optimiser step. Done right, the step is the one the big batch "
+        "would have taken.",
+        "A group of micro-batches with sizes n_1 .. n_k holds N = n_1 + ... + n_k images. The "
+        "gradient of the mean loss over the N images is the sum over micro-batches of (n_i / N) "
+        "times the gradient of micro-batch i's mean loss. Gradients add up across backward "
+        "passes until they are cleared; the last group may have fewer than k micro-batches.",
+        "Go through the micro-batches in groups of k. For each group, clear the gradients once, "
+        "count its images, run each micro-batch forward and backward with its loss weighted by "
+        "its share of the group's images, keep a running total for the epoch's mean loss, and "
+        "take one optimiser step at the end of the group.",
+    ),
     "save_checkpoint": (
         "A checkpoint must hold everything needed to continue exactly, and a crash while "
         "writing must never destroy the previous one. Writing a file is not atomic; renaming "
@@ -462,6 +475,55 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "trains.",
         "Make a deep copy of the model, then switch off gradient tracking for every parameter "
         "of the copy only, and return the copy.",
+    ),
+    "fixed_discriminator_batch": (
+        "The discriminator learns by comparing two kinds of images: samples of the data, which it "
+        "must call real, and the generator's samples, which it must call fake. If both halves come "
+        "from the generator there is nothing to tell apart.",
+        "For n real and m generated images the batch holds n + m images, the n data images first, "
+        "with n labels of 1 followed by m labels of 0, all in the data's floating type.",
+        "Stack the real images and then the generated ones along the batch axis, build a label "
+        "vector of ones for as many real images and zeros for as many fakes, and return both.",
+    ),
+    "fixed_training_batch": (
+        "A model learns the distribution of whatever it is shown. Fed random values it learns "
+        "random values: the training data must come from the training set.",
+        "From N stored images of shape (C, H, W), pick batch_size of them at random, fresh on every "
+        "call, and return them as (batch_size, C, H, W) with the stored dtype.",
+        "Draw batch_size random positions between 0 and N from the global random stream, and "
+        "select the images at those positions from the stored tensor.",
+    ),
+    "fixed_gan_losses": (
+        "A GAN is a game between two players with opposite aims. If both minimise one number, "
+        "the generator ends up helping the discriminator. Each needs its own objective (and its "
+        "own optimiser holding only its own parameters).",
+        "With D's scores as logits: the discriminator's loss is the binary cross-entropy of real "
+        "scores against 1 plus fake scores against 0; the generator's non-saturating loss is the "
+        "cross-entropy of the fake scores against 1. In softplus form both stay finite for any score.",
+        "Compute the discriminator's loss from both score vectors, compute the generator's loss "
+        "from the fake scores alone, with the target that says real, each as a batch mean, and "
+        "return the pair in that order.",
+    ),
+    "fixed_image_decoder": (
+        "A linear head that produces images must produce exactly as many numbers as an image "
+        "holds. A width copied from another script (784 is a 28 by 28 gray image) fits no other "
+        "image size, and a reshape with an inferred batch size hides the mismatch.",
+        "An image of C channels, H rows and W columns holds C * H * W numbers, so the head maps "
+        "(B, latent) to (B, C * H * W), which is then viewed as (B, C, H, W) with the batch size "
+        "written out, never inferred.",
+        "Build one linear layer from the code's width to channels times height times width, on "
+        "the code's device and type, apply it to the codes, and reshape keeping the batch axis "
+        "as it is.",
+    ),
+    "fixed_log_prob_real": (
+        "A discriminator without a final sigmoid outputs scores, not probabilities: they can be "
+        "negative, and the log of a negative number is not defined. The log-probability has to "
+        "be computed from the score directly.",
+        "log D(x) = log sigmoid(s) = -log(1 + exp(-s)) = -softplus(-s). For s = -120 the "
+        "probability is about 1e-52, below the smallest float32, but the log is simply about -120, "
+        "with a gradient of about 1.",
+        "Use the library's numerically stable log-sigmoid, or the negated softplus of the negated "
+        "score; never take the sigmoid first and the log afterwards.",
     ),
 }
 

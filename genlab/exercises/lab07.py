@@ -42,7 +42,9 @@ Developed in course/07_gpu_training (lab 07).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -53,8 +55,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._core import Item, Lab, Mistakes
+from ._core import Case, Item, Lab, Mistakes
 from ._student import call, fail
+from .hints import HINTS
 from .scenarios import (
     DTYPES,
     Inject,
@@ -310,6 +313,9 @@ def save_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs: 
             intact = False
         out["previous_checkpoint_intact"] = as_flag(intact)
         out["no_partial_file_left"] = as_flag(sorted(p.name for p in folder.iterdir()) == ["ckpt.pt"])
+        io = _io_save_observations(fn, folder, model, opt, lambda p: _REFS["save_checkpoint"](p, model, opt, None, 1))
+        for key, ok in io.items():
+            out[key] = as_flag(ok)
         _sepoch(model, opt, x, y)
         rng = torch.get_rng_state()
         scaler = _sscaler(512.0)
@@ -341,7 +347,15 @@ def load_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs: 
     out: Outputs = {}
     with torch.random.fork_rng(), tempfile.TemporaryDirectory(prefix="genlab-ckpt-") as d:
         folder = Path(d)
-        _sresume(_REFS["save_checkpoint"], fn, seed, folder, out)
+        with _IOSpy() as spy:
+            _sresume(_REFS["save_checkpoint"], fn, seed, folder, out)
+        out["weights_only_true"] = as_flag(bool(spy.loads) and spy.unsafe_loads() == 0)
+        out["map_location_cpu"] = as_flag(bool(spy.loads) and all(_cpu_map_location(k) for k in spy.loads))
+        torch.manual_seed(seed)
+        net = _SNet()
+        io = _io_load_observations(fn, folder, net, torch.optim.Adam(net.parameters(), lr=1e-2),
+                                   _REFS["save_checkpoint"])
+        out["unsafe_file_refused"] = as_flag(io["unsafe_file_refused"])
         torch.manual_seed(seed)
         model = _SNet()
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -357,17 +371,257 @@ def load_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs: 
     return out
 
 
+# --------------------------------------------------------------------------- I/O spies (check and grader)
+# The I/O properties are observed by patching the calls a save or a load goes through: where
+# torch.save writes, whether a rename puts the file in place, what torch.load is asked for,
+# and what a crash at each step leaves on disk.
+
+class _Crash(RuntimeError):
+    """The simulated failure (disk full, preempted job) raised by a patched step."""
+
+
+_UNPICKLED: list[int] = []
+
+
+def _payload_ran() -> str:
+    """Runs only when a file is unpickled with the unsafe loader: the witness of weights_only=False."""
+    _UNPICKLED.append(1)
+    return "code from the file ran"
+
+
+class _Payload:
+    """An object a malicious checkpoint could hold: unpickling it calls a function of its author's choice."""
+
+    def __reduce__(self):
+        return (_payload_ran, ())
+
+
+class _IOSpy:
+    """Patches torch.save / torch.load / os.replace / os.rename to record (and optionally crash) them.
+
+    ``crash`` is ``"save"`` (torch.save writes half a file, then raises) or ``"replace"`` (the
+    rename raises before anything moves) or ``None``.
+    """
+
+    def __init__(self, crash: str | None = None) -> None:
+        self.crash = crash
+        self.saved_to: list[Path | None] = []
+        self.renamed: list[tuple[str, str]] = []
+        self.loads: list[dict[str, Any]] = []
+
+    def __enter__(self) -> _IOSpy:
+        self._real = (torch.save, torch.load, os.replace, os.rename)
+        real_save, real_load, real_replace, real_rename = self._real
+        spy = self
+
+        def save(obj: Any, f: Any, *a: Any, **k: Any) -> None:
+            target = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", None)
+            spy.saved_to.append(Path(target) if isinstance(target, (str, os.PathLike)) else None)
+            if spy.crash == "save":
+                if isinstance(f, (str, os.PathLike)):
+                    with open(f, "wb") as fh:
+                        fh.write(b"PK\x03\x04 half a checkpoint")
+                else:
+                    f.write(b"PK\x03\x04 half a checkpoint")
+                raise _Crash("disk full in the middle of the write (simulated)")
+            real_save(obj, f, *a, **k)
+
+        def load(*a: Any, **k: Any) -> Any:
+            spy.loads.append(dict(k))
+            return real_load(*a, **k)
+
+        def mover(real: Callable[..., Any]) -> Callable[..., Any]:
+            def move(src: Any, dst: Any, *a: Any, **k: Any) -> None:
+                spy.renamed.append((os.fspath(src), os.fspath(dst)))
+                if spy.crash == "replace":
+                    raise _Crash("the job was killed just before the rename (simulated)")
+                real(src, dst, *a, **k)
+            return move
+
+        torch.save, torch.load = save, load
+        os.replace, os.rename = mover(real_replace), mover(real_rename)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        torch.save, torch.load, os.replace, os.rename = self._real
+
+    def unsafe_loads(self) -> int:
+        """Calls of torch.load without weights_only=True."""
+        return sum(1 for k in self.loads if k.get("weights_only") is not True)
+
+
+def _cpu_map_location(kwargs: dict[str, Any]) -> bool:
+    """True when a torch.load call maps the storages onto the CPU (a string, a device, or a callable)."""
+    m = kwargs.get("map_location")
+    if callable(m) and not isinstance(m, torch.device):
+        return True
+    try:
+        return m is not None and torch.device(m).type == "cpu"
+    except (TypeError, RuntimeError):
+        return False
+
+
+def _crashed_save(fn: Callable[..., Any], path: Path, model: nn.Module, opt: Any, crash: str) -> _IOSpy:
+    """Run ``fn`` with ``crash`` at one step; swallow the simulated crash, re-raise anything else."""
+    with _IOSpy(crash) as spy:
+        try:
+            fn(path, model, opt, None, 4)
+        except _Crash:
+            pass
+        except Exception as exc:  # a wrapped crash is fine; another error is the submission's own
+            if not isinstance(exc.__cause__ or exc.__context__, _Crash):
+                raise
+    return spy
+
+
+def _io_save_observations(fn: Callable[..., Any], folder: Path, model: nn.Module, opt: Any,
+                          write_previous: Callable[[Path], None]) -> dict[str, bool]:
+    """Where the temporary file goes, whether a rename puts it in place, and what each crash leaves."""
+    obs: dict[str, bool] = {}
+    folder = folder / "io"
+    folder.mkdir()
+    path = folder / "io.pt"
+    write_previous(path)
+    with _IOSpy() as spy:
+        fn(path, model, opt, None, 4)
+    targets = [t for t in spy.saved_to if t is not None]
+    # a file object opened elsewhere (e.g. from a descriptor) has no path to judge: only named targets count
+    obs["temp_in_same_folder"] = all(
+        t.resolve().parent == folder.resolve() and t.resolve() != path.resolve() for t in targets)
+    obs["renamed_into_place"] = any(Path(dst).resolve() == path.resolve() for _, dst in spy.renamed)
+    for crash in ("save", "replace"):
+        for p in folder.iterdir():  # each step starts from the previous checkpoint alone
+            p.unlink()
+        write_previous(path)
+        _crashed_save(fn, path, model, opt, crash)
+        try:
+            intact = torch.load(path, map_location="cpu", weights_only=True).get("epoch") == 1
+        except Exception:  # noqa: BLE001 - unreadable is exactly what the property forbids
+            intact = False
+        obs[f"intact_after_{crash}_crash"] = intact
+        obs[f"clean_after_{crash}_crash"] = sorted(p.name for p in folder.iterdir()) == ["io.pt"]
+    return obs
+
+
+def _io_load_observations(fn: Callable[..., Any], folder: Path, model: nn.Module, opt: Any,
+                          save: Callable[..., Any]) -> dict[str, bool]:
+    """What torch.load is asked for on a good file, and whether a file the safe loader refuses runs code."""
+    obs: dict[str, bool] = {}
+    good = folder / "good.pt"
+    save(good, model, opt, None, 3)
+    with _IOSpy() as spy:
+        fn(good, model, opt, None)
+    obs["weights_only_true"] = bool(spy.loads) and spy.unsafe_loads() == 0
+    obs["map_location_cpu"] = bool(spy.loads) and all(_cpu_map_location(k) for k in spy.loads)
+    evil = folder / "evil.pt"
+    state = torch.load(good, map_location="cpu", weights_only=True)
+    state["extra"] = _Payload()
+    torch.save(state, evil)
+    del _UNPICKLED[:]
+    with _IOSpy() as spy:
+        try:
+            fn(evil, model, opt, None)
+        except Exception:  # noqa: BLE001 - refusing the file is the right answer
+            pass
+    obs["unsafe_file_refused"] = not _UNPICKLED and spy.unsafe_loads() == 0
+    return obs
+
+
+# --------------------------------------------------------------------------- stretch: gradient accumulation
+
+def train_epoch_accumulate(model, batches, optimizer, accum_steps, device):
+    device = torch.device(device)
+    model.to(device)
+    model.train()
+    batches = list(batches)
+    total, count = 0.0, 0
+    for start in range(0, len(batches), accum_steps):
+        group = batches[start:start + accum_steps]
+        n = sum(len(y) for _, y in group)
+        optimizer.zero_grad(set_to_none=True)
+        for x, y in group:
+            x, y = x.to(device), y.to(device)
+            loss = F.cross_entropy(model(x), y)
+            (loss * (len(y) / n)).backward()  # each image weighs the same in the group's mean
+            total += loss.item() * len(y)
+            count += len(y)
+        optimizer.step()
+    return total / count
+
+
+def _anet(seed: int) -> nn.Module:
+    """A classifier without dropout: micro-batches and one big batch must then agree exactly."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 3))
+
+
+def accumulate_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
+    """``fn(model, micro_batches, opt, k, "cpu")`` vs one step per group on the group's images joined."""
+    seed, k = int(args[0]), int(args[1])
+    sizes = [int(v) for v in args[2]]
+    out: Outputs = {}
+    with torch.random.fork_rng():
+        x, y = _sdata(seed, sum(sizes))
+        cuts = torch.tensor([0, *sizes]).cumsum(0).tolist()
+        micro = [(x[a:b], y[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        model = _anet(seed)
+        model.eval()
+        opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+        steps = [0]
+        real_step = opt.step
+
+        def counted_step(*a: Any, **kw: Any) -> Any:
+            steps[0] += 1
+            return real_step(*a, **kw)
+
+        opt.step = counted_step
+        loss = fn(model, [(a.clone(), b.clone()) for a, b in micro], opt, k, "cpu")
+        out["mean_loss"] = as_float(loss, "the returned loss").float()
+        out["steps"] = torch.tensor(float(steps[0]))
+        out["training_mode"] = as_flag(model.training)
+        # the trusted big-batch run: one step per group of k micro-batches, on their images joined
+        big = _anet(seed)
+        bopt = torch.optim.SGD(big.parameters(), lr=0.5, momentum=0.9)
+        for g in range(0, len(micro), k):
+            xs = torch.cat([m[0] for m in micro[g:g + k]])
+            ys = torch.cat([m[1] for m in micro[g:g + k]])
+            bopt.zero_grad()
+            F.cross_entropy(big(xs), ys).backward()
+            bopt.step()
+        out["big_batch_max_abs_diff"] = (flat_params(model) - flat_params(big)).abs().max().reshape(())
+    return out
+
+
+def _diagnose_train_epoch_accumulate(fn: Callable[..., Any]) -> str | None:
+    """Runs at all, returns a number, and matches the big-batch step (the public cases judge the rest)."""
+    name = "train_epoch_accumulate"
+    got = accumulate_scenario(lambda *a: call(name, fn, *a), [5, 2, [4, 4, 4, 2, 3]])
+    if float(got["steps"]) != 3:
+        fail(name, "3 optimiser steps for 5 micro-batches in groups of 2", f"{int(got['steps'])} steps",
+             "with too many steps the run is just small-batch training (noisier, another learning rate); "
+             "with too few the last images of the epoch are never learnt from.")
+    if float(got["big_batch_max_abs_diff"]) > 1e-5:
+        fail(name, "the same weights as one step per group on the group's images joined",
+             f"max weight difference {float(got['big_batch_max_abs_diff']):.3g}",
+             "the accumulated gradient is too large, too small, or weighs the images of a smaller "
+             "micro-batch differently from the others: the accumulation run does not train like the big batch.")
+    return None
+
+
 #: The references as the scenarios call them: bound here, so that the grader's recorder (which
 #: wraps the module attributes a submission must not call) does not count the scenarios' own calls.
 _REFS = {"autocast_settings": autocast_settings, "save_checkpoint": save_checkpoint,
+         "train_epoch_accumulate": train_epoch_accumulate,
          "load_checkpoint": load_checkpoint}
 
 SCENARIOS = {"autocast": autocast, "train_epoch": train_epoch_scenario, "save_checkpoint": save_scenario,
-             "load_checkpoint": load_scenario}
+             "load_checkpoint": load_scenario, "train_epoch_accumulate": accumulate_scenario}
 
 autocast_settings = autocast_settings
 train_epoch = train_epoch
 save_checkpoint = save_checkpoint
+train_epoch_accumulate = train_epoch_accumulate
 load_checkpoint = load_checkpoint  # tolerant: restores whatever the file holds (the save check judges the rest)
 
 
@@ -483,7 +737,7 @@ def _diagnose_autocast_settings(fn: Callable[..., Any]) -> str | None:
 
 def _run_epoch(fn: Callable[..., Any], *, amp: bool, scaler: Any = None, eval_first: bool = False,
                sgd: bool = False) -> tuple[Any, _Net, Any, _RecordMoves, list]:
-    x, y = _data()
+    x, y = _data(45)  # 12, 12, 12 and a last batch of 9: the mean per image needs the sizes
     pairs = [(x[i:i + 12].clone(), y[i:i + 12].clone()) for i in range(0, len(x), 12)]
     model = _Net()
     if eval_first:
@@ -502,7 +756,12 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
     """Same weights and mean loss as the reference; device moves, autocast and scaler used right."""
     name = "train_epoch"
     want, ref_model, _, _, _ = _run_epoch(train_epoch, amp=False)
-    got, model, _, mode, pairs = _run_epoch(lambda *a: call(name, fn, *a), amp=False)
+    got, model, _, mode, pairs = _run_epoch(lambda *a: call(name, fn, *a), amp=False, eval_first=True)
+    x, y = _data(45)
+    if not all(torch.equal(xb, x[i * 12:(i + 1) * 12]) and torch.equal(yb, y[i * 12:(i + 1) * 12])
+               for i, (xb, yb) in enumerate(pairs)):
+        fail(name, "the batches left as they were given", "a batch was changed in place",
+             "the next epoch (and any evaluation on the same tensors) would see altered data.")
     if not any(id(p) in mode.moved for p in model.parameters()):
         fail(name, "model.to(device) at the start of the epoch", "the model was never moved",
              "on a GPU the weights would stay on the CPU and the first forward pass would fail "
@@ -528,7 +787,8 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
              "one zero_grad, backward and optimizer.step per batch, with F.cross_entropy(model(x), y).")
     if abs(float(got) - want) > 1e-4 * max(1.0, abs(want)):
         fail(name, f"mean loss {want:.5f}", f"{float(got):.5f}",
-             "average the per-batch losses weighted by batch size (here all batches have 12 items).")
+             "the last batch here is smaller (9 images, the others 12): the mean per image is not the mean "
+             "of the batch means.")
 
     # AMP on: the forward pass must run under bf16 autocast on the CPU, and off when amp=False.
     got_amp, model_amp, _, _, _ = _run_epoch(lambda *a: call(name, fn, *a), amp=True)
@@ -613,10 +873,6 @@ def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
          f"{run['scale'][1]:g}", "save scaler.state_dict() (None without a scaler) and load it back.")
 
 
-class _Crash(RuntimeError):
-    pass
-
-
 def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
     """Readable with weights_only=True, the agreed keys, atomic, and enough for an exact resume."""
     name = "save_checkpoint"
@@ -683,10 +939,50 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
             fail(name, "no partial file left behind by a failed save", f"{leftovers}",
                  "wrap the write in try/finally and delete the temporary file if it still exists.")
 
+        _diagnose_save_io(name, fn, folder, model, opt)
         run = _resume_run(lambda *a: call(name, fn, *a), load_checkpoint, folder)
         state = torch.load(run["path"], map_location="cpu", weights_only=True)
         _resume_failure(name, run, state)
     return "exact resume: 2 + 2 epochs == 4 epochs"
+
+
+#: What the student sees when an I/O property of the save fails (symptom first, no code).
+_SAVE_IO_MESSAGES = {
+    "temp_in_same_folder": (
+        "the temporary file written in the same folder as the checkpoint",
+        "torch.save wrote somewhere else (or straight onto the checkpoint path)",
+        "a rename is atomic only inside one file system; the system's temporary folder is often another "
+        "disk, and then the 'rename' becomes a copy that a crash can cut in half."),
+    "renamed_into_place": (
+        "the finished temporary file renamed onto the checkpoint path",
+        "the checkpoint appeared without a rename onto it (a copy?)",
+        "a copy writes the target byte by byte: a crash half-way leaves a truncated checkpoint."),
+    "intact_after_replace_crash": (
+        "the previous checkpoint intact when the job dies just before the rename",
+        "the checkpoint path was empty or unreadable afterwards",
+        "the job was killed between the write and the rename: whatever was deleted before the rename is "
+        "lost, and the run cannot resume at all."),
+    "clean_after_replace_crash": (
+        "no temporary file left when the rename fails",
+        "a leftover file next to the checkpoint",
+        "every failed save leaves another copy of the model on disk until the quota is full; the clean-up "
+        "must cover every step after the temporary file exists, not only the write."),
+    "intact_after_save_crash": (
+        "the previous checkpoint intact after a crash during the write",
+        "a half-written or missing checkpoint",
+        "a rename is atomic, a write is not."),
+    "clean_after_save_crash": (
+        "no partial file left behind by a failed write", "a leftover partial file",
+        "clean up the temporary file whatever step fails."),
+}
+
+
+def _diagnose_save_io(name: str, fn: Callable[..., Any], folder: Path, model: nn.Module, opt: Any) -> None:
+    obs = _io_save_observations(lambda *a: call(name, fn, *a), folder, model, opt,
+                                lambda p: _REFS["save_checkpoint"](p, model, opt, None, 1))
+    for key, (expected, got, hint) in _SAVE_IO_MESSAGES.items():
+        if not obs[key]:
+            fail(name, expected, got, hint)
 
 
 def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
@@ -699,25 +995,28 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
         path = folder / "c.pt"
         save_checkpoint(path, model, opt, None, 5)
 
-        real_load = torch.load
-        seen: list[dict] = []
-
-        def spy_load(*args, **kwargs):
-            seen.append(kwargs)
-            return real_load(*args, **kwargs)
-
-        torch.load = spy_load
-        try:
+        with _IOSpy() as spy:
             other = _Net(seed=4)
             epoch = call(name, fn, path, other, torch.optim.Adam(other.parameters(), lr=1e-2), None)
-        finally:
-            torch.load = real_load
-        if not seen:
-            fail(name, "torch.load(path, map_location='cpu', weights_only=True)", "torch.load was not called")
-        if seen[0].get("weights_only") is not True:
-            fail(name, "torch.load(..., weights_only=True)", f"weights_only={seen[0].get('weights_only')!r}",
-                 "weights_only=True refuses to run code hidden in a file: never unpickle a file you "
-                 "did not write yourself.")
+        if not spy.loads:
+            fail(name, "the file read with torch's safe loader", "torch.load was never called")
+        if spy.unsafe_loads():
+            fail(name, "every torch.load call with weights_only=True",
+                 f"{spy.unsafe_loads()} call(s) without it",
+                 "weights_only=False unpickles arbitrary objects: a checkpoint someone sent you can run any "
+                 "code its author chose, with your permissions.")
+        if not all(_cpu_map_location(k) for k in spy.loads):
+            fail(name, "the file's tensors mapped onto the CPU while loading",
+                 f"map_location={spy.loads[0].get('map_location')!r}",
+                 "a checkpoint saved on a GPU then fails to load on a machine without one (or fills GPU 0 "
+                 "before the weights are copied where they belong).")
+        obs = _io_load_observations(lambda *a: call(name, fn, *a), folder, _Net(seed=6),
+                                    torch.optim.Adam(_Net(seed=6).parameters(), lr=1e-2), save_checkpoint)
+        if not obs["unsafe_file_refused"]:
+            fail(name, "a file the safe loader refuses to stay refused (an error, nothing run)",
+                 "code stored in the file ran: the loader fell back to unpickling it",
+                 "a fallback to weights_only=False (or to pickle) when the safe load fails is exactly the "
+                 "door an attacker's file needs: let the error reach the caller.")
         if epoch != 5 or not isinstance(epoch, int):
             fail(name, "the stored epoch 5 as an int", repr(epoch), "return int(state['epoch']).")
         if _same_weights(model, other) != 0.0:
@@ -819,10 +1118,12 @@ def _ms_autocast_strings_only(device, bf16_supported=None):
 
 
 def _ms_epoch(model, batches, optimizer, scaler, device, amp, *, mean_of_means=False, no_train=False, ignore_scaler=False, scaler_no_step=False, ignore_amp=False):
+    model.to(device)
     if not no_train:
         model.train()
     losses, sizes = ([], [])
     for x, y in batches:
+        x, y = x.to(device), y.to(device)
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(amp) and (not ignore_amp)):
             loss = F.cross_entropy(model(x).float(), y)
         optimizer.zero_grad()
@@ -907,7 +1208,112 @@ def _ms_load(path, model, optimizer, scaler, *, rng=True, opt=True, sc=True, epo
     return int(state['epoch']) + epoch_off
 
 
+def _mio_state(model, optimizer, scaler, epoch):
+    return {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch,
+            'rng': {'torch': torch.get_rng_state()}}
+
+
+def _mio_save_system_tmp(path, model, optimizer, scaler, epoch):
+    fd, tmp = tempfile.mkstemp(suffix='.pt')  # the system's temporary folder, maybe another disk
+    os.close(fd)
+    try:
+        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
+        shutil.move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _mio_save_remove_then_rename(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + '.tmp'
+    try:
+        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
+        if os.path.exists(path):
+            os.remove(path)
+        os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _mio_save_cleanup_write_only(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + '.tmp'
+    try:
+        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    os.replace(tmp, path)
+
+
+def _mio_save_copy(path, model, optimizer, scaler, epoch):
+    tmp = str(path) + '.tmp'
+    try:
+        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
+        shutil.copyfile(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _mio_restore(state, model, optimizer, scaler):
+    model.load_state_dict(state['model'])
+    optimizer.load_state_dict(state['optimizer'])
+    if scaler is not None and state['scaler'] is not None:
+        scaler.load_state_dict(state['scaler'])
+    torch.set_rng_state(state['rng']['torch'])
+    return int(state['epoch'])
+
+
+def _mio_load_unsafe_fallback(path, model, optimizer, scaler):
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # "it failed on an old file, so..."
+        state = torch.load(path, map_location='cpu', weights_only=False)
+    return _mio_restore(state, model, optimizer, scaler)
+
+
+def _mio_load_unsafe(path, model, optimizer, scaler):
+    return _mio_restore(torch.load(path, map_location='cpu', weights_only=False), model, optimizer, scaler)
+
+
+def _mio_load_no_map_location(path, model, optimizer, scaler):
+    return _mio_restore(torch.load(path, weights_only=True), model, optimizer, scaler)
+
+
+def _mac_epoch(model, batches, optimizer, k, device, *, scale="size", zero_each=False, drop_last=False):
+    model.to(device)
+    model.train()
+    batches = list(batches)
+    total, count = 0.0, 0
+    for start in range(0, len(batches), k):
+        group = batches[start:start + k]
+        if drop_last and len(group) < k:
+            break
+        n = sum(len(y) for _, y in group)
+        optimizer.zero_grad()
+        for x, y in group:
+            if zero_each:
+                optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            w = {"size": len(y) / n, "k": 1.0 / k, "none": 1.0}[scale]
+            (loss * w).backward()
+            total += loss.item() * len(y)
+            count += len(y)
+        optimizer.step()
+    return total / count
+
+
 _MISTAKES: dict[str, Mistakes] = {
+    'train_epoch_accumulate': {
+        "losses summed, not averaged": (lambda *a: _mac_epoch(*a, scale="none"), "per group|per image|steps|weight"),
+        "divided by k whatever the sizes": (lambda *a: _mac_epoch(*a, scale="k"), "per group|per image|steps|weight"),
+        "gradients cleared every micro-batch": (lambda *a: _mac_epoch(*a, zero_each=True), "per group|per image|steps|weight"),
+        "last incomplete group dropped": (lambda *a: _mac_epoch(*a, drop_last=True), "per group|per image|steps|weight"),
+        "a step per micro-batch": (lambda m, b, o, k, d: _mac_epoch(m, b, o, 1, d), "per group|per image|steps|weight"),
+    },
     'autocast_settings': {
         "check: prefer bfloat16": (_mc_fp16_everywhere_on_cuda, "prefer bfloat16"),
         "check: no scaler needed": (_mc_scaler_with_bf16, "no scaler needed"),
@@ -929,10 +1335,14 @@ _MISTAKES: dict[str, Mistakes] = {
         "no RNG state": (_ms_save_no_rng, None),
         "no optimizer state": (_ms_save_no_optimizer, None),
         "scaler never saved": (_ms_save_scaler_always_none, None),
+        "temporary file in the system's temp folder": (_mio_save_system_tmp, "same folder"),
+        "old checkpoint removed before the rename": (_mio_save_remove_then_rename, "just before the rename"),
+        "clean-up only around the write": (_mio_save_cleanup_write_only, "no temporary file left when the rename"),
+        "copied into place": (_mio_save_copy, "renamed onto the checkpoint path"),
     },
     'train_epoch': {
-        "mean of batch means": (lambda *a: _ms_epoch(*a, mean_of_means=True), None),
-        "no model.train()": (lambda *a: _ms_epoch(*a, no_train=True), None),
+        "mean of batch means": (lambda *a: _ms_epoch(*a, mean_of_means=True), "mean cross-entropy per image|smaller"),
+        "no model.train()": (lambda *a: _ms_epoch(*a, no_train=True), "training mode"),
         "scaler ignored": (lambda *a: _ms_epoch(*a, ignore_scaler=True), None),
         "optimizer.step with a scaler": (lambda *a: _ms_epoch(*a, scaler_no_step=True), None),
         "amp ignored": (lambda *a: _ms_epoch(*a, ignore_amp=True), None),
@@ -942,6 +1352,9 @@ _MISTAKES: dict[str, Mistakes] = {
         "optimizer not restored": (lambda *a: _ms_load(*a, opt=False), None),
         "scaler not restored": (lambda *a: _ms_load(*a, sc=False), None),
         "epoch off by one": (lambda *a: _ms_load(*a, epoch_off=1), None),
+        "weights_only=False as a fallback": (_mio_load_unsafe_fallback, "safe loader refuses"),
+        "weights_only=False": (_mio_load_unsafe, "weights_only=True"),
+        "no map_location": (_mio_load_no_map_location, "onto the CPU"),
     },
 }
 
@@ -953,6 +1366,11 @@ def _loose_under_amp(args: list) -> dict[str, float]:
     return {"weights": 2e-2, "mean_loss": 2e-2} if args[1] else {}
 
 
+def _tag(case: Case, *tags: str) -> Case:
+    """The case with the contract properties it tests (see genlab.exercises.PROPERTIES)."""
+    return dataclasses.replace(case, tags=tags)
+
+
 _SETTINGS_PUBLIC = [["cuda", True, False], ["cuda", False, False], ["cpu", None, False], ["mps", None, False]]
 _SETTINGS_HELD = [["cuda", False, True], ["cpu", None, True], ["cuda", True, True], ["mps", None, True]]
 
@@ -961,22 +1379,22 @@ LAB = Lab(
     title="GPU training",
     items=[
         Item(
-            name="autocast_settings", diagnose=_diagnose_autocast_settings, mistakes=_MISTAKES['autocast_settings'], points=2,
+            name="autocast_settings", hints=HINTS["autocast_settings"], diagnose=_diagnose_autocast_settings, mistakes=_MISTAKES['autocast_settings'], points=2,
             reference="genlab.exercises.lab07.autocast_settings",
             compare="custom",
             check=scenario_check("autocast", autocast_settings, {
                 "settings": "(enabled, dtype, use_scaler) differs: CUDA with bf16 -> (True, bfloat16, False); "
                             "CUDA without -> (True, float16, True); CPU -> (True, bfloat16, False); "
                             "MPS -> (True, float16, False). A scaler only with float16 on CUDA"}),
-            cases=[scenario_case("public-1", "autocast", _SETTINGS_PUBLIC),
-                   scenario_case("held-1", "autocast", _SETTINGS_HELD, public=False, seeded=False)],
+            cases=[_tag(scenario_case("public-1", "autocast", _SETTINGS_PUBLIC), "value", "device-dtype"),
+                   _tag(scenario_case("held-1", "autocast", _SETTINGS_HELD, public=False, seeded=False), "value", "device-dtype")],
             expected="(enabled, dtype, use_scaler): bfloat16 without a scaler where supported (CUDA with bf16, "
                      "CPU), float16 with a GradScaler on CUDA without bf16, float16 without a scaler elsewhere; "
                      "accepts a string or a torch.device.",
-            hint="device = torch.device(device) first; branch on device.type.",
+            hint='accept a string or a device object alike; genlab.hint("autocast_settings", 2).',
         ),
         Item(
-            name="train_epoch", diagnose=_diagnose_train_epoch, mistakes=_MISTAKES['train_epoch'], points=3,
+            name="train_epoch", hints=HINTS["train_epoch"], diagnose=_diagnose_train_epoch, mistakes=_MISTAKES['train_epoch'], points=3,
             reference="genlab.exercises.lab07.train_epoch",
             compare="custom",
             check=scenario_check("train_epoch", train_epoch, {
@@ -991,17 +1409,42 @@ LAB = Lab(
                 "scaler_calls": "with a scaler: scaler.scale(loss).backward(), scaler.step(optimizer), "
                                 "scaler.update() once per batch",
             }, rtol=1e-4, atol=1e-5, loose=_loose_under_amp),
-            cases=[scenario_case("public-fp32", "train_epoch", [0, False, False]),
-                   scenario_case("public-scaler", "train_epoch", [1, False, True]),
-                   scenario_case("held-amp", "train_epoch", [2, True, False], public=False),
-                   scenario_case("held-fp32", "train_epoch", [3, False, False], public=False)],
+            cases=[_tag(scenario_case("public-fp32", "train_epoch", [0, False, False]), "value", "shape", "side-effects", "device-dtype"),
+                   _tag(scenario_case("public-scaler", "train_epoch", [1, False, True]), "value", "shape", "behaviour"),
+                   _tag(scenario_case("held-amp", "train_epoch", [2, True, False], public=False), "device-dtype", "shape", "side-effects"),
+                   _tag(scenario_case("held-fp32", "train_epoch", [3, False, False], public=False), "value", "shape", "side-effects", "device-dtype")],
             expected="moves model and batches to device, model.train(), autocast forward when amp, fp32 loss, "
                      "scaled backward/step/update when a scaler is given; returns the mean loss per image.",
-            hint="total += loss.item() * len(x); return total / count. With a scaler never call "
-                 "optimizer.step() yourself.",
+            hint='weight each batch by its size; with a scaler the scaler takes the step. '
+                 'genlab.hint("train_epoch", 2).',
         ),
         Item(
-            name="save_checkpoint", diagnose=_diagnose_save_checkpoint, mistakes=_MISTAKES['save_checkpoint'], points=3,
+            name="train_epoch_accumulate", hints=HINTS["train_epoch_accumulate"],
+            diagnose=_diagnose_train_epoch_accumulate,
+            mistakes=_MISTAKES['train_epoch_accumulate'], points=2,
+            reference="genlab.exercises.lab07.train_epoch_accumulate", compare="custom",
+            check=scenario_check("train_epoch_accumulate", train_epoch_accumulate, {
+                "big_batch_max_abs_diff": "the weights differ from one step per group of k micro-batches on "
+                                          "their images joined: a run with accumulation would not train like "
+                                          "the big batch it stands for",
+                "steps": "the number of optimiser steps is not one per group of k micro-batches (the last "
+                         "group may be smaller): the run takes too many or too few updates",
+                "mean_loss": "the returned loss is not the mean cross-entropy per image over the epoch",
+                "training_mode": "the model is not in training mode after the epoch",
+            }, rtol=1e-4, atol=1e-5),
+            cases=[_tag(scenario_case("public-1", "train_epoch_accumulate", [0, 2, [5, 5, 5, 5, 5, 5, 3]]),
+                        "value", "shape", "behaviour"),
+                   _tag(scenario_case("public-k1", "train_epoch_accumulate", [1, 1, [6, 6, 4]]), "value", "behaviour"),
+                   _tag(scenario_case("held-1", "train_epoch_accumulate", [2, 3, [4, 4, 4, 4, 2]], public=False),
+                        "value", "shape", "behaviour"),
+                   _tag(scenario_case("held-2", "train_epoch_accumulate", [3, 4, [1, 7, 3, 5, 2, 6]], public=False),
+                        "value", "shape", "behaviour")],
+            expected="one optimiser step per group of k micro-batches (a smaller last group included), whose "
+                     "gradient is that of the mean loss over the group's images; returns the mean loss per image.",
+            hint='weigh each micro-batch by its share of its group\'s images. genlab.hint("train_epoch_accumulate", 2).',
+        ),
+        Item(
+            name="save_checkpoint", hints=HINTS["save_checkpoint"], diagnose=_diagnose_save_checkpoint, mistakes=_MISTAKES['save_checkpoint'], points=3,
             reference="genlab.exercises.lab07.save_checkpoint", also_forbidden=("genlab.train.save_checkpoint",),
             compare="custom",
             check=scenario_check("save_checkpoint", save_checkpoint, {
@@ -1016,19 +1459,20 @@ LAB = Lab(
                 "rng_saved": "the file's rng[\"torch\"] is not torch.get_rng_state() at the time of saving",
                 "scaler_saved": "the file's \"scaler\" is not scaler.state_dict()",
                 "no_scaler_is_None": "without a scaler the file's \"scaler\" must be None",
+                **{k: f"{v[0]}: {v[2]}" for k, v in _SAVE_IO_MESSAGES.items()},
                 "resumed_epoch": "loading the file did not give back the epoch",
                 "resume_max_abs_diff": "2 epochs + save + load + 2 epochs did not equal 4 epochs exactly "
                                        "(is the RNG state or the optimiser state missing?)",
             }, rtol=0.0, atol=0.0),
-            cases=[scenario_case("public-1", "save_checkpoint", [0]),
-                   scenario_case("held-1", "save_checkpoint", [7], public=False)],
+            cases=[_tag(scenario_case("public-1", "save_checkpoint", [0]), "io", "behaviour", "randomness"),
+                   _tag(scenario_case("held-1", "save_checkpoint", [7], public=False), "io", "behaviour", "randomness")],
             expected="an atomic write (temporary file + os.replace, temporary file removed on failure) of "
                      "{model, optimizer, scaler or None, epoch, rng: {torch}} that resumes exactly.",
-            hint="tmp = path.with_name(path.name + '.tmp'); try: torch.save(state, tmp); os.replace(tmp, path) "
-                 "finally: remove tmp if it exists.",
+            hint='a temporary file beside the target, renamed onto it, removed whatever step fails. '
+                 'genlab.hint("save_checkpoint", 3).',
         ),
         Item(
-            name="load_checkpoint", diagnose=_diagnose_load_checkpoint, mistakes=_MISTAKES['load_checkpoint'], points=2,
+            name="load_checkpoint", hints=HINTS["load_checkpoint"], diagnose=_diagnose_load_checkpoint, mistakes=_MISTAKES['load_checkpoint'], points=2,
             reference="genlab.exercises.lab07.load_checkpoint", also_forbidden=("genlab.train.load_checkpoint",),
             compare="custom",
             check=scenario_check("load_checkpoint", load_checkpoint, {
@@ -1038,13 +1482,19 @@ LAB = Lab(
                 "scaler_restored": "the scaler's state was not restored (scaler.load_state_dict)",
                 "file_without_scaler": "a file saved without a scaler must load (and return its epoch) even "
                                        "when a scaler is passed",
+                "weights_only_true": "torch.load was called without weights_only=True: a checkpoint from "
+                                     "elsewhere could run code on your machine",
+                "map_location_cpu": "torch.load did not map the tensors onto the CPU: a GPU checkpoint fails "
+                                    "on a machine without one",
+                "unsafe_file_refused": "a file the safe loader refuses was unpickled anyway (a fallback to "
+                                       "weights_only=False or pickle): code stored in it ran",
             }, rtol=0.0, atol=0.0),
-            cases=[scenario_case("public-1", "load_checkpoint", [0]),
-                   scenario_case("held-1", "load_checkpoint", [9], public=False)],
+            cases=[_tag(scenario_case("public-1", "load_checkpoint", [0]), "io", "behaviour", "randomness"),
+                   _tag(scenario_case("held-1", "load_checkpoint", [9], public=False), "io", "behaviour", "randomness")],
             expected="torch.load(path, map_location='cpu', weights_only=True); restore model, optimiser, scaler "
                      "(when both exist) and torch RNG; return the epoch as an int.",
-            hint="if scaler is not None and state['scaler'] is not None: scaler.load_state_dict(...); "
-                 "torch.set_rng_state(state['rng']['torch']).",
+            hint='the safe loader only, onto the CPU; restore every piece the file holds. '
+                 'genlab.hint("load_checkpoint", 3).',
         ),
     ],
 )

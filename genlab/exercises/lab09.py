@@ -29,6 +29,7 @@ from torch import nn
 
 from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import CheckFailed, call, expect_close, expect_tensor, fail
+from .hints import HINTS
 from .scenarios import (
     ref_discriminator_update,
     ref_ema_copy,
@@ -402,7 +403,249 @@ def _mo_grad_leak_update(gen, disc, opt_d, z, real):
     return loss.detach()
 
 
+# ================================================================== bugs of code found online (issue 15, section 7)
+# Five bug classes of a widely copied TF1 tutorial, rewritten as the course's own PyTorch
+# functions. Each check reports what a person would see in the training run.
+
+# ------------------------------------------------------------------ 9. fakes fed in as the "real" images
+
+def _ref_discriminator_batch(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.cat([real, fake.to(real.dtype)], dim=0)
+    labels = torch.cat([real.new_ones(real.shape[0]), real.new_zeros(fake.shape[0])])
+    return x, labels
+
+
+def _diagnose_fixed_discriminator_batch(fn) -> str | None:
+    """``fn(real, fake) -> (images, labels)``: the data first (label 1), then the fakes (label 0)."""
+    name = "fixed_discriminator_batch"
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(4, 3, 5, 6, generator=g)
+    fake = torch.rand(3, 3, 5, 6, generator=g) * 0.1 - 0.5  # fakes look nothing like the data
+    out = call(name, fn, real, fake)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        fail(name, "a pair (images, labels)", type(out).__name__)
+    x, labels = expect_tensor(name, out[0], (7, 3, 5, 6)), expect_tensor(name, out[1], (7,))
+    if not torch.equal(x[:4], real):
+        fail(name, "the first rows of the batch to be the training images, unchanged",
+             "rows that are not the data (generated images, or noise)",
+             "symptom: the discriminator is asked to tell fakes from fakes: its loss sits near 2 ln 2 = 1.39 "
+             "from the first step, D(x) and D(G(z)) stay at 0.5, and the generator never learns what the "
+             "data looks like.")
+    if not torch.equal(x[4:], fake):
+        fail(name, "the generated images after the real ones", "other rows",
+             "symptom: the discriminator never sees what it should reject.")
+    if not torch.equal(labels, torch.tensor([1.0] * 4 + [0.0] * 3)):
+        fail(name, "label 1 for every real image, 0 for every fake", f"labels {labels.tolist()}",
+             "symptom: D is rewarded for the wrong answer on part of the batch.")
+    return None
+
+
+# ------------------------------------------------------------------ 10. training on uniform noise
+
+def _diagnose_fixed_training_batch(fn) -> str | None:
+    """``fn(images, batch_size) -> (batch_size, C, H, W)``: a batch of rows of ``images`` drawn at random."""
+    name = "fixed_training_batch"
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(40, 1, 4, 5, generator=g) * 0.5 + 0.25
+    torch.manual_seed(1)
+    a = expect_tensor(name, call(name, fn, images, 8), (8, 1, 4, 5))
+    flat = images.flatten(1)
+    member = (a.flatten(1)[:, None, :] == flat[None]).all(-1).any(-1)
+    if not bool(member.all()):
+        fail(name, "every image of the batch taken from the training set",
+             f"{int((~member).sum())} of 8 images found nowhere in the data",
+             "symptom: the model is trained on static: the reconstructions converge to a flat gray (the "
+             "noise's mean), the loss plateaus at the noise's variance (1/3 for values uniform in [-1, 1]), "
+             "and nothing of the data is ever learnt, however long it runs.")
+    b = call(name, fn, images, 8)
+    if torch.equal(a, b):
+        fail(name, "a different batch on each call", "the same images twice",
+             "symptom: the model sees the same few images every step and memorises them.")
+    if a.dtype != images.dtype:
+        fail(name, f"the data's dtype {images.dtype}", f"{a.dtype}")
+    return None
+
+
+def _check_training_batch(call_: Call, outputs: dict[str, torch.Tensor], ref) -> str | None:  # noqa: ARG001
+    images, batch = call_.args[0], int(call_.args[1])
+    out = outputs.get("out")
+    if out is None or tuple(out.shape) != (batch, *images.shape[1:]):
+        return f"expected a batch of shape {(batch, *images.shape[1:])}, got {None if out is None else tuple(out.shape)}"
+    if out.dtype != images.dtype:
+        return f"expected the data's dtype {images.dtype}, got {out.dtype}"
+    member = (out.flatten(1)[:, None, :] == images.flatten(1)[None]).all(-1).any(-1)
+    if not bool(member.all()):
+        return f"{int((~member).sum())} of {batch} images are not training images"
+    if batch > 1 and images.shape[0] >= 4 * batch and torch.equal(out, images[:batch]):
+        return "the batch is always the first images of the set: draw it at random"
+    return None
+
+
+# ------------------------------------------------------------------ 11. one loss for both players
+
+def _ref_gan_losses(d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    g_loss = F.softplus(-d_fake).mean()
+    return d_loss, g_loss
+
+
+def _diagnose_fixed_gan_losses(fn) -> str | None:
+    """``fn(d_real, d_fake) -> (d_loss, g_loss)``: each player its own objective, in logits."""
+    name = "fixed_gan_losses"
+    g = torch.Generator().manual_seed(0)
+    d_real = torch.randn(6, generator=g).requires_grad_(True)
+    d_fake = torch.randn(5, generator=g).requires_grad_(True)
+    out = call(name, fn, d_real, d_fake)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        fail(name, "a pair (d_loss, g_loss)", type(out).__name__)
+    d_loss, g_loss = expect_tensor(name, out[0], ()), expect_tensor(name, out[1], ())
+    if not g_loss.requires_grad:
+        fail(name, "a generator loss with a gradient", "no gradient", "symptom: the generator never changes.")
+    gr, gf = torch.autograd.grad(g_loss, [d_real, d_fake], allow_unused=True)
+    if gf is None or bool((gf >= 0).any()):
+        fail(name, "a generator loss that falls when D finds the fakes MORE real",
+             "it falls when D rejects them",
+             "symptom: both players minimise the same number, so the generator helps the discriminator: "
+             "D wins within a few hundred steps, D(G(z)) goes to 0 and the samples get worse as training "
+             "goes on.")
+    if gr is not None and bool((gr != 0).any()):
+        fail(name, "a generator loss that does not depend on D's scores of real images",
+             "it changes with them",
+             "symptom: the generator's updates are pushed around by a term it cannot influence.")
+    expect_close(name, g_loss.detach(), F.softplus(-d_fake.detach()).mean(),
+                 "symptom: early in training, when D rejects the fakes confidently, this generator loss "
+                 "gives almost no gradient (the saturating form) and the samples stop improving.")
+    expect_close(name, d_loss.detach(), _ref_d_loss(d_real.detach(), d_fake.detach()),
+                 "symptom: the discriminator's loss differs from BCE with real = 1 and fake = 0.")
+    ext = torch.tensor([-120.0, -30.0, 30.0, 120.0])
+    out = call(name, fn, ext, ext.flip(0))
+    for i, v in enumerate(out):
+        if not bool(torch.isfinite(torch.as_tensor(v)).all()):
+            fail(name, "finite losses for logits of +-30 and +-120", f"{['d_loss', 'g_loss'][i]} = {v}",
+                 "symptom: one very confident discriminator output turns the loss into inf and the weights "
+                 "into NaN.")
+    return None
+
+
+# ------------------------------------------------------------------ 12. a 784-unit head reshaped to another image
+
+def _ref_image_decoder(z: torch.Tensor, channels: int, height: int, width: int) -> torch.Tensor:
+    head = nn.Linear(z.shape[1], channels * height * width).to(device=z.device, dtype=z.dtype)
+    return head(z).reshape(z.shape[0], channels, height, width)
+
+
+def _diagnose_fixed_image_decoder(fn) -> str | None:
+    """``fn(z, channels, height, width) -> (B, C, H, W)`` from one linear head of the right width."""
+    name = "fixed_image_decoder"
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    try:
+        out = fn(z, 1, 14, 28)
+    except NotImplementedError:
+        raise CheckFailed(f"\u274c {name}: not implemented yet. Replace the `raise NotImplementedError` "
+                          "in the exercise cell with your code.") from None
+    except RuntimeError as exc:
+        fail(name, "a (3, 1, 14, 28) batch of images", f"a crash: {str(exc).splitlines()[0][:100]}",
+             "symptom: the script dies at the first reshape with a message about sizes that do not match; "
+             "the head produces some other number of values per image than the image holds.")
+    if isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[0] != 3:
+        fail(name, "a batch of 3 images of shape (1, 14, 28)", f"a batch of {out.shape[0]} images",
+             "symptom: no crash, but the batch size changed: every 784 numbers of the head were spread over "
+             "images of another size, so image b no longer comes from code b and the losses compare the "
+             "wrong pairs.")
+    out = expect_tensor(name, out, (3, 1, 14, 28))
+    if not out.requires_grad:
+        fail(name, "images connected to the code's graph", "no gradient", "symptom: the decoder never learns.")
+    out.sum().backward()
+    if z.grad is None or not bool((z.grad != 0).any()):
+        fail(name, "a gradient reaching the code z", "none", "symptom: the encoder never learns.")
+    for c, h, w in ((3, 6, 10), (3, 9, 4)):
+        o = call(name, fn, torch.randn(1, 5), c, h, w)
+        expect_tensor(name, o, (1, c, h, w))
+    return None
+
+
+def _check_image_decoder(call_: Call, outputs: dict[str, torch.Tensor], ref) -> str | None:  # noqa: ARG001
+    z, c, h, w = call_.args
+    want = (z.shape[0], int(c), int(h), int(w))
+    out = outputs.get("out")
+    if out is None or tuple(out.shape) != want:
+        return f"expected images of shape {want}, got {None if out is None else tuple(out.shape)}"
+    if out.dtype != z.dtype:
+        return f"expected the code's dtype {z.dtype}, got {out.dtype}"
+    if "grad.0" in outputs and not bool((outputs["grad.0"] != 0).any()):
+        return "no gradient reaches the code"
+    return None
+
+
+# ------------------------------------------------------------------ 13. log of raw logits
+
+def _ref_log_prob_real(logits: torch.Tensor) -> torch.Tensor:
+    return F.logsigmoid(logits)
+
+
+def _diagnose_fixed_log_prob_real(fn) -> str | None:
+    """``fn(logits) -> log D(x) = log sigmoid(logits)``, elementwise, finite at +-120."""
+    name = "fixed_log_prob_real"
+    logits = torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], requires_grad=True)
+    out = expect_tensor_or_nan(name, call(name, fn, logits), (5,))
+    if bool(torch.isnan(out).any()):
+        fail(name, "a finite log-probability for every score", "NaN for the negative scores",
+             "symptom: NaN losses from the first step: the discriminator's outputs are scores (logits), "
+             "any real number, and the log of a negative number is not defined.")
+    expect_close(name, out.detach(), F.logsigmoid(logits.detach()),
+                 "symptom: the values are not log-probabilities: they must be <= 0, and log(1/2) at a score "
+                 "of 0.")
+    ext = torch.tensor([-120.0, -30.0, 30.0, 120.0], requires_grad=True)
+    got = call(name, fn, ext)
+    if not bool(torch.isfinite(got).all()):
+        fail(name, "finite values for scores of -120 .. 120", f"{got.detach().tolist()}",
+             "symptom: training runs for a while, then one confidently wrong discriminator output gives "
+             "-inf, and from that step on every weight is NaN.")
+    expect_close(name, got.detach(), F.logsigmoid(ext.detach()),
+                 "symptom: a clamp hides the inf but caps the loss: confidently wrong answers stop being "
+                 "punished in proportion to how wrong they are.", atol=1e-3)
+    got.sum().backward()
+    if ext.grad is None or not bool(torch.isfinite(ext.grad).all()) or float(ext.grad[0]) < 0.99:
+        fail(name, "a gradient of about 1 at a score of -120", f"{None if ext.grad is None else ext.grad.tolist()}",
+             "symptom: the most wrong answers give no gradient, so the discriminator never corrects them.")
+    return None
+
+
+def expect_tensor_or_nan(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
+    """Like expect_tensor, but lets NaN through so the check can name its symptom."""
+    if not isinstance(value, torch.Tensor):
+        fail(name, f"a torch.Tensor of shape {shape}", type(value).__name__)
+    if tuple(value.shape) != tuple(shape):
+        fail(name, f"shape {tuple(shape)}", f"shape {tuple(value.shape)}")
+    return value
+
+
 _MISTAKES: dict[str, Mistakes] = {
+    'fixed_discriminator_batch': {
+        "the broken original (fakes as the real images)": (lambda r, f: _ref_discriminator_batch(f[torch.arange(len(r)) % len(f)], f), "training images"),
+        "labels swapped": (lambda r, f: (_ref_discriminator_batch(r, f)[0], 1 - _ref_discriminator_batch(r, f)[1]), "label 1"),
+        "fakes first": (lambda r, f: (torch.cat([f, r]), _ref_discriminator_batch(r, f)[1]), "training images"),
+    },
+    'fixed_training_batch': {
+        "the broken original (uniform noise)": (lambda im, b: torch.rand(b, *im.shape[1:]) * 2 - 1, "static"),
+        "noise in the data's range": (lambda im, b: torch.rand_like(im[:b]) * (im.max() - im.min()) + im.min(), "static"),
+        "always the first images": (lambda im, b: im[:b].clone(), "same images twice"),
+    },
+    'fixed_gan_losses': {
+        "the broken original (one loss for both)": (lambda r, f: (_ref_d_loss(r, f), _ref_d_loss(r, f)), "helps the discriminator"),
+        "saturating generator loss": (lambda r, f: (_ref_d_loss(r, f), -F.softplus(f).mean()), "saturating"),
+        "log of sigmoid": (lambda r, f: (-(torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean()), -torch.log(torch.sigmoid(f)).mean()), "inf"),
+    },
+    'fixed_image_decoder': {
+        "the broken original (784 units)": (lambda z, c, h, w: nn.Linear(z.shape[1], 784)(z).reshape(-1, c, h, w), "batch size changed|reshape"),
+        "height squared": (lambda z, c, h, w: nn.Linear(z.shape[1], c * h * h)(z).reshape(-1, c, h, w), "reshape|batch size"),
+        "channels last": (lambda z, c, h, w: nn.Linear(z.shape[1], c * h * w)(z).reshape(z.shape[0], h, w, c), "shape"),
+    },
+    'fixed_log_prob_real': {
+        "the broken original (log of a logit)": (lambda lo: torch.log(lo), "NaN"),
+        "log of the sigmoid": (lambda lo: torch.log(torch.sigmoid(lo)), "-120"),
+        "clamped probability": (lambda lo: torch.log(torch.sigmoid(lo).clamp_min(1e-7)), "clamp"),
+    },
     'fixed_generator_output': {
         "the broken original": (lambda f, c, s: f.view(-1, 1, s, s), None),
         "channels last": (lambda f, c, s: f.view(f.shape[0], s, s, c).permute(0, 3, 1, 2), None),
@@ -468,6 +711,11 @@ def _bce(logits, targets):
     return F.binary_cross_entropy_with_logits(logits, targets)
 
 
+#: Logits of +-30 and +-120 against both targets: confident right and confident wrong, both branches.
+_EXTREME_LOGITS = torch.tensor([-120.0, -30.0, 30.0, 120.0, -120.0, -30.0, 30.0, 120.0])
+_EXTREME_TARGETS = torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+
+
 def _flat(b: int, c: int, s: int):
     return lambda g: Call([randn(g, b, c * s * s), c, s])
 
@@ -485,32 +733,42 @@ LAB = Lab(
     title="Debugging",
     items=[
         Item(
-            name="fixed_generator_output", diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
+            name="fixed_generator_output", hints=HINTS["fixed_generator_output"], diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
             cases=[Case("public-1", _flat(4, 3, 4)),
                    Case("held-1", _flat(2, 1, 5), public=False),
-                   Case("held-2", _flat(3, 2, 3), public=False)],
+                   Case("held-2", _flat(3, 2, 3), public=False),
+                   Case("held-b1", _flat(1, 3, 4), public=False, tags=("shape",))],
             expected="(B, C*size*size) -> (B, C, size, size), image b = row b of flat.",
             hint="keep the batch dimension: flat.view(flat.shape[0], channels, size, size).",
         ),
         Item(
-            name="fixed_discriminator_loss", diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
+            name="fixed_discriminator_loss", hints=HINTS["fixed_discriminator_loss"], diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
             also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
                    Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
-                        public=False)],
+                        public=False),
+                   Case("held-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
+                                                        torch.tensor([120.0, 30.0, -30.0, -120.0])]),
+                        public=False, tags=("extreme",)),
+                   Case("held-f64", lambda g: Call([randn(g, 5).double(), randn(g, 3).double()]), public=False,
+                        tags=("device-dtype",))],
             expected="BCE-with-logits of real logits against 1 plus fake logits against 0, each a batch mean.",
             hint="the fake term's target is zeros_like(d_fake).",
         ),
         Item(
-            name="fixed_kl_divergence", diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
+            name="fixed_kl_divergence", hints=HINTS["fixed_kl_divergence"], diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
             also_forbidden=("genlab.losses.kl_divergence",),
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
-                   Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False)],
+                   Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False),
+                   Case("held-extreme", lambda g: Call([randn(g, 2, 3), torch.tensor([[-20.0, 20.0, 0.0], [20.0, -20.0, 5.0]])]),
+                        public=False, tags=("extreme",)),
+                   Case("held-f64", lambda g: Call([randn(g, 1, 4).double(), randn(g, 1, 4).double()]), public=False,
+                        tags=("device-dtype", "shape"))],
             expected="0.5 * sum_j (exp(logvar) + mu^2 - 1 - logvar) per example, shape (B,), >= 0.",
             hint="the broken version has every sign flipped.",
         ),
         Item(
-            name="fixed_row_rnn", diagnose=_diagnose_fixed_row_rnn, mistakes=_MISTAKES['fixed_row_rnn'], points=2, compare="custom",
+            name="fixed_row_rnn", hints=HINTS["fixed_row_rnn"], diagnose=_diagnose_fixed_row_rnn, mistakes=_MISTAKES['fixed_row_rnn'], points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_row_rnn",),
             check=scenario_check("row_rnn", ref_row_rnn,
                                  {"out": "not the GRU run along every row of the map "
@@ -523,15 +781,20 @@ LAB = Lab(
             hint="feat.permute(0, 2, 3, 1).reshape(b * h, w, c), then reshape(b, h, w, -1).permute(0, 3, 1, 2).",
         ),
         Item(
-            name="fixed_bce_loss", diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
+            name="fixed_bce_loss", hints=HINTS["fixed_bce_loss"], diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
             cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
                    Case("public-1", _bce_call(7, 3.0)),
-                   Case("held-1", _bce_call(12, 2.0), public=False)],
+                   Case("held-1", _bce_call(12, 2.0), public=False),
+                   Case("held-extreme", lambda g: Call([_EXTREME_LOGITS.clone(), _EXTREME_TARGETS.clone()]),
+                        public=False, tags=("extreme",)),
+                   Case("held-f64", lambda g: Call([randn(g, 9, scale=4.0).double(),
+                                                    (torch.rand(9, generator=g) < 0.5).double()]),
+                        public=False, tags=("device-dtype",))],
             expected="F.binary_cross_entropy_with_logits(logits, targets): the logits, not their sigmoid.",
             hint="BCE-with-logits applies the sigmoid itself.",
         ),
         Item(
-            name="fixed_discriminator_update", diagnose=_diagnose_fixed_discriminator_update, mistakes=_MISTAKES['fixed_discriminator_update'], points=2, compare="custom",
+            name="fixed_discriminator_update", hints=HINTS["fixed_discriminator_update"], diagnose=_diagnose_fixed_discriminator_update, mistakes=_MISTAKES['fixed_discriminator_update'], points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_discriminator_update",),
             check=scenario_check("d_update", ref_discriminator_update, {
                 "G_has_no_gradient": "D's loss put gradients into the generator: detach the fakes",
@@ -546,7 +809,7 @@ LAB = Lab(
             hint="fake = generator(z).detach().",
         ),
         Item(
-            name="fixed_predict", diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
+            name="fixed_predict", hints=HINTS["fixed_predict"], diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_predict",),
             check=scenario_check("predict", ref_predict, {
                 "repeatable": "two calls gave different outputs: dropout still active (model.eval())",
@@ -562,7 +825,7 @@ LAB = Lab(
             hint="was = model.training; model.eval(); with torch.no_grad(): ...; finally model.train(was).",
         ),
         Item(
-            name="fixed_ema_copy", diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
+            name="fixed_ema_copy", hints=HINTS["fixed_ema_copy"], diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_ema_copy",),
             check=scenario_check("ema_copy", ref_ema_copy, {
                 "same_weights": "the copy does not start with the model's weights",
@@ -575,6 +838,77 @@ LAB = Lab(
                    scenario_case("held-1", "ema_copy", [5], public=False)],
             expected="copy.deepcopy(model) with requires_grad False on the copy only.",
             hint="`ema = model` is the same network under a second name.",
+        ),
+        Item(
+            name="fixed_discriminator_batch", hints=HINTS["fixed_discriminator_batch"],
+            diagnose=_diagnose_fixed_discriminator_batch, mistakes=_MISTAKES['fixed_discriminator_batch'], points=1,
+            fallback=_ref_discriminator_batch, compare="exact",
+            cases=[Case("public-1", lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)]), tags=("value", "shape")),
+                   Case("held-1", lambda g: Call([randn(g, 1, 1, 4, 7), randn(g, 5, 1, 4, 7)]), public=False,
+                        tags=("value", "shape")),
+                   Case("held-2", lambda g: Call([randn(g, 6, 3, 3, 5).double(), randn(g, 2, 3, 3, 5).double()]),
+                        public=False, tags=("value", "device-dtype"))],
+            expected="(cat(real, fake), labels 1 for each real image then 0 for each fake), in the data's dtype.",
+            hint='the "real" half of the batch must come from the data. genlab.hint("fixed_discriminator_batch", 2).',
+        ),
+        Item(
+            name="fixed_training_batch", hints=HINTS["fixed_training_batch"],
+            diagnose=_diagnose_fixed_training_batch, mistakes=_MISTAKES['fixed_training_batch'], points=1,
+            compare="custom", check=_check_training_batch,
+            cases=[Case("public-1", lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5]), tags=("value", "randomness")),
+                   Case("held-1", lambda g: Call([torch.rand(40, 1, 5, 3, generator=g).double(), 6]), public=False,
+                        tags=("value", "device-dtype", "randomness")),
+                   Case("held-2", lambda g: Call([torch.rand(12, 3, 2, 2, generator=g), 1]), public=False,
+                        tags=("shape",))],
+            expected="batch_size images drawn at random from the training set, shape (batch_size, C, H, W), its dtype.",
+            hint='a training batch is made of training images. genlab.hint("fixed_training_batch", 2).',
+        ),
+        Item(
+            name="fixed_gan_losses", hints=HINTS["fixed_gan_losses"],
+            diagnose=_diagnose_fixed_gan_losses, mistakes=_MISTAKES['fixed_gan_losses'], points=2,
+            fallback=_ref_gan_losses, also_forbidden=("genlab.losses.discriminator_loss", "genlab.losses.generator_loss"),
+            cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 6)]), tags=("value",)),
+                   Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
+                                                          torch.tensor([120.0, 30.0, -30.0, -120.0])]),
+                        tags=("extreme",)),
+                   Case("held-1", lambda g: Call([randn(g, 5, scale=3.0), randn(g, 9, scale=3.0)]), public=False,
+                        tags=("value",)),
+                   Case("held-extreme", lambda g: Call([randn(g, 4, scale=100.0), randn(g, 4, scale=100.0)]),
+                        public=False, tags=("extreme",)),
+                   Case("held-f64", lambda g: Call([randn(g, 3).double(), randn(g, 7).double()]), public=False,
+                        tags=("device-dtype",))],
+            expected="(BCE of real logits vs 1 + fake logits vs 0, non-saturating generator loss on the fake "
+                     "logits), finite for any logits.",
+            hint='two players, two objectives. genlab.hint("fixed_gan_losses", 2).',
+        ),
+        Item(
+            name="fixed_image_decoder", hints=HINTS["fixed_image_decoder"],
+            diagnose=_diagnose_fixed_image_decoder, mistakes=_MISTAKES['fixed_image_decoder'], points=1,
+            compare="custom", check=_check_image_decoder,
+            cases=[Case("public-1", lambda g: Call([randn(g, 4, 8), 3, 6, 10]), options={"grad": [0]},
+                        tags=("shape", "gradients")),
+                   Case("held-1", lambda g: Call([randn(g, 1, 5), 1, 14, 28]), public=False, options={"grad": [0]},
+                        tags=("shape",)),
+                   Case("held-2", lambda g: Call([randn(g, 3, 6).double(), 3, 9, 4]), public=False,
+                        options={"grad": [0]}, tags=("shape", "device-dtype", "gradients"))],
+            expected="(B, latent) -> (B, C, H, W) through one linear head of C*H*W units, the batch kept, the "
+                     "code's dtype, differentiable.",
+            hint='count the numbers an image holds. genlab.hint("fixed_image_decoder", 2).',
+        ),
+        Item(
+            name="fixed_log_prob_real", hints=HINTS["fixed_log_prob_real"],
+            diagnose=_diagnose_fixed_log_prob_real, mistakes=_MISTAKES['fixed_log_prob_real'], points=1,
+            fallback=_ref_log_prob_real, atol=1e-4,
+            cases=[Case("public-1", lambda g: Call([randn(g, 10, scale=3.0)]), options={"grad": [0]},
+                        tags=("value", "gradients")),
+                   Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, -5.0, 0.0, 5.0, 30.0, 120.0])]),
+                        options={"grad": [0]}, tags=("extreme", "gradients")),
+                   Case("held-1", lambda g: Call([randn(g, 4, 6, scale=60.0)]), public=False, options={"grad": [0]},
+                        tags=("extreme", "gradients")),
+                   Case("held-f64", lambda g: Call([randn(g, 5).double()]), public=False,
+                        tags=("device-dtype",))],
+            expected="log sigmoid(logits) elementwise: <= 0, finite with gradient ~1 at -120, the input's dtype.",
+            hint='a score is not a probability. genlab.hint("fixed_log_prob_real", 2).',
         ),
     ],
 )

@@ -477,7 +477,7 @@ _LOCK = threading.Lock()
 #: Scenarios defined next to their references in a lab's exercise module (read lazily: those
 #: modules import this one).
 _LAB_SCENARIOS = {"autocast": "lab07", "train_epoch": "lab07", "save_checkpoint": "lab07",
-                  "load_checkpoint": "lab07"}
+                  "load_checkpoint": "lab07", "train_epoch_accumulate": "lab07"}
 
 
 def _lab_scenario(name: str) -> Callable[..., Outputs]:

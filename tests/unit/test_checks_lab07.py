@@ -156,3 +156,54 @@ def test_unimplemented_is_reported():
                   L.check_load_checkpoint):
         with pytest.raises(CheckFailed, match="not implemented yet"):
             check(todo)
+
+
+# -- I/O properties: the check and the grader see the same observations ------------------------
+
+def _wrong(label: str, name: str):
+    return X.LAB.item(name).mistakes[label][0]
+
+
+@pytest.mark.parametrize("label, words", [
+    ("weights_only=False as a fallback", "safe loader refuses"),
+    ("weights_only=False", "weights_only=True"),
+    ("no map_location", "onto the CPU"),
+])
+def test_load_io_mistakes_fail_the_check(label, words):
+    with pytest.raises(CheckFailed, match=words):
+        L.check_load_checkpoint(_wrong(label, "load_checkpoint"))
+
+
+def test_unsafe_fallback_runs_the_files_code_and_the_reference_refuses(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    obs = X._io_load_observations(X.load_checkpoint, tmp_path, model, opt, X.save_checkpoint)
+    assert obs == {"weights_only_true": True, "map_location_cpu": True, "unsafe_file_refused": True}
+    (tmp_path / "good.pt").unlink()
+    (tmp_path / "evil.pt").unlink()
+    obs = X._io_load_observations(_wrong("weights_only=False as a fallback", "load_checkpoint"), tmp_path,
+                                  model, opt, X.save_checkpoint)
+    assert obs["weights_only_true"] and not obs["unsafe_file_refused"]
+
+
+@pytest.mark.parametrize("label, key", [
+    ("temporary file in the system's temp folder", "temp_in_same_folder"),
+    ("old checkpoint removed before the rename", "intact_after_replace_crash"),
+    ("clean-up only around the write", "clean_after_replace_crash"),
+    ("copied into place", "renamed_into_place"),
+])
+def test_save_crash_at_each_step(tmp_path, label, key):
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def previous(p):
+        X.save_checkpoint(p, model, opt, None, 1)
+
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    ref = X._io_save_observations(X.save_checkpoint, tmp_path / "a", model, opt, previous)
+    assert all(ref.values()), ref
+    got = X._io_save_observations(_wrong(label, "save_checkpoint"), tmp_path / "b", model, opt, previous)
+    assert not got[key], got
+    with pytest.raises(CheckFailed):
+        L.check_save_checkpoint(_wrong(label, "save_checkpoint"))

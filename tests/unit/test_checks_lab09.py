@@ -22,7 +22,8 @@ def _namespace(tags=("support", "exercise")):
 
 NS = _namespace()
 ITEMS = ["generator_output", "discriminator_loss", "kl_divergence", "row_rnn", "bce_loss",
-         "discriminator_update", "predict", "ema_copy"]
+         "discriminator_update", "predict", "ema_copy", "discriminator_batch", "training_batch", "gan_losses",
+         "image_decoder", "log_prob_real"]
 
 
 @pytest.mark.parametrize("item", ITEMS)
@@ -35,8 +36,24 @@ def test_fixed_passes_and_broken_fails_with_symptom(item, capsys):
     assert "symptom" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("item", "words"), [
+    ("log_prob_real", "-120"),          # log of the sigmoid: -inf for a confidently wrong score
+    ("gan_losses", "inf"),              # the same, inside both losses
+    ("image_decoder", "batch size changed"),
+    ("training_batch", "static"),
+])
+def test_the_naive_fix_still_shows_a_symptom(item, words):
+    import torch
 
-
+    naive = {
+        "log_prob_real": lambda s: torch.log(torch.sigmoid(s)),
+        "gan_losses": lambda r, f: (-(torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean()),
+                                    -torch.log(torch.sigmoid(f)).mean()),
+        "image_decoder": lambda z, ch, h, w: torch.nn.Linear(z.shape[1], 784)(z).reshape(-1, ch, h, w),
+        "training_batch": lambda im, b: torch.rand_like(im[:b]),
+    }[item]
+    with pytest.raises(CheckFailed, match=words):
+        getattr(c, f"check_fixed_{item}")(naive)
 
 
 def test_unimplemented_is_reported():
