@@ -201,12 +201,6 @@ def strip_functions(source: str, names: set[str], module: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
-#: Modules the worker's own drivers run (their scenarios build test situations with reference
-#: helpers): left as they are.
-_TRUSTED_MODULES = ("genlab.exercises.scenarios", "genlab.exercises.drivers", "genlab.exercises._core",
-                    "genlab.grading.worker", "genlab.grading.wire")
-
-
 def make_overlays(protected: list[str], folder: Path) -> list[tuple[str, str]]:
     """Stripped copies of genlab's modules that define ``protected`` functions: ``[(file, mount path)]``."""
     by_module: dict[str, set[str]] = {}
@@ -217,7 +211,7 @@ def make_overlays(protected: list[str], folder: Path) -> list[tuple[str, str]]:
     out = []
     for module, names in sorted(by_module.items()):
         parts = module.split(".")
-        if parts[0] != "genlab" or module in _TRUSTED_MODULES:
+        if parts[0] != "genlab" or module in wire.TRUSTED_MODULES:
             continue  # the worker's trusted drivers run these helpers themselves
         rel = Path(*parts[1:])
         src = pkg / rel.with_suffix(".py")

@@ -133,10 +133,9 @@ class _Recorder:
 
 RECORDER = _Recorder()
 
-#: Modules whose own copies are left alone: the worker's trusted drivers (their scenarios call the
-#: grader's reference helpers to build test situations) and the wire format.
-_TRUSTED_MODULES = ("genlab.exercises.scenarios", "genlab.exercises.drivers", "genlab.exercises._core",
-                    "genlab.grading.worker", "genlab.grading.wire")
+def _trusted_ids() -> set[int]:
+    """``id`` of the namespace of every loaded trusted module (see ``wire.TRUSTED_MODULES``)."""
+    return {id(vars(m)) for name in wire.TRUSTED_MODULES if (m := sys.modules.get(name)) is not None}
 
 
 def _make_stub(path: str, original):
@@ -197,11 +196,7 @@ def stub_references(paths: list[str]) -> dict[str, str]:
     module driver detects them by behaviour). Returns ``{path: what happened}``.
     """
     done: dict[str, str] = {}
-    trusted_ids: set[int] = set()
-    for m in _TRUSTED_MODULES:
-        mod = sys.modules.get(m)
-        if mod is not None:
-            trusted_ids.add(id(vars(mod)))
+    trusted_ids = _trusted_ids()
     for path in paths:
         module_name, _, name = path.rpartition(".")
         try:
@@ -229,7 +224,7 @@ def watch_references(paths: list[str]) -> None:
     tables, which are not module attributes): a submission reaching one through a module
     calls the wrapper, and the item scores zero.
     """
-    trusted_ids = {id(vars(m)) for name in _TRUSTED_MODULES if (m := sys.modules.get(name)) is not None}
+    trusted_ids = _trusted_ids()
     for path in paths:
         module_name, _, name = path.rpartition(".")
         try:
