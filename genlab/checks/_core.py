@@ -20,9 +20,13 @@ __all__ = ["CheckFailed", "call", "check_for", "expect_close", "expect_tensor", 
 
 def check_for(lab: str, name: str) -> Callable[[Any], bool]:
     """The student check of item ``name`` of ``lab``: prints a pass line and returns True, or raises."""
-    item = load_lab(lab).item(name)
+    try:
+        expected = load_lab(lab).item(name).expected
+    except ImportError:  # inside the grading sandbox the exercise modules are absent: checks never run there
+        expected = ""
 
     def check(fn: Any) -> bool:
+        item = load_lab(lab).item(name)
         extra = item.diagnose(fn) if item.diagnose is not None else None
         with torch.random.fork_rng(devices=[]):  # the grader's cases leave the notebook's RNG alone
             failures = run_cases(item, fn, public_only=True)
@@ -33,5 +37,5 @@ def check_for(lab: str, name: str) -> Callable[[Any], bool]:
         return report(name, extra if isinstance(extra, str) else "")
 
     check.__name__ = check.__qualname__ = f"check_{name}"
-    check.__doc__ = f"Check ``{name}`` (lab {lab}): {item.expected}"
+    check.__doc__ = f"Check ``{name}`` (lab {lab}): {expected}"
     return check

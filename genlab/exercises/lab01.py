@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, rand
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, rand
 from ._student import call, expect_tensor, fail
 from .hints import HINTS
 
@@ -515,6 +515,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "wrong output size": (_ms_SmallDecoder, None),
     },
     'add_noise': {
+        "meta: noise drawn on the CPU (device)": (lambda x, sigma: (x + sigma * torch.randn(x.shape, dtype=x.dtype)).clamp(0, 1), "device"),
         "check: clamped to": (_mc_noise_unclamped, "clamped to"),
         "check: clamped to (2)": (_mc_noise_clamp_first, "clamped to"),
         "check: standard deviation": (_mc_noise_variance_as_std, "standard deviation"),
@@ -671,6 +672,8 @@ LAB = Lab(
             cases=[
                 Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2},
                      tags=("value", "randomness", "side-effects")),
+                Case("public-meta", on_meta(_noise_case(0.1)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_noise_case(0.1)), public=False, tags=("device-dtype",)),
                 Case("public-zero", _noise_case(0.0, None), options={"seed": 3}, tags=("extreme",)),
                 Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}, tags=("activations",)),
                 Case("public-float16", _noise_case(0.1, dtype=torch.float16), options={"seed": 8},
@@ -693,6 +696,8 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _interp_call(4, 6)),
+                Case("public-meta", on_meta(_interp_call(4, 6)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_interp_call(4, 6)), public=False, tags=("device-dtype",)),
                 Case("public-two", _interp_call(3, 2), tags=("value", "shape")),
                 Case("public-grad", _interp_call(2, 5), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _interp_call(3, 4, torch.float64), tags=("device-dtype",)),

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, rand, randn
 from ._student import call, expect_tensor, fail
 from .hints import HINTS
 
@@ -239,6 +239,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: float32 (dtype)": (lambda lw: (torch.logsumexp(lw, 1) - math.log(lw.shape[1])).float(), "dtype"),
     },
     'reparameterize': {
+        "meta: eps drawn on the CPU (device)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape, dtype=mu.dtype), "device"),
         "check: dtype (eps in the default dtype)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape), "dtype"),
         "check: clamped logvar (extreme)": (lambda mu, lv: mu + (0.5 * lv.clamp(-10, 10)).exp() * torch.randn_like(mu), "extreme"),
         "check: epsilon under the root (extreme)": (lambda mu, lv: mu + (lv.exp() + 1e-8).sqrt() * torch.randn_like(mu), "extreme"),
@@ -476,6 +477,8 @@ LAB = Lab(
             cases=[
                 Case("public-1", lambda g: _reparam_case(g, 3), public=True,
                      options={"grad": [0, 1], "seed": 1234, "repeat": 2}, tags=("value", "gradients", "randomness")),
+                Case("public-meta", on_meta(lambda g: _reparam_case(g, 3)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(lambda g: _reparam_case(g, 3)), public=False, tags=("device-dtype",)),
                 Case("public-extreme", _reparam_extreme, options={"grad": [0, 1], "seed": 7},
                      tags=("extreme", "gradients")),
                 Case("public-float16", _as(lambda g: _reparam_case(g, 3), torch.float16), options={"seed": 5, "grad": [0, 1]},
@@ -500,6 +503,8 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _kl_call(1.0, 4, 3), tags=("value", "side-effects")),
+                Case("public-meta", on_meta(_kl_call(1.0, 4, 3)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_kl_call(1.0, 4, 3)), public=False, tags=("device-dtype",)),
                 Case("public-batch1", _kl_call(1.0, 1, 5), tags=("shape",)),
                 Case("public-extreme", _kl_extreme, tags=("extreme",)),
                 Case("public-grad", _kl_call(1.0, 3, 4), options={"grad": [0, 1]}, tags=("gradients",)),
@@ -520,6 +525,8 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _elbo_call(4, 4, 2, binary=True)),
+                Case("public-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), public=False, tags=("device-dtype",)),
                 Case("public-extreme", _elbo_extreme, tags=("extreme",)),
                 Case("public-rgb", _elbo_call(2, 5, 3, binary=False, c=3, width=7), tags=("shape",)),
                 Case("public-grad", _elbo_call(3, 4, 2, binary=True), options={"grad": [1, 2, 3]},
@@ -545,6 +552,8 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _iwae_call(4, 16)),
+                Case("public-meta", on_meta(_iwae_call(4, 16)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_iwae_call(4, 16)), public=False, tags=("device-dtype",)),
                 Case("public-k1", _iwae_call(3, 1), tags=("value", "extreme")),
                 Case("public-stable", _iwae_very_negative, tags=("extreme",)),
                 Case("public-grad", _iwae_call(3, 8), options={"grad": [0]}, tags=("gradients",)),

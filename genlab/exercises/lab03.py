@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, rand, randn
 from ._core import preview as _preview
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
@@ -295,6 +295,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: float32 (dtype)": (lambda p, q: _ref_js_divergence(p, q).float(), "dtype"),
     },
     'discriminator_loss': {
+        "meta: targets made on the CPU (device)": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones(r.shape, dtype=r.dtype)) + F.binary_cross_entropy_with_logits(f, torch.zeros(f.shape, dtype=f.dtype)), "device"),
         "check: log of a sigmoid (extreme)": (_mc_naive_log_d, "extreme"),
         "check: BCE on probabilities (extreme)": (_mc_prob_bce_d, "extreme"),
         "check: epsilon in the log (extreme)": (_mc_eps_log_d, "extreme"),
@@ -393,6 +394,8 @@ LAB = Lab(
             reference="genlab.losses.discriminator_loss",
             cases=[
                 Case("public-1", _pair(8, 1.0, 0.5), tags=("value", "side-effects")),
+                Case("public-meta", on_meta(_pair(8, 1.0, 0.5)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_pair(8, 1.0, 0.5)), public=False, tags=("device-dtype",)),
                 Case("public-extreme", _extreme_pair, tags=("extreme",)),
                 Case("public-float64", _as(_pair(6, 2.0), torch.float64), tags=("device-dtype",)),
                 Case("held-1", _pair(32, 3.0, 1.0), public=False),
@@ -416,6 +419,8 @@ LAB = Lab(
             reference="genlab.losses.generator_loss",
             cases=[
                 Case("public-default", _fake(8, 2.0)),
+                Case("public-meta", on_meta(_fake(8, 2.0)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_fake(5, 1.0)), public=False, tags=("device-dtype",)),
                 Case("public-saturating", _fake(8, 2.0, non_saturating=False)),
                 Case("held-ns", _fake(16, 3.0, non_saturating=True), public=False),
                 Case("held-sat", _fake(16, 3.0, non_saturating=False), public=False),
@@ -443,6 +448,8 @@ LAB = Lab(
             reference="genlab.losses.optimal_discriminator",
             cases=[
                 Case("public-1", _densities((6,))),
+                Case("public-meta", on_meta(_densities((6,))), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_densities((6,))), public=False, tags=("device-dtype",)),
                 Case("public-tiny", _tiny_densities, tags=("extreme", "device-dtype")),
                 Case("held-1", _densities((4, 5)), public=False),
                 Case("held-tiny", _tiny_densities, public=False, tags=("extreme", "device-dtype")),
@@ -459,6 +466,8 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _js_call(4, 5)),
+                Case("public-meta", on_meta(_js_call(4, 5)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_js_call(4, 5)), public=False, tags=("device-dtype",)),
                 Case("public-zeros", _js_call(3, 6, zeros=True), tags=("extreme",)),
                 Case("public-grad", _js_call(2, 4), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _as(_js_call(3, 4), torch.float64), tags=("device-dtype",)),

@@ -34,7 +34,7 @@ from torch import nn
 from .. import losses
 from .. import losses as _lib_losses
 from .. import losses as _mc_losses
-from ._core import Call, Case, Item, Lab, Mistakes, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
 from ._student import CheckFailed, call, fail
 from .hints import HINTS
 from .scenarios import ref_gan_training_step, scenario_case, scenario_check
@@ -515,6 +515,8 @@ def _scalar_same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG00
 
 def _hinge_d_cases() -> list[Case]:
     c = [Case("public-1", _hinge_d_call(8, "mixed", "mixed")),
+         Case("public-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), tags=("device-dtype",)),
+         Case("held-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), public=False, tags=("device-dtype",)),
          Case("public-confident-right", _hinge_d_call(4, "30", "-30"), tags=("extreme",)),
          Case("public-grad", _hinge_d_call(6, "mixed", "mixed"), options={"grad": [0, 1]}, tags=("gradients",)),
          Case("public-unequal-batches", _hinge_d_call(4, "mixed", "mixed", b_fake=6), tags=("shape",)),
@@ -533,6 +535,8 @@ def _hinge_d_cases() -> list[Case]:
 
 def _hinge_g_cases() -> list[Case]:
     return [Case("public-1", _hinge_g_call(8, "mixed")),
+            Case("public-meta", on_meta(_hinge_g_call(8, "mixed")), tags=("device-dtype",)),
+            Case("held-meta", on_meta(_hinge_g_call(8, "mixed")), public=False, tags=("device-dtype",)),
             Case("public-confident-fooled", _hinge_g_call(4, "30"), tags=("extreme",)),
             Case("public-grad", _hinge_g_call(6, "mixed"), options={"grad": [0]}, tags=("gradients",)),
             Case("public-float64", _hinge_g_call(3, "mixed", torch.float64), tags=("device-dtype",)),
@@ -556,6 +560,7 @@ def _mp_hinge_linear(r, f):
 
 
 _MISTAKES["hinge_discriminator_loss"] = {
+    "meta: a zero made on the CPU (device)": (lambda r, f: torch.maximum(1 - r, torch.zeros(r.shape, dtype=r.dtype)).mean() + torch.maximum(1 + f, torch.zeros(f.shape, dtype=f.dtype)).mean(), "device"),
     "no hinge (linear)": (_mp_hinge_linear, "extreme|values differ"),
     "margins swapped": (lambda r, f: F.relu(1 + r).mean() + F.relu(1 - f).mean(), "values differ"),
     "hinge of the mean": (lambda r, f: F.relu(1 - r.mean()) + F.relu(1 + f.mean()), "values differ"),

@@ -26,7 +26,7 @@ from torch import nn
 from .. import masks as _lib_masks
 from ..models import crnn as _lib_crnn
 from ..models import crnn as _mc_ref
-from ._core import Call, Case, Item, Lab, Mistakes, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
 from .scenarios import scenario_case
@@ -360,6 +360,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: squeeze": (lambda s, b, w: _mc_ref.sequences_to_cols(s, b, w).squeeze(), "squeeze|shape"),
     },
     'rows_to_sequences': {
+        "noncontig: view of a transposed map": (lambda f: f.view(f.shape[0], f.shape[1], -1).transpose(1, 2).reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "view size|contiguous"),
         "check: float64 (loop into a float32 tensor)": (_mp_rows_float32, "float64"),
         "check: squeeze": (_mp_rows_squeeze, "squeeze|shape"),
         "check: right shape, wrong content": (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "right shape, wrong content"),
@@ -412,10 +413,28 @@ def _same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     return None
 
 
+def _transposed(make):
+    """The same input as a non-contiguous view: its last two axes stored swapped, then transposed back.
+
+    The values and shape are those ``make`` draws; only the memory layout differs, so a
+    ``.view`` that needs contiguous memory fails where a reshape works (in the grader too:
+    the layout travels with the case).
+    """
+    def wrapped(g):
+        c = make(g)
+        x = c.args[0]
+        return Call([x.transpose(-1, -2).contiguous().transpose(-1, -2), *c.args[1:]], dict(c.kwargs))
+    return wrapped
+
+
 def _reshape_cases(make, b, c, h, w) -> list[Case]:
     """The properties a reshape of the lab states, with fresh draws in the held-back cases."""
     return [
         Case("public-1", make(b, c, h, w)),
+        Case("public-meta", on_meta(make(b, c, h, w)), tags=("device-dtype",)),
+        Case("held-meta", on_meta(make(3, 2, 5, 4)), public=False, tags=("device-dtype",)),
+        Case("public-noncontig", _transposed(make(b, c, h, w)), tags=("shape",)),
+        Case("held-noncontig", _transposed(make(3, 2, 5, 4)), public=False, tags=("shape",)),
         Case("held-1", make(3, 5, 2, 7), public=False),
         Case("held-b1-c1", make(1, 1, 6, 3), public=False, tags=("shape",)),
         Case("held-h-ne-w", make(2, 3, 5, 2), public=False, tags=("shape",)),

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
 from ._student import CheckFailed, call, expect_close, expect_tensor, fail
 from .hints import HINTS
 from .scenarios import (
@@ -652,6 +652,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "a second wrong version": (lambda flat, ch, s: flat.view(flat.shape[0], s, s, ch).permute(0, 3, 1, 2), None),
     },
     'fixed_discriminator_loss': {
+        "meta: targets made on the CPU (device)": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones(r.shape, dtype=r.dtype)) + F.binary_cross_entropy_with_logits(f, torch.zeros(f.shape, dtype=f.dtype)), "device"),
         "the broken original": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
         "labels swapped": (lambda r, f: _ms_discriminator_loss(f, r), None),
         "a second wrong version": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.zeros_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
@@ -735,6 +736,8 @@ LAB = Lab(
         Item(
             name="fixed_generator_output", hints=HINTS["fixed_generator_output"], diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
             cases=[Case("public-1", _flat(4, 3, 4)),
+                   Case("public-meta", on_meta(_flat(4, 3, 4)), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(_flat(4, 3, 4)), public=False, tags=("device-dtype",)),
                    Case("held-1", _flat(2, 1, 5), public=False),
                    Case("held-2", _flat(3, 2, 3), public=False),
                    Case("held-b1", _flat(1, 3, 4), public=False, tags=("shape",))],
@@ -745,6 +748,8 @@ LAB = Lab(
             name="fixed_discriminator_loss", hints=HINTS["fixed_discriminator_loss"], diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
             also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 8)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 8)])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
                         public=False),
                    Case("held-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
@@ -759,6 +764,8 @@ LAB = Lab(
             name="fixed_kl_divergence", hints=HINTS["fixed_kl_divergence"], diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
             also_forbidden=("genlab.losses.kl_divergence",),
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False),
                    Case("held-extreme", lambda g: Call([randn(g, 2, 3), torch.tensor([[-20.0, 20.0, 0.0], [20.0, -20.0, 5.0]])]),
                         public=False, tags=("extreme",)),
@@ -784,6 +791,8 @@ LAB = Lab(
             name="fixed_bce_loss", hints=HINTS["fixed_bce_loss"], diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
             cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
                    Case("public-1", _bce_call(7, 3.0)),
+                   Case("public-meta", on_meta(_bce_call(7, 3.0)), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(_bce_call(7, 3.0)), public=False, tags=("device-dtype",)),
                    Case("held-1", _bce_call(12, 2.0), public=False),
                    Case("held-extreme", lambda g: Call([_EXTREME_LOGITS.clone(), _EXTREME_TARGETS.clone()]),
                         public=False, tags=("extreme",)),
@@ -844,6 +853,8 @@ LAB = Lab(
             diagnose=_diagnose_fixed_discriminator_batch, mistakes=_MISTAKES['fixed_discriminator_batch'], points=1,
             fallback=_ref_discriminator_batch, compare="exact",
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)]), tags=("value", "shape")),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([randn(g, 1, 1, 4, 7), randn(g, 5, 1, 4, 7)]), public=False,
                         tags=("value", "shape")),
                    Case("held-2", lambda g: Call([randn(g, 6, 3, 3, 5).double(), randn(g, 2, 3, 3, 5).double()]),
@@ -856,6 +867,8 @@ LAB = Lab(
             diagnose=_diagnose_fixed_training_batch, mistakes=_MISTAKES['fixed_training_batch'], points=1,
             compare="custom", check=_check_training_batch,
             cases=[Case("public-1", lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5]), tags=("value", "randomness")),
+                   Case("public-meta", on_meta(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([torch.rand(40, 1, 5, 3, generator=g).double(), 6]), public=False,
                         tags=("value", "device-dtype", "randomness")),
                    Case("held-2", lambda g: Call([torch.rand(12, 3, 2, 2, generator=g), 1]), public=False,
@@ -868,6 +881,8 @@ LAB = Lab(
             diagnose=_diagnose_fixed_gan_losses, mistakes=_MISTAKES['fixed_gan_losses'], points=2,
             fallback=_ref_gan_losses, also_forbidden=("genlab.losses.discriminator_loss", "genlab.losses.generator_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 6)]), tags=("value",)),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 6)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 6)])), public=False, tags=("device-dtype",)),
                    Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
                                                           torch.tensor([120.0, 30.0, -30.0, -120.0])]),
                         tags=("extreme",)),
@@ -887,6 +902,8 @@ LAB = Lab(
             compare="custom", check=_check_image_decoder,
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 8), 3, 6, 10]), options={"grad": [0]},
                         tags=("shape", "gradients")),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 8), 3, 6, 10])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 8), 3, 6, 10])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([randn(g, 1, 5), 1, 14, 28]), public=False, options={"grad": [0]},
                         tags=("shape",)),
                    Case("held-2", lambda g: Call([randn(g, 3, 6).double(), 3, 9, 4]), public=False,
@@ -901,6 +918,8 @@ LAB = Lab(
             fallback=_ref_log_prob_real, atol=1e-4,
             cases=[Case("public-1", lambda g: Call([randn(g, 10, scale=3.0)]), options={"grad": [0]},
                         tags=("value", "gradients")),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 10, scale=3.0)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 10, scale=3.0)])), public=False, tags=("device-dtype",)),
                    Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, -5.0, 0.0, 5.0, 30.0, 120.0])]),
                         options={"grad": [0]}, tags=("extreme", "gradients")),
                    Case("held-1", lambda g: Call([randn(g, 4, 6, scale=60.0)]), public=False, options={"grad": [0]},
