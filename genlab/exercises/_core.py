@@ -372,6 +372,25 @@ def on_meta(make: Callable[[torch.Generator], Call]) -> Callable[[torch.Generato
     return wrapped
 
 
+def noncontig(make: Callable[[torch.Generator], Call]) -> Callable[[torch.Generator], Call]:
+    """A case maker whose tensors of two or more axes come as non-contiguous views.
+
+    Same values and shapes as ``make`` draws; each such tensor is stored with its last two
+    axes swapped and transposed back (a transposed map), so a ``.view`` that needs
+    contiguous memory fails. The layout travels to the grader's worker with the case
+    (:func:`strided_layout`).
+    """
+    def t(v):
+        if isinstance(v, torch.Tensor) and v.dim() >= 2:
+            return v.transpose(-1, -2).contiguous().transpose(-1, -2)
+        return v
+
+    def wrapped(g: torch.Generator) -> Call:
+        c = make(g)
+        return Call([t(a) for a in c.args], {k: t(v) for k, v in c.kwargs.items()})
+    return wrapped
+
+
 def randn(g: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
     """Standard normal draws from the parent's generator."""
     return torch.randn(*shape, generator=g) * scale

@@ -25,7 +25,7 @@ from .. import losses as _lib_losses
 from .. import losses as _mc_losses
 from .. import masks as _lib_masks
 from .. import masks as _mc_masks
-from ._core import Call, Case, Gen, Item, Lab, Mistakes, on_meta, rand, randint
+from ._core import Call, Case, Gen, Item, Lab, Mistakes, noncontig, on_meta, rand, randint
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
 
@@ -610,6 +610,8 @@ LAB = Lab(
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
                 Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
+                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
                 Case("public-fill", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)], {"fill": 0.5})),
                 Case("public-float16", _images(1, 2, 3, 4, 5, torch.float16), tags=("device-dtype",)),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), _mask(g, 3, 8)], {"fill": 1.0}),
@@ -630,6 +632,8 @@ LAB = Lab(
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
                 Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
+                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
                 Case("public-float64", _images(2, 2, 1, 5, 5, torch.float64), tags=("device-dtype",)),
                 Case("public-grad", _images(2, 2, 1, 4, 4), options={"grad": [0]}, tags=("gradients", "side-effects")),
                 Case("held-1", lambda g: Call([rand(g, 4, 1, 8, 8), rand(g, 4, 1, 8, 8), _mask(g, 4, 8)]),
@@ -654,6 +658,8 @@ LAB = Lab(
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
                 Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
+                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
                 Case("public-grad", _images(2, 2, 3, 4, 5), options={"grad": [0]}, tags=("gradients", "side-effects")),
                 Case("public-float64", _images(2, 2, 1, 4, 4, torch.float64), tags=("device-dtype",)),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), rand(g, 3, 3, 8, 8), _mask(g, 3, 8)]),

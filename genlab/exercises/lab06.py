@@ -62,7 +62,7 @@ def _diagnose_rows_to_sequences(fn) -> str | None:
     out = expect_tensor(name, out, (b * h, w, c))
     want = _rows_loop(feat)
     if torch.equal(out, feat.reshape(b * h, w, c)):
-        fail(name, "seq[b*H + r, j] == feat[b, :, r, j]", "the values of feat.view(B*H, W, C)", _VIEW_HINT)
+        fail(name, "seq[b*H + r, j] == feat[b, :, r, j]", "the values of the map's memory read in order as (B*H, W, C), a plain reshape", _VIEW_HINT)
     expect_close(name, out, want, "sequence b*H + r must be row r of image b, left to right, with the C "
                  "channels of each pixel as its features (compare with a loop over b, r, j).")
     # gradients must flow: sequences feed an RNN that is trained through them
@@ -101,10 +101,10 @@ def _diagnose_sequences_to_rows(fn) -> str | None:
     out = call(name, fn, seq.clone(), b, h)
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (b, h, w, c):
         fail(name, f"shape (B, C, H, W) = {(b, c, h, w)}", f"shape {tuple(out.shape)} = (B, H, W, C)",
-             "the channels must come back to dimension 1: permute(0, 3, 1, 2) after the reshape.")
+             "the channels must come back to dimension 1: after splitting the first axis, move the feature axis in front of the two spatial axes.")
     out = expect_tensor(name, out, (b, c, h, w))
     if torch.equal(out, seq.reshape(b, c, h, w)):
-        fail(name, "out[b, :, r, j] == seq[b*H + r, j]", "the values of seq.view(B, C, H, W)",
+        fail(name, "out[b, :, r, j] == seq[b*H + r, j]", "the values of the sequences' memory read in order as (B, C, H, W), a plain reshape",
              "right shape, wrong content: reshape to (B, H, W, C) first, then permute the channels to "
              "dimension 1.")
     expect_close(name, out, feat, "sequences_to_rows(rows_to_sequences(feat), B, H) must give feat back.")
@@ -372,7 +372,7 @@ _MISTAKES: dict[str, Mistakes] = {
     },
     'sequences_to_rows': {
         "check: right shape, wrong content": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), "right shape, wrong content"),
-        "check: permute\\(0, 3, 1, 2\\)": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]), "permute\\(0, 3, 1, 2\\)"),
+        "check: channels back to dimension 1": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]), "channels must come back to dimension 1"),
         "check: feat back": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1).transpose(2, 3).contiguous().reshape(b, s.shape[2], s.shape[1], h).transpose(2, 3), "feat back"),
         "check: Error|C from seq": (lambda s, b, h: s.reshape(b, h, s.shape[1], 6).permute(0, 3, 1, 2), "Error|C from seq"),
         "view instead of permute": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), None),

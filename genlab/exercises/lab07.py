@@ -333,18 +333,18 @@ def _diagnose_autocast_settings(fn: Callable[..., Any]) -> str | None:
             fail(name, f"dtype {want[1]} for {dev} ({what})", f"dtype {dtype}", hint)
         if bool(use_scaler) != want[2]:
             if want[2]:
-                fail(name, f"use_scaler=True for {dev} in float16 ({what})", "use_scaler=False",
+                fail(name, f"a scaler for {dev} in float16 ({what})", "no scaler",
                      "fp16's smallest normal number is ~6e-5: small gradients underflow to 0 unless the "
                      "loss is scaled up first (GradScaler).")
-            fail(name, f"use_scaler=False for {dev} with {dtype} ({what})", "use_scaler=True",
+            fail(name, f"no scaler for {dev} with {dtype} ({what})", "a scaler",
                  "bfloat16 has float32's 8 exponent bits, so gradients do not underflow: no scaler needed"
                  if dtype == torch.bfloat16 else "GradScaler runs on CUDA only; MPS trains fp16 unscaled.")
         if enabled is not True:
-            fail(name, f"enabled=True for {dev}", f"enabled={enabled!r}", "every device here can autocast.")
+            fail(name, f"autocast enabled for {dev}", f"enabled={enabled!r}", "every device here can autocast.")
     got = call(name, fn, "cpu")
     if tuple(got) != autocast_settings("cpu"):
-        fail(name, "the same answer for the string 'cpu' as for torch.device('cpu')", repr(got),
-             "start with device = torch.device(device).")
+        fail(name, "the same answer for the device name 'cpu' as for the CPU device object", repr(got),
+             "turn the argument into a device object first, whichever form it came in.")
     return None
 
 
@@ -380,28 +380,28 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
         fail(name, "the batches left as they were given", "a batch was changed in place",
              "the next epoch (and any evaluation on the same tensors) would see altered data.")
     if not any(id(p) in mode.moved for p in model.parameters()):
-        fail(name, "model.to(device) at the start of the epoch", "the model was never moved",
+        fail(name, "the model moved to the device at the start of the epoch", "the model was never moved",
              "on a GPU the weights would stay on the CPU and the first forward pass would fail "
              "with 'Expected all tensors to be on the same device'.")
     unmoved = [i for i, (xb, yb) in enumerate(pairs) if id(xb) not in mode.moved or id(yb) not in mode.moved]
     if unmoved:
-        fail(name, "every batch's x and y moved with .to(device, non_blocking=True)",
+        fail(name, "every batch's x and y moved to the device",
              f"batch {unmoved[0]} (and {len(unmoved) - 1} more) not moved",
              "move both the images and the labels, inside the loop.")
     if not model.training:
         fail(name, "the model in training mode after the epoch", "model.training is False",
-             "call model.train() first: dropout and BatchNorm behave differently in eval mode.")
+             "put the model in training mode first: dropout and batch norm behave differently in evaluation mode.")
     if not isinstance(got, (float, int)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
         fail(name, "the epoch's mean loss as a Python float", type(got).__name__, "return total / count")
     if isinstance(got, torch.Tensor) and got.requires_grad:
         fail(name, "a plain number", "a tensor that still holds the graph",
-             "use loss.item(): keeping graphs alive across steps leaks memory (and syncs anyway)")
+             "add up the loss as a Python number: keeping graphs alive across steps leaks memory (and syncs anyway)")
     if any(seen[0] for seen in model.autocast_seen):
-        fail(name, "no autocast when amp=False", "autocast was on", "use enabled=amp in torch.autocast.")
+        fail(name, "no autocast when amp is off", "autocast was on", "let the amp flag switch autocast on and off.")
     diff = _same_weights(model, ref_model)
     if diff > 1e-5:
         fail(name, "the same weights as the reference after one epoch", f"max weight difference {diff:.3g}",
-             "one zero_grad, backward and optimizer.step per batch, with F.cross_entropy(model(x), y).")
+             "per batch: clear the gradients, back-propagate the cross-entropy of the model's logits, take one optimiser step.")
     if abs(float(got) - want) > 1e-4 * max(1.0, abs(want)):
         fail(name, f"mean loss {want:.5f}", f"{float(got):.5f}",
              "the last batch here is smaller (9 images, the others 12): the mean per image is not the mean "
@@ -410,9 +410,9 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
     # AMP on: the forward pass must run under bf16 autocast on the CPU, and off when amp=False.
     got_amp, model_amp, _, _, _ = _run_epoch(lambda *a: call(name, fn, *a), amp=True)
     if not model_amp.autocast_seen or not all(on and dt == torch.bfloat16 for on, dt in model_amp.autocast_seen):
-        fail(name, "forward passes under torch.autocast('cpu', dtype=torch.bfloat16) when amp=True",
+        fail(name, "forward passes under CPU autocast in bfloat16 when amp is on",
              f"autocast (enabled, dtype) seen in forward: {model_amp.autocast_seen[:1]}",
-             "wrap only the forward pass: with torch.autocast(device.type, dtype=dtype, enabled=amp): ...")
+             "wrap only the forward pass in autocast, for the device's type and the chosen dtype, switched by amp")
     want_amp, ref_amp, _, _, _ = _run_epoch(train_epoch, amp=True)
     if _same_weights(model_amp, ref_amp) > 1e-3:
         fail(name, "bf16 training close to the reference", f"max weight difference "
@@ -428,12 +428,12 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
     if scaler.get_scale() != ref_scaler.get_scale():
         fail(name, f"the scaler's scale to grow to {ref_scaler.get_scale():g} (update() after every step)",
              f"scale {scaler.get_scale():g}",
-             "with a scaler: scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update().")
+             "with a scaler: back-propagate the scaled loss, let the scaler take the step, then update the scaler.")
     diff = _same_weights(s_model, ref_s_model)
     if diff > 1e-5:
         fail(name, "the same weights with a scaler as without (the scale is divided out before the step)",
              f"max weight difference {diff:.3g}",
-             "call scaler.step(optimizer), not optimizer.step(): it unscales the gradients first.")
+             "let the scaler take the step, not the optimiser directly: the scaler unscales the gradients first.")
     return None
 
 
@@ -478,8 +478,8 @@ def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
         return
     missing = [k for k in ("optimizer", "rng") if state is not None and not state.get(k)]
     hint = {
-        "optimizer": "save optimizer.state_dict(): Adam's moment estimates are part of the training state.",
-        "rng": "save torch.get_rng_state() (and restore it): the shuffle order and dropout masks after "
+        "optimizer": "save the optimiser's state: Adam's moment estimates are part of the training state.",
+        "rng": "save the random generator's state (and restore it): the shuffle order and dropout masks after "
                "the resume must be the ones an uninterrupted run would draw.",
     }
     if run["diff"] != 0.0:
@@ -487,7 +487,7 @@ def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
              f"max weight difference {run['diff']:.3g}",
              hint[missing[0]] if missing else "restore the model, the optimiser and the torch RNG state.")
     fail(name, f"the GradScaler's scale restored ({run['scale'][0]:g} after 4 epochs)",
-         f"{run['scale'][1]:g}", "save scaler.state_dict() (None without a scaler) and load it back.")
+         f"{run['scale'][1]:g}", "save the scaler's state (None without a scaler) and load it back.")
 
 
 def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
@@ -505,7 +505,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            fail(name, "a file torch.load(path, weights_only=True) can read",
+            fail(name, "a file the safe weights-only loader can read",
                  f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}",
                  "save state_dicts, tensors and plain numbers, not the model or optimizer objects.")
         if not isinstance(state, dict) or not all(k in state for k in CHECKPOINT_KEYS):
@@ -517,7 +517,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         leftovers = [p.name for p in folder.iterdir() if p.name != "first.pt"]
         if leftovers:
             fail(name, "only the checkpoint in the folder", f"also {leftovers}",
-                 "rename the temporary file onto the target with os.replace.")
+                 'rename the temporary file onto the target (a rename that replaces it).')
 
         # A crash in the middle of writing must leave the previous checkpoint intact.
         real_save = torch.save
@@ -546,7 +546,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         except Exception:
             fail(name, "the previous checkpoint intact after a crash during the save",
                  "a half-written, unreadable file at the checkpoint path",
-                 "write to a temporary file in the same folder, then os.replace(tmp, path): "
+                 "write to a temporary file in the same folder, then rename it over the target: "
                  "a rename is atomic, a write is not.")
         if again.get("epoch") != 3:
             fail(name, "the previous checkpoint (epoch 3) intact after a crash during the save",
@@ -616,11 +616,11 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
             other = _Net(seed=4)
             epoch = call(name, fn, path, other, torch.optim.Adam(other.parameters(), lr=1e-2), None)
         if not spy.loads:
-            fail(name, "the file read with torch's safe loader", "torch.load was never called")
+            fail(name, "the file read with torch's safe loader", "the checkpoint was never read with the tensor loader")
         if spy.unsafe_loads():
-            fail(name, "every torch.load call with weights_only=True",
+            fail(name, "every read of the file with the safe weights-only loader",
                  f"{spy.unsafe_loads()} call(s) without it",
-                 "weights_only=False unpickles arbitrary objects: a checkpoint someone sent you can run any "
+                 "the unsafe (full-pickle) loader rebuilds arbitrary objects: a checkpoint someone sent you can run any "
                  "code its author chose, with your permissions.")
         if not all(_cpu_map_location(k) for k in spy.loads):
             fail(name, "the file's tensors mapped onto the CPU while loading",
@@ -632,21 +632,21 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
         if not obs["unsafe_file_refused"]:
             fail(name, "a file the safe loader refuses to stay refused (an error, nothing run)",
                  "code stored in the file ran: the loader fell back to unpickling it",
-                 "a fallback to weights_only=False (or to pickle) when the safe load fails is exactly the "
+                 "a fallback to the unsafe full-pickle loader when the safe load fails is exactly the "
                  "door an attacker's file needs: let the error reach the caller.")
         if epoch != 5 or not isinstance(epoch, int):
             fail(name, "the stored epoch 5 as an int", repr(epoch), "return int(state['epoch']).")
         if _same_weights(model, other) != 0.0:
             fail(name, "the model's weights restored", f"max difference {_same_weights(model, other):.3g}",
-                 "model.load_state_dict(state['model']).")
+                 "restore the model's weights from the file's model entry.")
 
         run = _resume_run(save_checkpoint, lambda *a: call(name, fn, *a), folder)
         state = torch.load(run["path"], map_location="cpu", weights_only=True)
         if run["diff"] != 0.0:
             fail(name, "2 epochs + save + load + 2 epochs == 4 uninterrupted epochs, exactly",
                  f"max weight difference {run['diff']:.3g}",
-                 "load the optimiser state (optimizer.load_state_dict) and restore the RNG with "
-                 "torch.set_rng_state(state['rng']['torch']).")
+                 "restore the optimiser's state and the random generator's state that the "
+                 "file holds.")
         _resume_failure(name, run, state)
     return "exact resume: 2 + 2 epochs == 4 epochs"
 
@@ -941,11 +941,11 @@ _MISTAKES: dict[str, Mistakes] = {
         "strings only": (_ms_autocast_strings_only, None),
     },
     'save_checkpoint': {
-        "check: os.replace": (_mc_save_direct, "os.replace"),
+        "check: os.replace": (_mc_save_direct, "rename it over the target|a rename is atomic"),
         "check: partial file": (_mc_save_tmp_left, "partial file"),
         "check: get_rng_state": (_mc_save_no_rng, "get_rng_state"),
-        "check: optimizer.state_dict": (_mc_save_no_opt, "optimizer.state_dict"),
-        "check: weights_only": (_mc_save_objects, "weights_only"),
+        "check: optimizer.state_dict": (_mc_save_no_opt, "optimiser.s state"),
+        "check: weights_only": (_mc_save_objects, "weights-only"),
         "check: keys": (_mc_save_other_keys, "keys"),
         "not atomic": (_ms_save_direct, None),
         "temporary file left behind": (_ms_save_tmp_left_behind, None),
@@ -970,7 +970,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "scaler not restored": (lambda *a: _ms_load(*a, sc=False), None),
         "epoch off by one": (lambda *a: _ms_load(*a, epoch_off=1), None),
         "weights_only=False as a fallback": (_mio_load_unsafe_fallback, "safe loader refuses"),
-        "weights_only=False": (_mio_load_unsafe, "weights_only=True"),
+        "weights_only=False": (_mio_load_unsafe, "weights-only"),
         "no map_location": (_mio_load_no_map_location, "onto the CPU"),
     },
 }
@@ -1007,7 +1007,7 @@ LAB = Lab(
                    _tag(scenario_case("held-1", "autocast", _SETTINGS_HELD, public=False, seeded=False), "value", "device-dtype")],
             expected="(enabled, dtype, use_scaler): bfloat16 without a scaler where supported (CUDA with bf16, "
                      "CPU), float16 with a GradScaler on CUDA without bf16, float16 without a scaler elsewhere; "
-                     "accepts a string or a torch.device.",
+                     "accepts a device name or a device object.",
             hint='accept a string or a device object alike; genlab.hint("autocast_settings", 2).',
         ),
         Item(
@@ -1017,21 +1017,19 @@ LAB = Lab(
             check=scenario_check("train_epoch", train_epoch, {
                 "mean_loss": "the returned loss is not the mean cross-entropy per image over the epoch "
                              "(weight each batch by its size)",
-                "weights": "the weights after the epoch differ from one cross-entropy SGD step per batch "
-                           "(model.train()? scaler.step? zero_grad?)",
-                "training_mode": "the model is not in training mode: call model.train()",
-                "forward_autocast": "with amp=True the forward pass must run under torch.autocast "
-                                    "(dtype from autocast_settings)",
-                "forward_fp32": "with amp=False the forward pass must run in float32",
-                "scaler_calls": "with a scaler: scaler.scale(loss).backward(), scaler.step(optimizer), "
-                                "scaler.update() once per batch",
+                "weights": "the weights after the epoch differ from one cross-entropy SGD step per batch (training mode? the scaler's step? gradients cleared?)",
+                "training_mode": "the model is not in training mode at the end of the epoch",
+                "forward_autocast": 'with amp on, the forward pass must run under autocast (its dtype from autocast_settings)',
+                "forward_fp32": "with amp off, the forward pass must run in float32",
+                "scaler_calls": 'with a scaler: back-propagate the scaled loss, let the scaler take the step and update it, once per batch',
             }, rtol=1e-4, atol=1e-5, loose=_loose_under_amp),
             cases=[_tag(scenario_case("public-fp32", "train_epoch", [0, False, False]), "value", "shape", "side-effects", "device-dtype"),
                    _tag(scenario_case("public-scaler", "train_epoch", [1, False, True]), "value", "shape", "behaviour"),
                    _tag(scenario_case("held-amp", "train_epoch", [2, True, False], public=False), "device-dtype", "shape", "side-effects"),
                    _tag(scenario_case("held-fp32", "train_epoch", [3, False, False], public=False), "value", "shape", "side-effects", "device-dtype")],
-            expected="moves model and batches to device, model.train(), autocast forward when amp, fp32 loss, "
-                     "scaled backward/step/update when a scaler is given; returns the mean loss per image.",
+            expected="moves model and batches to the device, puts the model in training mode, autocasts the forward "
+                     "pass when amp, computes the loss in float32, lets the scaler scale the backward pass and take "
+                     "the step when one is given; returns the mean loss per image.",
             hint='weight each batch by its size; with a scaler the scaler takes the step. '
                  'genlab.hint("train_epoch", 2).',
         ),
@@ -1066,15 +1064,15 @@ LAB = Lab(
             compare="custom",
             check=scenario_check("save_checkpoint", save_checkpoint, {
                 "previous_checkpoint_intact": "a crash during the write destroyed the previous checkpoint: "
-                                              "write to a temporary file, then os.replace(tmp, path)",
+                                              "write to a temporary file, then rename it over the target",
                 "no_partial_file_left": "a crash during the write left a partial file behind: delete the "
                                         "temporary file in a finally block",
                 "keys": 'the file must hold a dict with keys "model", "optimizer", "scaler", "epoch", "rng"',
-                "model_saved": "the file's \"model\" is not model.state_dict()",
-                "optimizer_saved": "the file's \"optimizer\" is not optimizer.state_dict() (with its state)",
+                "model_saved": 'the file\'s "model" entry is not the model\'s weights',
+                "optimizer_saved": 'the file\'s "optimizer" entry is not the optimiser\'s full state',
                 "epoch": "the file's \"epoch\" is not the epoch given",
-                "rng_saved": "the file's rng[\"torch\"] is not torch.get_rng_state() at the time of saving",
-                "scaler_saved": "the file's \"scaler\" is not scaler.state_dict()",
+                "rng_saved": "the file's RNG entry is not the random generator's state at the time of saving",
+                "scaler_saved": 'the file\'s "scaler" entry is not the scaler\'s state',
                 "no_scaler_is_None": "without a scaler the file's \"scaler\" must be None",
                 **{k: f"{v[0]}: {v[2]}" for k, v in _SAVE_IO_MESSAGES.items()},
                 "resumed_epoch": "loading the file did not give back the epoch",
@@ -1083,8 +1081,7 @@ LAB = Lab(
             }, rtol=0.0, atol=0.0),
             cases=[_tag(scenario_case("public-1", "save_checkpoint", [0]), "io", "behaviour", "randomness"),
                    _tag(scenario_case("held-1", "save_checkpoint", [7], public=False), "io", "behaviour", "randomness")],
-            expected="an atomic write (temporary file + os.replace, temporary file removed on failure) of "
-                     "{model, optimizer, scaler or None, epoch, rng: {torch}} that resumes exactly.",
+            expected='an atomic write (a temporary file renamed over the target, the temporary file removed on failure) of {model, optimizer, scaler or None, epoch, rng: {torch}} that resumes exactly.',
             hint='a temporary file beside the target, renamed onto it, removed whatever step fails. '
                  'genlab.hint("save_checkpoint", 3).',
         ),
@@ -1094,22 +1091,20 @@ LAB = Lab(
             compare="custom",
             check=scenario_check("load_checkpoint", load_checkpoint, {
                 "resumed_epoch": "the returned epoch is not the one in the file",
-                "resume_max_abs_diff": "2 epochs + save + load + 2 epochs did not equal 4 epochs exactly: restore "
-                                       "the model, the optimiser and the RNG state (torch.set_rng_state)",
+                "resume_max_abs_diff": "2 epochs + save + load + 2 epochs did not equal 4 epochs exactly: restore the model, the optimiser and the random generator's state",
                 "scaler_restored": "the scaler's state was not restored (scaler.load_state_dict)",
                 "file_without_scaler": "a file saved without a scaler must load (and return its epoch) even "
                                        "when a scaler is passed",
-                "weights_only_true": "torch.load was called without weights_only=True: a checkpoint from "
+                "weights_only_true": "the file was read without the safe weights-only loader: a checkpoint from "
                                      "elsewhere could run code on your machine",
-                "map_location_cpu": "torch.load did not map the tensors onto the CPU: a GPU checkpoint fails "
+                "map_location_cpu": "the file's tensors were not mapped onto the CPU when read: a GPU checkpoint fails "
                                     "on a machine without one",
-                "unsafe_file_refused": "a file the safe loader refuses was unpickled anyway (a fallback to "
-                                       "weights_only=False or pickle): code stored in it ran",
+                "unsafe_file_refused": 'a file the safe loader refuses was unpickled anyway (a fallback to the unsafe full-pickle loader): code stored in it ran',
             }, rtol=0.0, atol=0.0),
             cases=[_tag(scenario_case("public-1", "load_checkpoint", [0]), "io", "behaviour", "randomness"),
                    _tag(scenario_case("held-1", "load_checkpoint", [9], public=False), "io", "behaviour", "randomness")],
-            expected="torch.load(path, map_location='cpu', weights_only=True); restore model, optimiser, scaler "
-                     "(when both exist) and torch RNG; return the epoch as an int.",
+            expected="reads the file with the safe weights-only loader, its tensors mapped to the CPU; restores model, "
+                     "optimiser, scaler (when both exist) and the RNG state; returns the epoch as an int.",
             hint='the safe loader only, onto the CPU; restore every piece the file holds. '
                  'genlab.hint("load_checkpoint", 3).',
         ),

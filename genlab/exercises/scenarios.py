@@ -332,7 +332,20 @@ def crnn(cls: Callable, args: list, ns: dict | None = None, forbidden: list[str]
         # path in a tiny network does not hide it.
         y[0, 0, 1:4, 1:4].sum().backward()
         gfar = xm.grad[0, 0, h - 3:, w - 3:]
-        out["global_context"] = as_flag(bool(gfar.abs().sum() > 0))
+        far = bool(gfar.abs().sum() > 0)
+        # A tiny network can start with every path to the corner dead (about one seed in twenty for
+        # a correct CRNN): two more initialisations decide, so only a missing sweep fails for sure.
+        for extra in (1, 2):
+            if far:
+                break
+            torch.manual_seed(seed + 7919 * extra)
+            again = cls(channels=1, width=4, hidden=4)
+            xa = (x * (1 - mask)).requires_grad_(True)
+            ya = again(xa, mask)
+            if type(ya) is Tensor and ya.shape == x.shape:
+                ya[0, 0, 1:4, 1:4].sum().backward()
+                far = bool(xa.grad[0, 0, h - 3:, w - 3:].abs().sum() > 0)
+        out["global_context"] = as_flag(far)
         out["other_images_ignored"] = as_flag(batch < 2 or bool(xm.grad[1:].abs().sum() == 0))
     return out
 
