@@ -246,7 +246,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: same eps after a reseed (randomness)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0)).to(mu), "same z|fresh"),
         "check: logvar used as the standard deviation": (lambda mu, lv: mu + lv * torch.randn_like(mu), "logvar used as the standard deviation"),
         "check: the variance, not the standard deviation": (lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), "the variance, not the standard deviation"),
-        "check: carries no gradient|torch.normal": (lambda mu, lv: torch.normal(mu, (0.5 * lv).exp()), "carries no gradient|torch.normal"),
+        "check: carries no gradient|torch.normal": (lambda mu, lv: torch.normal(mu, (0.5 * lv).exp()), "carries no gradient|sampling z directly"),
         "check: carries no gradient": (lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(), "carries no gradient"),
         "check: no gradient reached mu": (lambda mu, lv: mu.detach() + (0.5 * lv).exp() * torch.randn_like(mu), "no gradient reached mu"),
         "check: sample mean": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.rand_like(mu), "sample mean"),

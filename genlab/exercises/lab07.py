@@ -943,7 +943,7 @@ _MISTAKES: dict[str, Mistakes] = {
     'save_checkpoint': {
         "check: os.replace": (_mc_save_direct, "rename it over the target|a rename is atomic"),
         "check: partial file": (_mc_save_tmp_left, "partial file"),
-        "check: get_rng_state": (_mc_save_no_rng, "get_rng_state"),
+        "check: get_rng_state": (_mc_save_no_rng, "random generator.s state"),
         "check: optimizer.state_dict": (_mc_save_no_opt, "optimiser.s state"),
         "check: weights_only": (_mc_save_objects, "weights-only"),
         "check: keys": (_mc_save_other_keys, "keys"),
