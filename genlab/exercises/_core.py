@@ -232,6 +232,8 @@ def judge_meta(item: Item, call: Call, outputs: dict[str, torch.Tensor]) -> str 
     tensors of the same shapes and dtypes. A tensor made without ``device=`` (noise, a
     mask, a constant, a hidden state) lands on the CPU and is named here.
     """
+    if "meta_not_applicable" in outputs:  # it reads input values, which a meta tensor lacks
+        return None
     ref, _ = item.resolve_reference()
     got = outputs_of(outputs)
     if got is None:

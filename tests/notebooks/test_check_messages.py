@@ -73,6 +73,7 @@ def _error_text(nb, item: str) -> tuple[dict, str]:
     return errors[0], "\n".join(errors[0].traceback)
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("item", sorted(WRONG))
 def test_a_failing_check_shows_its_message_and_no_genlab_frames(executed, item):
     err, text = _error_text(executed, item)
@@ -86,6 +87,7 @@ def test_a_failing_check_shows_its_message_and_no_genlab_frames(executed, item):
         assert banned not in text, (banned, text)
 
 
+@pytest.mark.notebook
 def test_the_messages_say_expected_and_got(executed):
     _, kl = _error_text(executed, "kl_divergence")
     assert "expected:" in kl and "got:" in kl
