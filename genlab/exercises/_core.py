@@ -197,8 +197,76 @@ def clone_call(call: Call) -> tuple[list, dict]:
     return [c(a) for a in call.args], {k: c(v) for k, v in call.kwargs.items()}
 
 
+def _is_meta(v: Any) -> bool:
+    if isinstance(v, torch.Tensor):
+        return v.device.type == "meta"
+    if isinstance(v, (list, tuple)):
+        return any(_is_meta(x) for x in v)
+    return False
+
+
+def is_meta_call(call: Call) -> bool:
+    """Whether a case feeds a tensor on the ``meta`` device (shapes and dtypes, no values)."""
+    return any(_is_meta(a) for a in call.args) or any(_is_meta(v) for v in call.kwargs.values())
+
+
+def materialize(call: Call) -> tuple[list, dict]:
+    """The call's arguments with every meta tensor replaced by a CPU tensor of its shape and dtype."""
+    def m(v):
+        if isinstance(v, torch.Tensor) and v.device.type == "meta":
+            return torch.full(v.shape, 0.5, dtype=v.dtype) if v.is_floating_point() else torch.zeros(v.shape, dtype=v.dtype)
+        if isinstance(v, (list, tuple)):
+            return type(v)(m(x) for x in v)
+        return v
+    drawn = getattr(call, "cpu", None)
+    if isinstance(drawn, Call):  # on_meta kept the values it drew
+        return clone_call(drawn)
+    args, kwargs = clone_call(call)
+    return [m(a) for a in args], {k: m(v) for k, v in kwargs.items()}
+
+
+def judge_meta(item: Item, call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
+    """A meta-device case: every output on ``meta``, with the reference's shape and dtype.
+
+    Only layout is compared (a meta tensor has no values): the reference runs on CPU
+    tensors of the same shapes and dtypes. A tensor made without ``device=`` (noise, a
+    mask, a constant, a hidden state) lands on the CPU and is named here.
+    """
+    if "meta_not_applicable" in outputs:  # it reads input values, which a meta tensor lacks
+        return None
+    ref, _ = item.resolve_reference()
+    got = outputs_of(outputs)
+    if got is None:
+        return "no tensor output"
+    gots = got if isinstance(got, tuple) else (got,)
+    n = len(gots)
+    for i in range(n):
+        key = "out" if n == 1 and "out" in outputs else f"out.{i}"
+        if f"{key}@meta" not in outputs:
+            return ("a tensor on the 'meta' device went in and the output came back on the CPU: every tensor "
+                    "made inside the function (noise, masks, constants, hidden states) must be created on "
+                    "the input's device")
+    if ref is None:
+        return None
+    args, kwargs = materialize(call)
+    want = ref(*args, **kwargs)
+    wants = want if isinstance(want, tuple) else (want,)
+    if len(wants) != n:
+        return f"returned {n} tensor(s), expected {len(wants)}"
+    for i, (w, gt) in enumerate(zip(wants, gots, strict=True)):
+        key = "out" if n == 1 and "out" in outputs else f"out.{i}"
+        shape = tuple(int(v) for v in outputs[f"{key}@meta"].tolist())
+        if shape != tuple(w.shape):
+            return f"on a meta input: shape {shape}, expected {tuple(w.shape)}"
+        if gt.dtype != w.dtype:
+            return f"on a meta input: dtype {gt.dtype}, expected {w.dtype}"
+    return None
+
+
 def judge(item: Item, call: Call, outputs: dict[str, torch.Tensor]) -> str | None:
     """None when the driver's ``outputs`` for ``call`` pass; otherwise why not (kept short)."""
+    if is_meta_call(call):
+        return judge_meta(item, call, outputs)
     ref, _ = item.resolve_reference()
     for i, a in enumerate(call.args):
         after = outputs.get(f"in.{i}")
@@ -226,10 +294,48 @@ def judge(item: Item, call: Call, outputs: dict[str, torch.Tensor]) -> str | Non
     return None
 
 
+#: Tensor dtypes a meta-device argument may have (named in the case's JSON form).
+META_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "uint8", "bool")
+
+
+def strided_layout(t: torch.Tensor) -> tuple[list[int], list[int], int] | None:
+    """``(size, stride, buffer length)`` of a non-contiguous view worth rebuilding, else None.
+
+    A transposed or sliced input travels as the flat buffer its strides address (a little
+    larger than the tensor for a slice) and is rebuilt with ``as_strided`` where the case
+    runs, so the implementation sees the same non-contiguous layout in the grader's worker
+    as in the student check. Expanded (stride 0) and empty tensors travel contiguous.
+    """
+    if t.is_contiguous() or t.numel() == 0 or t.device.type == "meta":
+        return None
+    size, stride = list(t.shape), list(t.stride())
+    if any(st <= 0 for sz, st in zip(size, stride, strict=True) if sz > 1):
+        return None
+    n = 1 + sum((sz - 1) * st for sz, st in zip(size, stride, strict=True))
+    return (size, stride, n) if n <= 4 * t.numel() else None
+
+
 def encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
-    """A case argument as plain JSON for a driver, its tensors stored in ``tensors`` under ``key...``."""
+    """A case argument as plain JSON for a driver, its tensors stored in ``tensors`` under ``key...``.
+
+    A meta-device tensor travels as its shape and dtype only; a non-contiguous view as its
+    buffer and strides (:func:`strided_layout`); any other tensor as a contiguous copy.
+    """
     if isinstance(value, torch.Tensor):
-        tensors[key] = value.detach().clone().contiguous()
+        t = value.detach()
+        if t.device.type == "meta":
+            dtype = str(t.dtype).removeprefix("torch.")
+            if dtype not in META_DTYPES:
+                raise TypeError(f"case input {key}: a meta tensor of dtype {t.dtype} cannot go to the worker")
+            return {"__meta__": {"shape": list(t.shape), "dtype": dtype}}
+        layout = strided_layout(t)
+        if layout is not None:
+            size, stride, n = layout
+            buf = torch.zeros(n, dtype=t.dtype)
+            buf.as_strided(size, stride).copy_(t)
+            tensors[key] = buf
+            return {"__t__": key, "size": size, "stride": stride}
+        tensors[key] = t.clone().contiguous()
         return {"__t__": key}
     if isinstance(value, Gen):
         return {"__gen__": value.seed}
@@ -253,6 +359,40 @@ def job_case(item: Item, case: Case, call: Call, tensors: dict[str, torch.Tensor
 
 # --------------------------------------------------------------------------- helpers for cases
 
+def on_meta(make: Callable[[torch.Generator], Call]) -> Callable[[torch.Generator], Call]:
+    """A case maker whose tensor arguments are moved to the ``meta`` device (shapes and dtypes only).
+
+    Judged by :func:`judge_meta`: the outputs must be on ``meta`` with the reference's shapes
+    and dtypes, so a tensor made inside without the input's device fails.
+    """
+    def wrapped(g: torch.Generator) -> Call:
+        c = make(g)
+        move = lambda v: v.to("meta") if isinstance(v, torch.Tensor) else v  # noqa: E731
+        meta = Call([move(a) for a in c.args], {k: move(v) for k, v in c.kwargs.items()})
+        meta.cpu = c  # the drawn values, for the reference's shapes and dtypes (never sent to the worker)
+        return meta
+    return wrapped
+
+
+def noncontig(make: Callable[[torch.Generator], Call]) -> Callable[[torch.Generator], Call]:
+    """A case maker whose tensors of two or more axes come as non-contiguous views.
+
+    Same values and shapes as ``make`` draws; each such tensor is stored with its last two
+    axes swapped and transposed back (a transposed map), so a ``.view`` that needs
+    contiguous memory fails. The layout travels to the grader's worker with the case
+    (:func:`strided_layout`).
+    """
+    def t(v):
+        if isinstance(v, torch.Tensor) and v.dim() >= 2:
+            return v.transpose(-1, -2).contiguous().transpose(-1, -2)
+        return v
+
+    def wrapped(g: torch.Generator) -> Call:
+        c = make(g)
+        return Call([t(a) for a in c.args], {k: t(v) for k, v in c.kwargs.items()})
+    return wrapped
+
+
 def randn(g: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
     """Standard normal draws from the parent's generator."""
     return torch.randn(*shape, generator=g) * scale
@@ -269,7 +409,9 @@ def randint(g: torch.Generator, low: int, high: int) -> int:
 
 
 def preview(t: torch.Tensor, n: int = 4) -> str:
-    """``[a, b, c, d, ...] (shape ...)`` for feedback."""
+    """``[a, b, c, d, ...] (shape ...)`` for feedback (a meta tensor has no values to show)."""
+    if t.device.type == "meta":
+        return f"a meta tensor of shape {tuple(t.shape)}, {t.dtype}"
     flat = t.detach().flatten()[:n].double().tolist()
     more = ", ..." if t.numel() > n else ""
     return "[" + ", ".join(f"{v:.4g}" for v in flat) + more + f"] (shape {tuple(t.shape)})"

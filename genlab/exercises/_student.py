@@ -15,6 +15,11 @@ import torch
 
 from .hints import HINTS
 
+#: The first words of a check's verdict: a symbol and a plain word, so the verdict reads the same
+#: where the notebook's font has no emoji.
+PASS_MARK = "\u2705 PASS"
+FAIL_MARK = "\u274c FAIL"
+
 #: What each hint level is about, as the pointer line names it.
 _LEVEL_NAMES = {1: "the idea", 2: "the maths and the shapes", 3: "the structure of the code"}
 # Words of a failure that say which level helps: the code's structure for graph cuts, side
@@ -61,7 +66,7 @@ class CheckFailed(AssertionError):
 def report(name: str, message: str = "") -> bool:
     """Print the pass line of a check and return True."""
     extra = f" ({message})" if message else ""
-    print(f"\u2705 {name}: all checks passed{extra}.")
+    print(f"{PASS_MARK} {name}: all checks passed{extra}.")
     return True
 
 
@@ -72,7 +77,7 @@ def fail(name: str, expected: str, got: str, hint: str = "", level: int | None =
     level :func:`hint_level` reads from the message (the maths for a wrong value or shape,
     the code's structure for a cut graph or a side effect).
     """
-    lines = [f"\u274c {name}", f"  expected: {expected}", f"  got:      {got}"]
+    lines = [f"{FAIL_MARK} {name}", f"  expected: {expected}", f"  got:      {got}"]
     if hint:
         lines.append(f"  hint:     {hint}")
     pointer = hint_pointer(name, level, expected, got, hint)
@@ -87,20 +92,20 @@ def call(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except NotImplementedError:
         pointer = hint_pointer(name, 1)
-        raise CheckFailed(f"\u274c {name}: not implemented yet. Replace the `raise NotImplementedError` "
+        raise CheckFailed(f"{FAIL_MARK} {name}: not implemented yet. Replace the `raise NotImplementedError` "
                           "in the exercise cell with your code." + (f"\n{pointer}" if pointer else "")) from None
     except CheckFailed:
         raise
     except Exception as exc:  # the student's code crashed: say where, keep the traceback
         pointer = hint_pointer(name, None, str(exc))
-        raise CheckFailed(f"\u274c {name}: your function raised {type(exc).__name__}: {exc}"
+        raise CheckFailed(f"{FAIL_MARK} {name}: your function raised {type(exc).__name__}: {exc}"
                           + (f"\n{pointer}" if pointer else "")) from exc
 
 
 def expect_tensor(name: str, value: Any, shape: tuple[int, ...] | None = None) -> torch.Tensor:
     """Fail unless ``value`` is a tensor of ``shape`` (when given) with finite values."""
     if not isinstance(value, torch.Tensor):
-        fail(name, f"a torch.Tensor{f' of shape {shape}' if shape else ''}", type(value).__name__)
+        fail(name, f"a tensor{f' of shape {shape}' if shape else ''}", type(value).__name__)
     if shape is not None and tuple(value.shape) != tuple(shape):
         fail(name, f"shape {tuple(shape)}", f"shape {tuple(value.shape)}",
              "check which dimensions you reduce over and keep.")

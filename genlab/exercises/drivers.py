@@ -16,13 +16,15 @@ from typing import Any
 
 import torch
 
-from ._core import Call, Case, Item, job_case, judge
+from ._core import META_DTYPES, Call, Case, Item, job_case, judge
 from .scenarios import run_scenario
 
 # Bound at import, before any submitted code runs: a cell that patches builtins cannot
 # change how a driver reads the implementation's outputs.
-_isinstance, _type, _len = builtins.isinstance, builtins.type, builtins.len
+_isinstance, _type, _len, _str = builtins.isinstance, builtins.type, builtins.len, builtins.str
 _Tensor = torch.Tensor
+#: What torch says when code reads the values of a meta tensor (``.item()``, ``bool(t)``, ``.tolist()``).
+_READS_VALUES = ("cannot be called on meta tensors", "Cannot copy out of meta tensor")
 
 
 # --------------------------------------------------------------------------- argument decoding
@@ -32,7 +34,15 @@ def _decode(value, inputs, fresh: bool = True):
     if _isinstance(value, dict):
         if "__t__" in value:
             t = inputs[value["__t__"]]
-            return t.clone() if fresh else t
+            t = t.clone() if fresh else t
+            if "stride" in value:  # a non-contiguous view, rebuilt from its buffer as the case declared it
+                t = t.as_strided([int(v) for v in value["size"]], [int(v) for v in value["stride"]])
+            return t
+        if "__meta__" in value:
+            meta = value["__meta__"]
+            if meta.get("dtype") not in META_DTYPES:
+                raise TypeError(f"a meta input of dtype {meta.get('dtype')!r}")
+            return torch.empty([int(v) for v in meta["shape"]], dtype=getattr(torch, meta["dtype"]), device="meta")
         if "__gen__" in value:
             return torch.Generator().manual_seed(int(value["__gen__"]))
         return {k: _decode(v, inputs, fresh) for k, v in value.items()}
@@ -44,7 +54,11 @@ def _decode(value, inputs, fresh: bool = True):
 def _plain(value, key: str, out: dict) -> None:
     """Store a returned value under ``key`` if it is a plain tensor (tuples become ``key.0``...)."""
     if _type(value) is _Tensor:
-        out[key] = value.detach().clone().contiguous().cpu()
+        if value.device.type == "meta":  # no values: the dtype rides on an empty tensor, the shape beside it
+            out[key] = torch.empty(0, dtype=value.dtype)
+            out[f"{key}@meta"] = torch.tensor(list(value.shape), dtype=torch.int64)
+        else:
+            out[key] = value.detach().clone().contiguous().cpu()
     elif _type(value) in (tuple, list) and 0 < _len(value) <= 8:
         for i, v in enumerate(value):
             _plain(v, f"{key}.{i}", out)
@@ -66,12 +80,23 @@ def drive_call(fn, case, inputs, ns) -> dict:  # noqa: ARG001
         grad = [int(i) for i in opts.get("grad", [])]
         for i in grad:
             args[i] = args[i].requires_grad_(True)
-        result = fn(*args, **kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except (RuntimeError, NotImplementedError) as exc:
+            on_meta = any(_type(a) is _Tensor and a.device.type == "meta" for a in args)
+            if on_meta and any(w in _str(exc) for w in _READS_VALUES):
+                # the function reads input values (e.g. validates a mask): a meta tensor has none, so
+                # the device property cannot be observed here; the other cases judge the function
+                return {"meta_not_applicable": torch.tensor(1)}
+            if on_meta and "device" in _str(exc):  # a tensor made on the CPU met a meta input: say so
+                raise RuntimeError("a tensor made inside the function is not on the input's device (a 'meta' "
+                                   f"input met a CPU tensor): create new tensors on the input's device ({exc})") from None
+            raise
         suffix = "" if r == 0 else f"#{r}"
         _plain(result, "out" + suffix, out)
         if r == 0:  # the inputs after the call: the judge checks nothing was modified in place
             for i, a in enumerate(args):
-                if _type(a) is _Tensor:
+                if _type(a) is _Tensor and a.device.type != "meta":
                     out[f"in.{i}"] = a.detach().clone().contiguous()
         if grad:
             if _type(result) is not _Tensor or not result.requires_grad:

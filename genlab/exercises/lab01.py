@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, rand
+from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand
 from ._student import call, expect_tensor, fail
 from .hints import HINTS
 
@@ -36,8 +36,8 @@ IMAGE_SIZE = 16
 def _build(name: str, cls: Callable[..., nn.Module], latent_dim: int) -> nn.Module:
     """Instantiate the student's class as ``cls(latent_dim=...)``; fail clearly otherwise."""
     if not isinstance(cls, type):
-        fail(name, "a class (subclass of nn.Module)", type(cls).__name__,
-             f"define `class {name}(nn.Module):` with __init__ and forward")
+        fail(name, "a class (a subclass of the network-module base class)", type(cls).__name__,
+             f"define the class {name} as a network module, with its layers made in the constructor and a forward method")
     try:
         model = cls(latent_dim=latent_dim)
     except NotImplementedError:
@@ -48,7 +48,7 @@ def _build(name: str, cls: Callable[..., nn.Module], latent_dim: int) -> nn.Modu
     except Exception as exc:  # the student's constructor crashed
         fail(name, f"{name}(latent_dim={latent_dim}) to build a module", f"{type(exc).__name__}: {exc}")
     if not isinstance(model, nn.Module):
-        fail(name, "an nn.Module", type(model).__name__, f"write `class {name}(nn.Module)`")
+        fail(name, "a network module", type(model).__name__, f"write the class {name} as a subclass of the network-module base class")
     return model.eval()  # eval: dropout/batch-norm must not couple the images of a batch here
 
 
@@ -79,8 +79,8 @@ def _expect_batch_independent(name: str, model: nn.Module, inp: torch.Tensor) ->
         b = call(name, model, changed)
     if not torch.allclose(a[1:], b[1:], atol=1e-5):
         fail(name, "each output to depend only on its own input", "changing image 0 changed the others",
-             "a reshape mixes the batch: use x.flatten(1) or x.view(x.shape[0], ...), not view(-1, ...) "
-             "with a wrong size (and no batch-norm in eval mode coupling examples)")
+             "a reshape mixes the batch: keep the batch axis and flatten only the others, never infer the "
+             "batch size from a guessed size (and no batch norm that couples examples)")
 
 
 def _expect_gradients(name: str, model: nn.Module, inp: torch.Tensor) -> None:
@@ -94,7 +94,7 @@ def _expect_gradients(name: str, model: nn.Module, inp: torch.Tensor) -> None:
     reached = sum(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in params)
     if reached == 0:
         fail(name, "gradients reaching the parameters", "no parameter got a gradient",
-             "do not use .detach(), .numpy() or torch.no_grad() in forward")
+             "no detaching, no NumPy round trip and no gradient-free block in forward")
 
 
 def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the graded class
@@ -121,8 +121,8 @@ def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the gr
             _expect_shape(name, one, (1, d), "a batch of one image still gives a (1, latent_dim) code",
                           "keep the batch dimension: flatten from dim 1, never squeeze the batch away")
     if _count_convs(model) == 0:
-        fail(name, "a convolutional encoder (nn.Conv2d layers)", "no Conv2d layer",
-             "start with nn.Conv2d(1, 32, 4, stride=2, padding=1): 16x16 -> 8x8")
+        fail(name, "a convolutional encoder (2-D convolution layers)", "no Conv2d layer",
+             "start with a convolution of kernel 4, stride 2, padding 1 from 1 to 32 channels: 16x16 -> 8x8")
     _expect_batch_independent(name, model, x)
     with torch.no_grad():
         z2 = call(name, model, torch.rand(5, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g))
@@ -147,8 +147,8 @@ def _diagnose_ConvDecoder(cls) -> str | None:  # noqa: N802 - named after the gr
                       "Linear -> (B, 64*4*4), nn.Unflatten(1, (64, 4, 4)), then two "
                       "ConvTranspose2d(k=4, s=2, p=1): 4 -> 8 -> 16")
     if _count_convs(model) == 0:
-        fail(name, "a convolutional decoder (nn.ConvTranspose2d or Upsample + Conv2d)", "no conv layer",
-             "use nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1) to double the size")
+        fail(name, "a convolutional decoder (transposed convolutions, or upsampling then convolutions)", "no conv layer",
+             "a transposed convolution of kernel 4, stride 2, padding 1 (64 to 32 channels) doubles the size")
     with torch.no_grad():
         big = call(name, model, 10 * torch.randn(32, 3, generator=g))
     if float(big.min()) >= 0.0 and float(big.max()) <= 1.0:
@@ -189,7 +189,7 @@ def _diagnose_add_noise(fn) -> str | None:
     y = call(name, fn, x, sigma)
     _expect_shape(name, y, shape, "shaped like x", "add noise of x's shape: torch.randn_like(x)")
     if not torch.equal(x, torch.full(shape, 0.5)):
-        fail(name, "x left unchanged", "x was modified in place", "return a new tensor: x + ..., not x.add_(...)")
+        fail(name, "x left unchanged", "x was modified in place", "return a new tensor built from x; do not add to x in place")
     per_image = (y - x)[:, 0].flatten(1)
     if torch.allclose(per_image[0], per_image[1]):
         fail(name, "independent noise for every image", "the same noise pattern on every image",
@@ -198,7 +198,7 @@ def _diagnose_add_noise(fn) -> str | None:
     mean, std = float(noise.mean()), float(noise.std())
     if abs(mean) > 6 * sigma / math.sqrt(n):
         fail(name, "zero-mean noise", f"mean of (noisy - x) = {mean:.4f}",
-             "use torch.randn_like (mean 0), not torch.rand_like (uniform on [0, 1), mean 0.5)")
+             "draw standard-normal noise (mean 0), not uniform noise on [0, 1) (mean 0.5)")
     if abs(std / sigma - 1) > 0.05:
         fail(name, f"noise with standard deviation sigma = {sigma}", f"standard deviation {std:.4f}",
              "multiply standard-normal noise by sigma itself (not sigma**2, not sqrt(sigma)); "
@@ -206,7 +206,7 @@ def _diagnose_add_noise(fn) -> str | None:
     inside = float((noise.abs() < sigma).double().mean())  # Gaussian: P(|eps| < 1) = 0.683
     if abs(inside - (2 * _normal_cdf(1) - 1)) > 0.03:
         fail(name, "Gaussian noise: 68% of pixels within one sigma", f"{100 * inside:.1f}% within one sigma",
-             "draw eps with torch.randn_like(x) (Gaussian), not torch.rand_like (uniform)")
+             "draw eps standard normal (Gaussian) and shaped like x, not uniform")
     y_again = call(name, fn, x, sigma)
     if torch.equal(y_again, y):
         fail(name, "fresh noise on every call", "two calls gave identical noise",
@@ -225,12 +225,12 @@ def _diagnose_add_noise(fn) -> str | None:
         lo, hi = float(y.min()), float(y.max())
         if lo < 0.0 or hi > 1.0:
             fail(name, "values clamped to [0, 1] (they are images)", f"values in [{lo:.3g}, {hi:.3g}]",
-                 "end with .clamp(0, 1)")
+                 "clip the noisy image to [0, 1] at the end")
     # E[clamp(sigma * eps, 0, 1)] = sigma / sqrt(2 pi) (the clamp at 1 is > 3 sigma away).
     y = call(name, fn, torch.zeros(shape), sigma)
     want = sigma / math.sqrt(2 * math.pi)
     if abs(float(y.double().mean()) - want) > 0.05 * want:
-        fail(name, f"mean of clamp(0 + {sigma} * eps, 0, 1) = {want:.4f}",
+        fail(name, f"mean of 0 + {sigma} * eps clipped to [0, 1] = {want:.4f}",
              f"{float(y.double().mean()):.4f}", "add the noise first, then clamp to [0, 1]")
     x = torch.rand(shape)
     y0 = call(name, fn, x, 0.0)
@@ -515,6 +515,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "wrong output size": (_ms_SmallDecoder, None),
     },
     'add_noise': {
+        "meta: noise drawn on the CPU (device)": (lambda x, sigma: (x + sigma * torch.randn(x.shape, dtype=x.dtype)).clamp(0, 1), "device"),
         "check: clamped to": (_mc_noise_unclamped, "clamped to"),
         "check: clamped to (2)": (_mc_noise_clamp_first, "clamped to"),
         "check: standard deviation": (_mc_noise_variance_as_std, "standard deviation"),
@@ -644,9 +645,9 @@ LAB = Lab(
                 Case("held-wide", _images_of(16), public=False, driver="module",
                      options={"seed": 3, "init": {"latent_dim": 32}}, tags=("activations",)),
             ],
-            expected="an nn.Module built from convolutions: (B, 1, 16, 16) images -> (B, latent_dim) codes, "
+            expected="a network module built from convolutions: (B, 1, 16, 16) images -> (B, latent_dim) codes, "
                      "trainable.",
-            hint="stride-2 Conv2d layers halve the size; flatten and end with nn.Linear to latent_dim.",
+            hint="each convolution of stride 2 halves the size; flatten the last map and end with a fully connected layer to latent_dim units.",
         ),
         Item(
             name="ConvDecoder", diagnose=_diagnose_ConvDecoder, mistakes=_MISTAKES['ConvDecoder'], points=3,
@@ -660,9 +661,9 @@ LAB = Lab(
                 Case("held-1", _images_of(5), public=False, driver="module",
                      options={"steps": 30, "seed": 4, "latent": True}, tags=("behaviour", "activations")),
             ],
-            expected="an nn.Module: (B, latent_dim) codes -> (B, 1, 16, 16) logits, with transposed "
-                     "convolutions (or upsampling + conv), trainable.",
-            hint="mirror the encoder: nn.Linear, nn.Unflatten, then ConvTranspose2d(k=4, s=2, p=1) layers.",
+            expected="a network module: (B, latent_dim) codes -> (B, 1, 16, 16) logits, with transposed "
+                     "convolutions (or upsampling then a convolution), trainable.",
+            hint="mirror the encoder: a fully connected layer to a small map, then transposed convolutions (kernel 4, stride 2, padding 1) that each double the size.",
         ),
         Item(
             name="add_noise", diagnose=_diagnose_add_noise, mistakes=_MISTAKES['add_noise'], points=2,
@@ -671,6 +672,10 @@ LAB = Lab(
             cases=[
                 Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2},
                      tags=("value", "randomness", "side-effects")),
+                Case("public-meta", on_meta(_noise_case(0.1)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_noise_case(0.1)), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(_noise_case(0.1)), tags=("shape",)),
+                Case("held-noncontig", noncontig(_noise_case(0.1)), public=False, tags=("shape",)),
                 Case("public-zero", _noise_case(0.0, None), options={"seed": 3}, tags=("extreme",)),
                 Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}, tags=("activations",)),
                 Case("public-float16", _noise_case(0.1, dtype=torch.float16), options={"seed": 8},
@@ -684,8 +689,8 @@ LAB = Lab(
                 Case("held-float16-clamp", _noise_case(0.5, None, dtype=torch.float16), public=False,
                      options={"seed": 19}, tags=("device-dtype", "activations")),
             ],
-            expected="clamp(x + sigma * eps, 0, 1) with eps ~ N(0, I) drawn fresh, shaped like x.",
-            hint="use (x + sigma * torch.randn_like(x)).clamp(0, 1); not uniform noise, not x times the noise.",
+            expected="x + sigma * eps clipped to [0, 1], with eps ~ N(0, I) drawn fresh, shaped like x, on its device and in its dtype.",
+            hint="add standard-normal noise of the full shape of x, scaled by sigma, then clip to [0, 1]; not uniform noise, not x times the noise.",
         ),
         Item(
             name="interpolate_codes", diagnose=_diagnose_interpolate_codes, mistakes=_MISTAKES['interpolate_codes'],
@@ -693,6 +698,10 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _interp_call(4, 6)),
+                Case("public-meta", on_meta(_interp_call(4, 6)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_interp_call(4, 6)), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(_interp_call(4, 6)), tags=("shape",)),
+                Case("held-noncontig", noncontig(_interp_call(4, 6)), public=False, tags=("shape",)),
                 Case("public-two", _interp_call(3, 2), tags=("value", "shape")),
                 Case("public-grad", _interp_call(2, 5), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _interp_call(3, 4, torch.float64), tags=("device-dtype",)),

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
+from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand, randn
 from ._student import call, expect_tensor, fail
 from .hints import HINTS
 
@@ -55,17 +55,17 @@ def _diagnose_reparameterize(fn) -> str | None:
         fail(name, "mu and logvar left unchanged", "an input was modified in place", "do not use add_/mul_")
     if not z.requires_grad:
         fail(name, "z differentiable with respect to mu and logvar", "z carries no gradient",
-             "torch.normal(mu, std) and Normal(...).sample() cut the gradient; draw eps = torch.randn_like(mu) "
-             "and return mu + std * eps")
+             "sampling z directly from a normal distribution cuts the gradient; draw standard-normal eps "
+             "shaped like mu and return mu + std * eps")
     zd = z.detach().double()
     if float(zd.std(0).max()) < 1e-6:
         fail(name, "a different z for every example (fresh noise per row)", "the same z in every row",
-             "draw eps with the full shape of mu: torch.randn_like(mu)")
+             "draw eps with the full shape of mu, one independent value per entry")
     std_want = (0.5 * logvar0.double()).exp()
     mean_err = (zd.mean(0) - mu0.double()).abs() / (std_want / math.sqrt(n))
     if (mean_err > 6).any():
         fail(name, f"sample mean of z equal to mu = {_preview(mu0)}", f"sample mean {_preview(zd.mean(0))}",
-             "z = mu + std * eps with zero-mean noise eps = torch.randn_like(mu)")
+             "z = mu + std * eps with zero-mean, standard-normal noise eps shaped like mu")
     std = zd.std(0)
     # the grader's band (6 sigma of the sample variance), not a fixed tolerance on the std
     if ((zd.var(0) / std_want.pow(2) - 1).abs() > 6 * math.sqrt(2 / n)).any():
@@ -81,19 +81,19 @@ def _diagnose_reparameterize(fn) -> str | None:
     corr = torch.corrcoef(eps.T)
     if (corr - torch.eye(3, dtype=corr.dtype)).abs().max() > 0.1:
         fail(name, "independent noise for every coordinate", "correlated coordinates of z",
-             "draw eps with the full shape of mu: torch.randn_like(mu)")
+             "draw eps with the full shape of mu, one independent value per entry")
     z.sum().backward()
     if mu.grad is None or logvar.grad is None:
         fail(name, "gradients for both mu and logvar", "no gradient reached "
              f"{'mu' if mu.grad is None else 'logvar'}", "do not detach mu or logvar")
     if not torch.allclose(mu.grad, torch.ones_like(mu), atol=1e-5):
         fail(name, "dz/dmu = 1", f"dz/dmu = {_preview(mu.grad)}",
-             "z = mu + std * eps is linear in mu; torch.normal(mu, std) gives zero gradients: "
-             "draw eps = torch.randn_like(mu) and build z from it")
+             "z = mu + std * eps is linear in mu; sampling z directly from a normal distribution gives "
+             "zero gradients: draw standard-normal eps and build z from it")
     want = 0.5 * (z.detach() - mu.detach())  # d/dlogvar [exp(logvar/2) eps] = exp(logvar/2) eps / 2
     if not torch.allclose(logvar.grad, want, rtol=1e-3, atol=1e-4):
         fail(name, f"dz/dlogvar = (z - mu) / 2 = {_preview(want)}", f"{_preview(logvar.grad)}",
-             "eps must not depend on mu or logvar (draw it with torch.randn_like), and std = exp(0.5 * logvar)")
+             "eps must not depend on mu or logvar (draw it standard normal), and std = exp(logvar / 2)")
     return None
 
 
@@ -117,10 +117,10 @@ def _diagnose_kl_divergence(fn) -> str | None:
             kind = "summed" if _close(out.reshape(()), want.sum()) else (
                 "averaged" if _close(out.reshape(()), want.mean()) else "reduced")
             fail(name, f"shape ({b},): one KL per example", f"shape {tuple(out.shape)}, a single number",
-                 f"the KL is {kind} over the batch: sum only over the latent dimension (dim=1)")
+                 f"the KL is {kind} over the batch: sum only over the latent dimension (the second axis)")
         if tuple(out.shape) == (b, d):
             fail(name, f"shape ({b},): one KL per example", f"shape {(b, d)}, one value per latent unit",
-                 "sum the per-unit terms over the latent dimension: .sum(dim=1)")
+                 "sum the per-unit terms over the latent dimension (the second axis)")
         out = expect_tensor(name, out, (b,))
         if _close(out, want):
             continue
@@ -164,16 +164,16 @@ def _diagnose_elbo_loss(fn) -> str | None:
     b, n_pixels = x.shape[0], x[0].numel()
     out = call(name, fn, x.clone(), x_logits.clone(), mu.clone(), logvar.clone())
     if not isinstance(out, torch.Tensor):
-        fail(name, "a scalar tensor (0-D)", type(out).__name__, "return a torch tensor, not .item()")
+        fail(name, "a scalar tensor (0-D)", type(out).__name__, "return a tensor, not a Python number")
     want = losses.elbo_loss(x, x_logits, mu, logvar)
     recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="none").flatten(1).sum(1)  # (B,)
     kl = losses.kl_divergence(mu, logvar)  # (B,)
     if tuple(out.shape) == (b,):
         fail(name, "a scalar (0-D tensor): the mean over the batch", f"shape {(b,)}, one value per image",
-             "average the per-image negative ELBO over the batch with .mean()")
+             "average the per-image negative ELBO over the batch")
     if out.dim() != 0:
         fail(name, "a scalar (0-D tensor)", f"shape {tuple(out.shape)}",
-             "sum the BCE over the pixels of each image, add its KL, then .mean() over the batch")
+             "sum the BCE over the pixels of each image, add its KL, then average over the batch")
     if _close(out, want):
         if not math.isclose(float(call(name, fn, x, x_logits, torch.zeros_like(mu), torch.zeros_like(logvar))),
                             float(recon.mean()), rel_tol=1e-4):
@@ -239,13 +239,14 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: float32 (dtype)": (lambda lw: (torch.logsumexp(lw, 1) - math.log(lw.shape[1])).float(), "dtype"),
     },
     'reparameterize': {
+        "meta: eps drawn on the CPU (device)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape, dtype=mu.dtype), "device"),
         "check: dtype (eps in the default dtype)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape), "dtype"),
         "check: clamped logvar (extreme)": (lambda mu, lv: mu + (0.5 * lv.clamp(-10, 10)).exp() * torch.randn_like(mu), "extreme"),
         "check: epsilon under the root (extreme)": (lambda mu, lv: mu + (lv.exp() + 1e-8).sqrt() * torch.randn_like(mu), "extreme"),
         "check: same eps after a reseed (randomness)": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0)).to(mu), "same z|fresh"),
         "check: logvar used as the standard deviation": (lambda mu, lv: mu + lv * torch.randn_like(mu), "logvar used as the standard deviation"),
         "check: the variance, not the standard deviation": (lambda mu, lv: mu + lv.exp() * torch.randn_like(mu), "the variance, not the standard deviation"),
-        "check: carries no gradient|torch.normal": (lambda mu, lv: torch.normal(mu, (0.5 * lv).exp()), "carries no gradient|torch.normal"),
+        "check: carries no gradient|torch.normal": (lambda mu, lv: torch.normal(mu, (0.5 * lv).exp()), "carries no gradient|sampling z directly"),
         "check: carries no gradient": (lambda mu, lv: torch.distributions.Normal(mu, (0.5 * lv).exp()).sample(), "carries no gradient"),
         "check: no gradient reached mu": (lambda mu, lv: mu.detach() + (0.5 * lv).exp() * torch.randn_like(mu), "no gradient reached mu"),
         "check: sample mean": (lambda mu, lv: mu + (0.5 * lv).exp() * torch.rand_like(mu), "sample mean"),
@@ -476,6 +477,8 @@ LAB = Lab(
             cases=[
                 Case("public-1", lambda g: _reparam_case(g, 3), public=True,
                      options={"grad": [0, 1], "seed": 1234, "repeat": 2}, tags=("value", "gradients", "randomness")),
+                Case("public-meta", on_meta(lambda g: _reparam_case(g, 3)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(lambda g: _reparam_case(g, 3)), public=False, tags=("device-dtype",)),
                 Case("public-extreme", _reparam_extreme, options={"grad": [0, 1], "seed": 7},
                      tags=("extreme", "gradients")),
                 Case("public-float16", _as(lambda g: _reparam_case(g, 3), torch.float16), options={"seed": 5, "grad": [0, 1]},
@@ -491,8 +494,8 @@ LAB = Lab(
             ],
             expected="z = mu + exp(logvar / 2) * eps with eps ~ N(0, I) drawn fresh, shaped like mu; "
                      "gradients flow to mu and logvar.",
-            hint="the standard deviation is exp(0.5 * logvar), not logvar or exp(logvar); draw eps "
-                 "with torch.randn_like(mu).",
+            hint="the standard deviation is exp(logvar / 2), not logvar or exp(logvar); draw eps "
+                 "fresh, standard normal, shaped like mu and on its device, in its dtype.",
         ),
         Item(
             name="kl_divergence", diagnose=_diagnose_kl_divergence, mistakes=_MISTAKES['kl_divergence'], points=3,
@@ -500,6 +503,10 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _kl_call(1.0, 4, 3), tags=("value", "side-effects")),
+                Case("public-meta", on_meta(_kl_call(1.0, 4, 3)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_kl_call(1.0, 4, 3)), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(_kl_call(1.0, 4, 3)), tags=("shape",)),
+                Case("held-noncontig", noncontig(_kl_call(1.0, 4, 3)), public=False, tags=("shape",)),
                 Case("public-batch1", _kl_call(1.0, 1, 5), tags=("shape",)),
                 Case("public-extreme", _kl_extreme, tags=("extreme",)),
                 Case("public-grad", _kl_call(1.0, 3, 4), options={"grad": [0, 1]}, tags=("gradients",)),
@@ -511,7 +518,7 @@ LAB = Lab(
             ],
             expected="KL(N(mu, exp(logvar)) || N(0, I)) per example: "
                      "0.5 * sum_j (exp(logvar) + mu^2 - 1 - logvar), shape (B,).",
-            hint="sum over the latent dimension only (dim=1), keep the batch; check the sign of each term.",
+            hint="sum over the latent dimension only (the second axis), keep the batch; check the sign of each term.",
         ),
         Item(
             name="elbo_loss", diagnose=_diagnose_elbo_loss, mistakes=_MISTAKES['elbo_loss'], points=4,
@@ -520,6 +527,10 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _elbo_call(4, 4, 2, binary=True)),
+                Case("public-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(_elbo_call(4, 4, 2, binary=True)), tags=("shape",)),
+                Case("held-noncontig", noncontig(_elbo_call(4, 4, 2, binary=True)), public=False, tags=("shape",)),
                 Case("public-extreme", _elbo_extreme, tags=("extreme",)),
                 Case("public-rgb", _elbo_call(2, 5, 3, binary=False, c=3, width=7), tags=("shape",)),
                 Case("public-grad", _elbo_call(3, 4, 2, binary=True), options={"grad": [1, 2, 3]},
@@ -534,8 +545,8 @@ LAB = Lab(
             ],
             expected="mean over the batch of [sum over pixels of BCE-with-logits(x_logits, x) + KL], "
                      "a scalar in nats.",
-            hint="use F.binary_cross_entropy_with_logits(x_logits, x, reduction='none'), sum it per "
-                 "image, add kl_divergence, then average over the batch.",
+            hint="per pixel, the binary cross-entropy computed from the logits (never from probabilities), "
+                 "summed per image; add each image's KL, then average over the batch.",
             rtol=1e-4, atol=1e-4,
         ),
         Item(
@@ -545,6 +556,8 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _iwae_call(4, 16)),
+                Case("public-meta", on_meta(_iwae_call(4, 16)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_iwae_call(4, 16)), public=False, tags=("device-dtype",)),
                 Case("public-k1", _iwae_call(3, 1), tags=("value", "extreme")),
                 Case("public-stable", _iwae_very_negative, tags=("extreme",)),
                 Case("public-grad", _iwae_call(3, 8), options={"grad": [0]}, tags=("gradients",)),

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, rand, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, rand, randn
 from ._core import preview as _preview
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
@@ -43,12 +43,12 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
 def _scalar(name: str, value: object) -> torch.Tensor:
     """The loss must be a 0-d tensor that still carries the graph."""
     if isinstance(value, float):
-        fail(name, "a 0-d torch tensor (so .backward() works)", "a Python float",
-             "do not call .item() or float() on the loss: the optimiser needs the graph.")
+        fail(name, "a 0-d tensor (so back-propagation can start from it)", "a Python float",
+             "do not turn the loss into a Python number: the optimiser needs the graph.")
     out = expect_tensor(name, value)
     if out.dim() != 0:
         fail(name, "a scalar (0-d tensor): the mean over the batch", f"shape {tuple(out.shape)}",
-             "reduce with .mean() over the batch (not per-example losses).")
+             "reduce with the mean over the batch (not per-example losses).")
     return out
 
 
@@ -89,8 +89,8 @@ def _diagnose_discriminator_loss(fn) -> str | None:
         _diagnose(name, out, want, mistakes,
                   "BCE-with-logits of real logits against 1 plus BCE-with-logits of fake logits against 0.")
         if not out.requires_grad:
-            fail(name, "a loss connected to the logits (requires_grad=True)", "a tensor without a graph",
-                 "compute the loss with torch operations on the logits, without .detach() or .item().")
+            fail(name, "a loss connected to the logits (one that requires a gradient)", "a tensor without a graph",
+                 "compute the loss with tensor operations on the logits, without detaching or turning values into Python numbers.")
         out.backward()
         if real_in.grad is None or fake_in.grad is None:
             fail(name, "gradients for both the real and the fake logits", "no gradient for one of them",
@@ -135,16 +135,16 @@ def _diagnose_generator_loss(fn) -> str | None:
     ns = call(name, fn, confident)
     if isinstance(ns, torch.Tensor) and not torch.isfinite(ns).all():
         fail(name, "a finite loss where D is sure the samples are fake (logits -120)", f"{ns.detach()}",
-             "compute log sigmoid stably (F.logsigmoid or BCE-with-logits), not torch.log(torch.sigmoid(...)).")
+             "compute log sigmoid stably (a log-sigmoid or BCE-with-logits function), never the log of a sigmoid.")
     ns = _scalar(name, ns)
     if not ns.requires_grad:
-        fail(name, "a loss connected to the logits (requires_grad=True)", "a tensor without a graph",
-             "compute the loss with torch operations, without .detach() or .item().")
+        fail(name, "a loss connected to the logits (one that requires a gradient)", "a tensor without a graph",
+             "compute the loss with tensor operations, without detaching or turning values into Python numbers.")
     (grad,) = torch.autograd.grad(ns, confident)
     if not torch.isfinite(grad).all() or grad.abs().max() < 0.2:
         fail(name, "a gradient of about -1/B per logit where D rejects the fakes (logit -120)",
-             f"{grad.tolist()}", "compute log sigmoid stably (F.logsigmoid or BCE-with-logits), "
-             "not torch.log(torch.sigmoid(...)).")
+             f"{grad.tolist()}", "compute log sigmoid stably (a log-sigmoid or BCE-with-logits "
+             "function), never the log of a sigmoid.")
     return None
 
 
@@ -295,6 +295,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: float32 (dtype)": (lambda p, q: _ref_js_divergence(p, q).float(), "dtype"),
     },
     'discriminator_loss': {
+        "meta: targets made on the CPU (device)": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones(r.shape, dtype=r.dtype)) + F.binary_cross_entropy_with_logits(f, torch.zeros(f.shape, dtype=f.dtype)), "device"),
         "check: log of a sigmoid (extreme)": (_mc_naive_log_d, "extreme"),
         "check: BCE on probabilities (extreme)": (_mc_prob_bce_d, "extreme"),
         "check: epsilon in the log (extreme)": (_mc_eps_log_d, "extreme"),
@@ -393,6 +394,8 @@ LAB = Lab(
             reference="genlab.losses.discriminator_loss",
             cases=[
                 Case("public-1", _pair(8, 1.0, 0.5), tags=("value", "side-effects")),
+                Case("public-meta", on_meta(_pair(8, 1.0, 0.5)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_pair(8, 1.0, 0.5)), public=False, tags=("device-dtype",)),
                 Case("public-extreme", _extreme_pair, tags=("extreme",)),
                 Case("public-float64", _as(_pair(6, 2.0), torch.float64), tags=("device-dtype",)),
                 Case("held-1", _pair(32, 3.0, 1.0), public=False),
@@ -408,14 +411,16 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             expected="BCE-with-logits of real logits against 1 plus BCE-with-logits of fake logits "
                      "against 0, each averaged over the batch (a scalar).",
-            hint="real samples are labelled 1 and fakes 0; use F.binary_cross_entropy_with_logits "
-                 "with torch.ones_like / torch.zeros_like and add the two means.",
+            hint="real samples are labelled 1 and fakes 0; the binary cross-entropy computed from the logits "
+                 "for each, averaged, then the two means added.",
         ),
         Item(
             name="generator_loss", diagnose=_diagnose_generator_loss, mistakes=_MISTAKES['generator_loss'], points=3,
             reference="genlab.losses.generator_loss",
             cases=[
                 Case("public-default", _fake(8, 2.0)),
+                Case("public-meta", on_meta(_fake(8, 2.0)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_fake(5, 1.0)), public=False, tags=("device-dtype",)),
                 Case("public-saturating", _fake(8, 2.0, non_saturating=False)),
                 Case("held-ns", _fake(16, 3.0, non_saturating=True), public=False),
                 Case("held-sat", _fake(16, 3.0, non_saturating=False), public=False),
@@ -433,8 +438,8 @@ LAB = Lab(
                      tags=("device-dtype",)),
             ],
             check=lambda call, out, ref: _same_dtype(call, out),
-            expected="non_saturating=True: -mean(log D(G(z))) = BCE(fake logits, 1); "
-                     "non_saturating=False: mean(log(1 - D(G(z)))) = -BCE(fake logits, 0).",
+            expected="non-saturating (the default): -mean(log D(G(z))) = BCE(fake logits, 1); "
+                     "saturating: mean(log(1 - D(G(z)))) = -BCE(fake logits, 0).",
             hint="the saturating loss is the minimax one, log(1 - D); it is negative. The default "
                  "must be the non-saturating loss.",
         ),
@@ -443,6 +448,8 @@ LAB = Lab(
             reference="genlab.losses.optimal_discriminator",
             cases=[
                 Case("public-1", _densities((6,))),
+                Case("public-meta", on_meta(_densities((6,))), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_densities((6,))), public=False, tags=("device-dtype",)),
                 Case("public-tiny", _tiny_densities, tags=("extreme", "device-dtype")),
                 Case("held-1", _densities((4, 5)), public=False),
                 Case("held-tiny", _tiny_densities, public=False, tags=("extreme", "device-dtype")),
@@ -459,6 +466,8 @@ LAB = Lab(
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _js_call(4, 5)),
+                Case("public-meta", on_meta(_js_call(4, 5)), tags=("device-dtype",)),
+                Case("held-meta", on_meta(_js_call(4, 5)), public=False, tags=("device-dtype",)),
                 Case("public-zeros", _js_call(3, 6, zeros=True), tags=("extreme",)),
                 Case("public-grad", _js_call(2, 4), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _as(_js_call(3, 4), torch.float64), tags=("device-dtype",)),

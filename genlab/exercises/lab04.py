@@ -34,7 +34,7 @@ from torch import nn
 from .. import losses
 from .. import losses as _lib_losses
 from .. import losses as _mc_losses
-from ._core import Call, Case, Item, Lab, Mistakes, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
 from ._student import CheckFailed, call, fail
 from .hints import HINTS
 from .scenarios import ref_gan_training_step, scenario_case, scenario_check
@@ -45,10 +45,10 @@ from .scenarios import ref_gan_training_step, scenario_case, scenario_check
 def _build(name: str, cls, **kwargs) -> nn.Module:
     model = call(name, cls, **kwargs)
     if not isinstance(model, nn.Module):
-        fail(name, "an nn.Module instance", type(model).__name__, f"{name} must subclass nn.Module.")
+        fail(name, "a network module instance", type(model).__name__, f"{name} must subclass the network-module base class.")
     if not any(True for _ in model.parameters()):
         fail(name, "a module with trainable parameters", "no parameters",
-             "create the layers in __init__ as attributes (self.net = nn.Sequential(...)).")
+             "create the layers in the constructor and keep them as attributes of the module.")
     return model
 
 
@@ -80,12 +80,12 @@ def _diagnose_Generator(cls) -> str | None:  # noqa: N802 (named after the grade
         if not any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters()):
             fail(name, "gradients reaching G's parameters", "no gradient", "do not detach inside forward.")
     if not any(isinstance(m, (nn.ConvTranspose2d, nn.Upsample)) for m in G.modules()):
-        fail(name, "a DCGAN generator that upsamples with nn.ConvTranspose2d", "no transposed convolution",
-             "use nn.ConvTranspose2d layers (kernel 4, stride 2, padding 1 doubles the size).")
+        fail(name, "a DCGAN generator that upsamples with transposed convolutions", "no transposed convolution",
+             "use transposed convolutions (kernel 4, stride 2, padding 1 doubles the size).")
     G = _build(name, cls)  # the default must work too
     out = call(name, G, torch.randn(2, getattr(G, "z_dim", 32)))
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 1, 16, 16):
-        fail(name, "Generator() (default z_dim=32) to give (2, 1, 16, 16)",
+        fail(name, "the generator built with its defaults (z_dim 32) to give (2, 1, 16, 16)",
              f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}",
              "give z_dim a default of 32 and store it as self.z_dim.")
     return None
@@ -116,8 +116,8 @@ def _diagnose_Discriminator(cls) -> str | None:  # noqa: N802 (named after the g
         fail(name, "logits that depend on the input image", "no gradient to the input",
              "do not detach the input; feed x through the convolutions.")
     if not any(isinstance(m, nn.Conv2d) for m in D.modules()):
-        fail(name, "a DCGAN discriminator built from nn.Conv2d layers", "no convolution",
-             "use strided nn.Conv2d (kernel 4, stride 2, padding 1 halves the size).")
+        fail(name, "a DCGAN discriminator built from 2-D convolutions", "no convolution",
+             "use strided convolutions (kernel 4, stride 2, padding 1 halves the size).")
     return None
 
 
@@ -228,7 +228,7 @@ def _diagnose_gan_training_step(fn) -> str | None:
             fail(name, "G unchanged by the D update", "G's parameters changed before/while D stepped",
                  "update D first, then G, each optimiser holding only its own network's parameters; genlab.hint(\"gan_training_step\", 3).")
         if events.count("d") != 1 or events.count("g") != 1:
-            fail(name, "one opt_d.step() and one opt_g.step() per call, D first",
+            fail(name, "one discriminator optimiser step and one generator optimiser step per call, D first",
                  f"steps in this order: {events}", "step D's optimiser once, then G's once; genlab.hint(\"gan_training_step\", 3).")
     out = outs[0]
     if not isinstance(out, dict) or not {"loss_d", "loss_g"} <= set(out):
@@ -451,7 +451,7 @@ _MISTAKES: dict[str, Mistakes] = {
     'Discriminator': {
         "check: \\(6, 1\\)": (lambda: _mc_Disc(keep_dim=True), "\\(6, 1\\)"),
         "check: remove the final sigmoid": (lambda: _mc_Disc(sigmoid=True), "remove the final sigmoid"),
-        "check: nn.Conv2d": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "nn.Conv2d"),
+        "check: nn.Conv2d": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 1), nn.Flatten(0)), "2-D convolutions"),
         "sigmoid output": (_ms_SigmoidDiscriminator, None),
         "(B, 1) logits": (_ms_KeepdimDiscriminator, None),
         "check: tanh-bounded logits": (_mp_TanhDiscriminator, "-1, 1|unbounded"),
@@ -515,6 +515,8 @@ def _scalar_same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG00
 
 def _hinge_d_cases() -> list[Case]:
     c = [Case("public-1", _hinge_d_call(8, "mixed", "mixed")),
+         Case("public-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), tags=("device-dtype",)),
+         Case("held-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), public=False, tags=("device-dtype",)),
          Case("public-confident-right", _hinge_d_call(4, "30", "-30"), tags=("extreme",)),
          Case("public-grad", _hinge_d_call(6, "mixed", "mixed"), options={"grad": [0, 1]}, tags=("gradients",)),
          Case("public-unequal-batches", _hinge_d_call(4, "mixed", "mixed", b_fake=6), tags=("shape",)),
@@ -533,6 +535,8 @@ def _hinge_d_cases() -> list[Case]:
 
 def _hinge_g_cases() -> list[Case]:
     return [Case("public-1", _hinge_g_call(8, "mixed")),
+            Case("public-meta", on_meta(_hinge_g_call(8, "mixed")), tags=("device-dtype",)),
+            Case("held-meta", on_meta(_hinge_g_call(8, "mixed")), public=False, tags=("device-dtype",)),
             Case("public-confident-fooled", _hinge_g_call(4, "30"), tags=("extreme",)),
             Case("public-grad", _hinge_g_call(6, "mixed"), options={"grad": [0]}, tags=("gradients",)),
             Case("public-float64", _hinge_g_call(3, "mixed", torch.float64), tags=("device-dtype",)),
@@ -556,6 +560,7 @@ def _mp_hinge_linear(r, f):
 
 
 _MISTAKES["hinge_discriminator_loss"] = {
+    "meta: a zero made on the CPU (device)": (lambda r, f: torch.maximum(1 - r, torch.zeros(r.shape, dtype=r.dtype)).mean() + torch.maximum(1 + f, torch.zeros(f.shape, dtype=f.dtype)).mean(), "device"),
     "no hinge (linear)": (_mp_hinge_linear, "extreme|values differ"),
     "margins swapped": (lambda r, f: F.relu(1 + r).mean() + F.relu(1 - f).mean(), "values differ"),
     "hinge of the mean": (lambda r, f: F.relu(1 - r.mean()) + F.relu(1 + f.mean()), "values differ"),
@@ -661,7 +666,7 @@ LAB = Lab(
             cases=_tagged([scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
                            scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
                           ("behaviour", "shape", "activations", "gradients")),
-            expected="an nn.Module Generator(z_dim, width): z (B, z_dim) -> images (B, 1, 16, 16) in [0, 1], "
+            expected="a network module built with z_dim and width: z (B, z_dim) -> images (B, 1, 16, 16) in [0, 1], "
                      "with transposed convolutions, trainable.",
             hint='the codes are a 1 x 1 image with z_dim channels; genlab.hint("Generator", 2).',
             hints=HINTS["Generator"],
@@ -672,7 +677,7 @@ LAB = Lab(
             cases=_tagged([scenario_case("public-1", "dcgan_discriminator", [0, 6]),
                            scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
                           ("behaviour", "shape", "activations", "gradients")),
-            expected="an nn.Module Discriminator(width): images (B, 1, 16, 16) -> logits (B,), with strided "
+            expected="a network module built with width: images (B, 1, 16, 16) -> logits (B,), with strided "
                      "convolutions, no sigmoid, trainable.",
             hint='one unbounded number per image; genlab.hint("Discriminator", 2).',
             hints=HINTS["Discriminator"],

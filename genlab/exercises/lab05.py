@@ -25,7 +25,7 @@ from .. import losses as _lib_losses
 from .. import losses as _mc_losses
 from .. import masks as _lib_masks
 from .. import masks as _mc_masks
-from ._core import Call, Case, Gen, Item, Lab, Mistakes, rand, randint
+from ._core import Call, Case, Gen, Item, Lab, Mistakes, noncontig, on_meta, rand, randint
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
 
@@ -332,6 +332,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "hole cut at the border": (_ms_block_spills, None),
     },
     'apply_mask': {
+        "meta: fill tensor made on the CPU (device)": (lambda x, mask, fill=0.0: x * (1 - mask) + torch.full(x.shape, float(fill), dtype=x.dtype) * mask, "device"),
         "check: multiply by \\(1 - mask\\)": (lambda x, mask, fill=0.0: x * mask, "multiply by \\(1 - mask\\)"),
         "check: ignore `fill`": (lambda x, mask, fill=0.0: x * (1 - mask), "ignore `fill`"),
         "check: in place": (_mc_in_place, "in place"),
@@ -607,6 +608,10 @@ LAB = Lab(
             reference="genlab.masks.apply_mask", check=_same_dtype, hints=HINTS["apply_mask"],
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
+                Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
+                Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
+                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
                 Case("public-fill", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)], {"fill": 0.5})),
                 Case("public-float16", _images(1, 2, 3, 4, 5, torch.float16), tags=("device-dtype",)),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), _mask(g, 3, 8)], {"fill": 1.0}),
@@ -625,6 +630,10 @@ LAB = Lab(
             reference="genlab.losses.masked_mse", check=_same_dtype, hints=HINTS["masked_mse"],
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
+                Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
+                Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
+                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
                 Case("public-float64", _images(2, 2, 1, 5, 5, torch.float64), tags=("device-dtype",)),
                 Case("public-grad", _images(2, 2, 1, 4, 4), options={"grad": [0]}, tags=("gradients", "side-effects")),
                 Case("held-1", lambda g: Call([rand(g, 4, 1, 8, 8), rand(g, 4, 1, 8, 8), _mask(g, 4, 8)]),
@@ -647,6 +656,10 @@ LAB = Lab(
             reference="genlab.masks.composite", check=_composite_checks, hints=HINTS["composite"],
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
+                Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
+                Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
+                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
+                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
                 Case("public-grad", _images(2, 2, 3, 4, 5), options={"grad": [0]}, tags=("gradients", "side-effects")),
                 Case("public-float64", _images(2, 2, 1, 4, 4, torch.float64), tags=("device-dtype",)),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), rand(g, 3, 3, 8, 8), _mask(g, 3, 8)]),

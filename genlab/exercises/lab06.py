@@ -26,7 +26,7 @@ from torch import nn
 from .. import masks as _lib_masks
 from ..models import crnn as _lib_crnn
 from ..models import crnn as _mc_ref
-from ._core import Call, Case, Item, Lab, Mistakes, randn
+from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
 from .scenarios import scenario_case
@@ -62,7 +62,7 @@ def _diagnose_rows_to_sequences(fn) -> str | None:
     out = expect_tensor(name, out, (b * h, w, c))
     want = _rows_loop(feat)
     if torch.equal(out, feat.reshape(b * h, w, c)):
-        fail(name, "seq[b*H + r, j] == feat[b, :, r, j]", "the values of feat.view(B*H, W, C)", _VIEW_HINT)
+        fail(name, "seq[b*H + r, j] == feat[b, :, r, j]", "the values of the map's memory read in order as (B*H, W, C), a plain reshape", _VIEW_HINT)
     expect_close(name, out, want, "sequence b*H + r must be row r of image b, left to right, with the C "
                  "channels of each pixel as its features (compare with a loop over b, r, j).")
     # gradients must flow: sequences feed an RNN that is trained through them
@@ -101,10 +101,10 @@ def _diagnose_sequences_to_rows(fn) -> str | None:
     out = call(name, fn, seq.clone(), b, h)
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (b, h, w, c):
         fail(name, f"shape (B, C, H, W) = {(b, c, h, w)}", f"shape {tuple(out.shape)} = (B, H, W, C)",
-             "the channels must come back to dimension 1: permute(0, 3, 1, 2) after the reshape.")
+             "the channels must come back to dimension 1: after splitting the first axis, move the feature axis in front of the two spatial axes.")
     out = expect_tensor(name, out, (b, c, h, w))
     if torch.equal(out, seq.reshape(b, c, h, w)):
-        fail(name, "out[b, :, r, j] == seq[b*H + r, j]", "the values of seq.view(B, C, H, W)",
+        fail(name, "out[b, :, r, j] == seq[b*H + r, j]", "the values of the sequences' memory read in order as (B, C, H, W), a plain reshape",
              "right shape, wrong content: reshape to (B, H, W, C) first, then permute the channels to "
              "dimension 1.")
     expect_close(name, out, feat, "sequences_to_rows(rows_to_sequences(feat), B, H) must give feat back.")
@@ -360,6 +360,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: squeeze": (lambda s, b, w: _mc_ref.sequences_to_cols(s, b, w).squeeze(), "squeeze|shape"),
     },
     'rows_to_sequences': {
+        "noncontig: view of a transposed map": (lambda f: f.view(f.shape[0], f.shape[1], -1).transpose(1, 2).reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "view size|contiguous"),
         "check: float64 (loop into a float32 tensor)": (_mp_rows_float32, "float64"),
         "check: squeeze": (_mp_rows_squeeze, "squeeze|shape"),
         "check: right shape, wrong content": (lambda f: f.reshape(f.shape[0] * f.shape[2], f.shape[3], f.shape[1]), "right shape, wrong content"),
@@ -371,7 +372,7 @@ _MISTAKES: dict[str, Mistakes] = {
     },
     'sequences_to_rows': {
         "check: right shape, wrong content": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), "right shape, wrong content"),
-        "check: permute\\(0, 3, 1, 2\\)": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]), "permute\\(0, 3, 1, 2\\)"),
+        "check: channels back to dimension 1": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]), "channels must come back to dimension 1"),
         "check: feat back": (lambda s, b, h: s.reshape(b, h, s.shape[1], s.shape[2]).permute(0, 3, 2, 1).transpose(2, 3).contiguous().reshape(b, s.shape[2], s.shape[1], h).transpose(2, 3), "feat back"),
         "check: Error|C from seq": (lambda s, b, h: s.reshape(b, h, s.shape[1], 6).permute(0, 3, 1, 2), "Error|C from seq"),
         "view instead of permute": (lambda s, b, h: s.reshape(b, s.shape[2], h, s.shape[1]), None),
@@ -412,10 +413,28 @@ def _same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     return None
 
 
+def _transposed(make):
+    """The same input as a non-contiguous view: its last two axes stored swapped, then transposed back.
+
+    The values and shape are those ``make`` draws; only the memory layout differs, so a
+    ``.view`` that needs contiguous memory fails where a reshape works (in the grader too:
+    the layout travels with the case).
+    """
+    def wrapped(g):
+        c = make(g)
+        x = c.args[0]
+        return Call([x.transpose(-1, -2).contiguous().transpose(-1, -2), *c.args[1:]], dict(c.kwargs))
+    return wrapped
+
+
 def _reshape_cases(make, b, c, h, w) -> list[Case]:
     """The properties a reshape of the lab states, with fresh draws in the held-back cases."""
     return [
         Case("public-1", make(b, c, h, w)),
+        Case("public-meta", on_meta(make(b, c, h, w)), tags=("device-dtype",)),
+        Case("held-meta", on_meta(make(3, 2, 5, 4)), public=False, tags=("device-dtype",)),
+        Case("public-noncontig", _transposed(make(b, c, h, w)), tags=("shape",)),
+        Case("held-noncontig", _transposed(make(3, 2, 5, 4)), public=False, tags=("shape",)),
         Case("held-1", make(3, 5, 2, 7), public=False),
         Case("held-b1-c1", make(1, 1, 6, 3), public=False, tags=("shape",)),
         Case("held-h-ne-w", make(2, 3, 5, 2), public=False, tags=("shape",)),

@@ -56,16 +56,17 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ._core import Case, Item, Lab, Mistakes
+from ._scenarios07 import (
+    _cpu_map_location,
+    _Crash,
+    _io_load_observations,
+    _io_save_observations,
+    _IOSpy,
+    accumulate_scenario,
+)
 from ._student import call, fail
 from .hints import HINTS
 from .scenarios import (
-    DTYPES,
-    Inject,
-    Outputs,
-    Tensor,
-    as_flag,
-    as_float,
-    flat_params,
     scenario_case,
     scenario_check,
 )
@@ -92,95 +93,16 @@ def autocast_settings(device: Any, bf16_supported: bool | None = None) -> tuple[
     return True, torch.float16, False
 
 
-def autocast(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
-    """``fn(device, bf16_supported)`` for each ``[device, flag, as_device_object]`` of ``args``."""
-    rows = []
-    for dev, flag, as_obj in args:
-        d = torch.device(dev) if as_obj else dev
-        res = fn(d) if flag is None and dev != "cuda" else fn(d, flag)
-        if type(res) not in (tuple, list) or len(res) != 3:
-            raise TypeError(f"autocast_settings({dev!r}, {flag!r}) returned {type(res).__name__}, "
-                            "expected a tuple (enabled, dtype, use_scaler)")
-        enabled, dtype, scaler = res
-        if dtype not in DTYPES:
-            raise TypeError(f"autocast_settings({dev!r}, {flag!r}) gave dtype {dtype!r}, not a torch float dtype")
-        rows.append(torch.tensor([int(bool(enabled)), DTYPES.index(dtype), int(bool(scaler))]))
-    return {"settings": torch.stack(rows)}
 
 
-class _SNet(nn.Module):
-    """A tiny classifier with dropout (the RNG matters) that records the dtype of its hidden layer."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Dropout(0.3), nn.Linear(12, 3))
-        self.dtypes: list[torch.dtype] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        self.dtypes.append(y.dtype)
-        return y
 
 
-class SpyScaler:
-    """A loss scaler that multiplies by 1024 and unscales in ``step``: ignoring it changes the result."""
-
-    S = 1024.0
-
-    def __init__(self) -> None:
-        self.calls = {"scale": 0, "step": 0, "update": 0}
-
-    def scale(self, loss: torch.Tensor) -> torch.Tensor:
-        self.calls["scale"] += 1
-        return loss * self.S
-
-    def step(self, optimizer: torch.optim.Optimizer) -> None:
-        self.calls["step"] += 1
-        with torch.no_grad():
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        p.grad.div_(self.S)
-        optimizer.step()
-
-    def update(self) -> None:
-        self.calls["update"] += 1
-
-    def unscale_(self, optimizer: torch.optim.Optimizer) -> None:  # noqa: ARG002 - accepted, no effect
-        pass
 
 
-def _sdata(seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, 1, 4, 4, generator=g), torch.randint(0, 3, (n,), generator=g)
 
 
-def _sbatches(x: torch.Tensor, y: torch.Tensor, bs: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    idx = torch.randperm(len(x))  # global RNG, as a DataLoader without a generator
-    return [(x[idx[i:i + bs]], y[idx[i:i + bs]]) for i in range(0, len(x), bs)]
 
 
-def train_epoch_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:
-    """``fn(model, batches, optimizer, scaler, "cpu", amp)`` from eval mode; batches of unequal sizes."""
-    seed, amp, use_scaler = int(args[0]), bool(args[1]), bool(args[2])
-    out: Outputs = {}
-    with torch.random.fork_rng(), Inject(ns, autocast_settings=_REFS["autocast_settings"]):
-        torch.manual_seed(seed)
-        model = _SNet()
-        model.eval()  # train_epoch must switch dropout on itself
-        opt = torch.optim.SGD(model.parameters(), lr=0.3)
-        x, y = _sdata(seed, 29)
-        scaler = SpyScaler() if use_scaler else None
-        loss = fn(model, _sbatches(x, y, 12), opt, scaler, "cpu", amp)
-        out["mean_loss"] = as_float(loss, "the returned loss").float()
-        out["weights"] = flat_params(model)
-        out["training_mode"] = as_flag(model.training)
-        low = {torch.bfloat16, torch.float16}
-        out["forward_autocast"] = as_flag(bool(model.dtypes) and all(d in low for d in model.dtypes))
-        out["forward_fp32"] = as_flag(bool(model.dtypes) and all(d == torch.float32 for d in model.dtypes))
-        if scaler is not None:
-            out["scaler_calls"] = torch.tensor([scaler.calls[k] for k in ("scale", "step", "update")])
-    return out
 
 
 def train_epoch(model, batches, optimizer, scaler, device, amp):
@@ -234,141 +156,16 @@ def load_checkpoint(path, model, optimizer, scaler):
     return int(state["epoch"])
 
 
-def _sepoch(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    """A trusted training epoch: shuffling and dropout draw from the global RNG."""
-    model.train()
-    for xb, yb in _sbatches(x, y, 8):
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
 
 
-def _sscaler(scale: float):
-    try:
-        return torch.amp.GradScaler("cpu", init_scale=scale)
-    except Exception:  # noqa: BLE001 - older torch: no CPU scaler
-        return None
 
 
-def _sresume(save: Callable, load: Callable, seed: int, folder: Path, out: Outputs) -> None:
-    """2 epochs, save, scramble, fresh model + optimiser, load, 2 epochs == 4 epochs in one go."""
-    x, y = _sdata(seed, 24)
-    torch.manual_seed(seed)
-    full = _SNet()
-    opt = torch.optim.Adam(full.parameters(), lr=1e-2)
-    for _ in range(4):
-        _sepoch(full, opt, x, y)
-    torch.manual_seed(seed)
-    model = _SNet()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(2):
-        _sepoch(model, opt, x, y)
-    path = folder / "resume.pt"
-    save(path, model, opt, None, 2)
-    torch.manual_seed(seed + 999)  # a new session: other weights, other RNG state
-    fresh = _SNet()
-    opt2 = torch.optim.Adam(fresh.parameters(), lr=1e-2)
-    epoch = load(path, fresh, opt2, None)
-    out["resumed_epoch"] = as_float(epoch, "the returned epoch")
-    for _ in range(2):
-        _sepoch(fresh, opt2, x, y)
-    out["resume_max_abs_diff"] = (flat_params(fresh) - flat_params(full)).abs().max().reshape(())
 
 
-def _corrupting_save(obj: Any, f: Any, *a: Any, **k: Any) -> None:  # noqa: ARG001
-    """Stands in for torch.save during the crash test: writes half a file, then fails."""
-    if hasattr(f, "write"):
-        f.write(b"partial checkpoint")
-    else:
-        with open(f, "wb") as fh:
-            fh.write(b"partial checkpoint")
-    raise OSError("simulated crash in the middle of the write (disk full / preempted)")
 
 
-def save_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
-    """Atomicity, content (keys, weights, epoch, RNG, scaler) and an exact resume through the reference loader."""
-    seed = int(args[0])
-    out: Outputs = {}
-    with torch.random.fork_rng(), tempfile.TemporaryDirectory(prefix="genlab-ckpt-") as d:
-        folder = Path(d)
-        torch.manual_seed(seed)
-        model = _SNet()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-        x, y = _sdata(seed, 24)
-        _sepoch(model, opt, x, y)
-        path = folder / "ckpt.pt"
-        _REFS["save_checkpoint"](path, model, opt, None, 1)
-        real_save = torch.save
-        torch.save = _corrupting_save
-        try:
-            fn(path, model, opt, None, 2)
-        except Exception:  # noqa: BLE001 - the simulated crash is expected to propagate
-            pass
-        finally:
-            torch.save = real_save
-        try:
-            intact = torch.load(path, map_location="cpu", weights_only=True).get("epoch") == 1
-        except Exception:  # noqa: BLE001
-            intact = False
-        out["previous_checkpoint_intact"] = as_flag(intact)
-        out["no_partial_file_left"] = as_flag(sorted(p.name for p in folder.iterdir()) == ["ckpt.pt"])
-        io = _io_save_observations(fn, folder, model, opt, lambda p: _REFS["save_checkpoint"](p, model, opt, None, 1))
-        for key, ok in io.items():
-            out[key] = as_flag(ok)
-        _sepoch(model, opt, x, y)
-        rng = torch.get_rng_state()
-        scaler = _sscaler(512.0)
-        fn(path, model, opt, scaler, 2)
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        keys = ("model", "optimizer", "scaler", "epoch", "rng")
-        out["keys"] = as_flag(isinstance(state, dict) and set(state) >= set(keys))
-        if not out["keys"]:
-            return out
-        ms = state["model"]
-        out["model_saved"] = as_flag(isinstance(ms, dict) and set(ms) == set(model.state_dict())
-                                   and all(torch.equal(ms[k], v) for k, v in model.state_dict().items()))
-        out["optimizer_saved"] = as_flag(isinstance(state["optimizer"], dict) and bool(state["optimizer"].get("state")))
-        out["epoch"] = as_float(state["epoch"], "the saved epoch")
-        r = state["rng"]
-        out["rng_saved"] = as_flag(isinstance(r, dict) and type(r.get("torch")) is Tensor and torch.equal(r["torch"], rng))
-        if scaler is not None:
-            sc = state["scaler"]
-            out["scaler_saved"] = as_flag(isinstance(sc, dict) and float(sc.get("scale", 0)) == 512.0)
-        fn(path, model, opt, None, 3)
-        out["no_scaler_is_None"] = as_flag(torch.load(path, map_location="cpu", weights_only=True)["scaler"] is None)
-        _sresume(fn, _REFS["load_checkpoint"], seed, folder, out)
-    return out
 
 
-def load_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
-    """Exact resume from a reference-format file; epoch returned; scaler restored when both exist."""
-    seed = int(args[0])
-    out: Outputs = {}
-    with torch.random.fork_rng(), tempfile.TemporaryDirectory(prefix="genlab-ckpt-") as d:
-        folder = Path(d)
-        with _IOSpy() as spy:
-            _sresume(_REFS["save_checkpoint"], fn, seed, folder, out)
-        out["weights_only_true"] = as_flag(bool(spy.loads) and spy.unsafe_loads() == 0)
-        out["map_location_cpu"] = as_flag(bool(spy.loads) and all(_cpu_map_location(k) for k in spy.loads))
-        torch.manual_seed(seed)
-        net = _SNet()
-        io = _io_load_observations(fn, folder, net, torch.optim.Adam(net.parameters(), lr=1e-2),
-                                   _REFS["save_checkpoint"])
-        out["unsafe_file_refused"] = as_flag(io["unsafe_file_refused"])
-        torch.manual_seed(seed)
-        model = _SNet()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-        saved = _sscaler(256.0)
-        if saved is not None:
-            _REFS["save_checkpoint"](folder / "s.pt", model, opt, saved, 5)
-            fresh = _sscaler(2.0)
-            fn(folder / "s.pt", _SNet(), torch.optim.Adam(_SNet().parameters(), lr=1e-2), fresh)
-            out["scaler_restored"] = torch.tensor(float(fresh.get_scale()))
-            _REFS["save_checkpoint"](folder / "n.pt", model, opt, None, 6)
-            epoch = fn(folder / "n.pt", _SNet(), torch.optim.Adam(_SNet().parameters(), lr=1e-2), _sscaler(2.0))
-            out["file_without_scaler"] = as_float(epoch, "the returned epoch")
-    return out
 
 
 # --------------------------------------------------------------------------- I/O spies (check and grader)
@@ -376,155 +173,22 @@ def load_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs: 
 # torch.save writes, whether a rename puts the file in place, what torch.load is asked for,
 # and what a crash at each step leaves on disk.
 
-class _Crash(RuntimeError):
-    """The simulated failure (disk full, preempted job) raised by a patched step."""
 
 
-_UNPICKLED: list[int] = []
 
 
-def _payload_ran() -> str:
-    """Runs only when a file is unpickled with the unsafe loader: the witness of weights_only=False."""
-    _UNPICKLED.append(1)
-    return "code from the file ran"
 
 
-class _Payload:
-    """An object a malicious checkpoint could hold: unpickling it calls a function of its author's choice."""
-
-    def __reduce__(self):
-        return (_payload_ran, ())
 
 
-class _IOSpy:
-    """Patches torch.save / torch.load / os.replace / os.rename to record (and optionally crash) them.
-
-    ``crash`` is ``"save"`` (torch.save writes half a file, then raises) or ``"replace"`` (the
-    rename raises before anything moves) or ``None``.
-    """
-
-    def __init__(self, crash: str | None = None) -> None:
-        self.crash = crash
-        self.saved_to: list[Path | None] = []
-        self.renamed: list[tuple[str, str]] = []
-        self.loads: list[dict[str, Any]] = []
-
-    def __enter__(self) -> _IOSpy:
-        self._real = (torch.save, torch.load, os.replace, os.rename)
-        real_save, real_load, real_replace, real_rename = self._real
-        spy = self
-
-        def save(obj: Any, f: Any, *a: Any, **k: Any) -> None:
-            target = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", None)
-            spy.saved_to.append(Path(target) if isinstance(target, (str, os.PathLike)) else None)
-            if spy.crash == "save":
-                if isinstance(f, (str, os.PathLike)):
-                    with open(f, "wb") as fh:
-                        fh.write(b"PK\x03\x04 half a checkpoint")
-                else:
-                    f.write(b"PK\x03\x04 half a checkpoint")
-                raise _Crash("disk full in the middle of the write (simulated)")
-            real_save(obj, f, *a, **k)
-
-        def load(*a: Any, **k: Any) -> Any:
-            spy.loads.append(dict(k))
-            return real_load(*a, **k)
-
-        def mover(real: Callable[..., Any]) -> Callable[..., Any]:
-            def move(src: Any, dst: Any, *a: Any, **k: Any) -> None:
-                spy.renamed.append((os.fspath(src), os.fspath(dst)))
-                if spy.crash == "replace":
-                    raise _Crash("the job was killed just before the rename (simulated)")
-                real(src, dst, *a, **k)
-            return move
-
-        torch.save, torch.load = save, load
-        os.replace, os.rename = mover(real_replace), mover(real_rename)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        torch.save, torch.load, os.replace, os.rename = self._real
-
-    def unsafe_loads(self) -> int:
-        """Calls of torch.load without weights_only=True."""
-        return sum(1 for k in self.loads if k.get("weights_only") is not True)
 
 
-def _cpu_map_location(kwargs: dict[str, Any]) -> bool:
-    """True when a torch.load call maps the storages onto the CPU (a string, a device, or a callable)."""
-    m = kwargs.get("map_location")
-    if callable(m) and not isinstance(m, torch.device):
-        return True
-    try:
-        return m is not None and torch.device(m).type == "cpu"
-    except (TypeError, RuntimeError):
-        return False
 
 
-def _crashed_save(fn: Callable[..., Any], path: Path, model: nn.Module, opt: Any, crash: str) -> _IOSpy:
-    """Run ``fn`` with ``crash`` at one step; swallow the simulated crash, re-raise anything else."""
-    with _IOSpy(crash) as spy:
-        try:
-            fn(path, model, opt, None, 4)
-        except _Crash:
-            pass
-        except Exception as exc:  # a wrapped crash is fine; another error is the submission's own
-            if not isinstance(exc.__cause__ or exc.__context__, _Crash):
-                raise
-    return spy
 
 
-def _io_save_observations(fn: Callable[..., Any], folder: Path, model: nn.Module, opt: Any,
-                          write_previous: Callable[[Path], None]) -> dict[str, bool]:
-    """Where the temporary file goes, whether a rename puts it in place, and what each crash leaves."""
-    obs: dict[str, bool] = {}
-    folder = folder / "io"
-    folder.mkdir()
-    path = folder / "io.pt"
-    write_previous(path)
-    with _IOSpy() as spy:
-        fn(path, model, opt, None, 4)
-    targets = [t for t in spy.saved_to if t is not None]
-    # a file object opened elsewhere (e.g. from a descriptor) has no path to judge: only named targets count
-    obs["temp_in_same_folder"] = all(
-        t.resolve().parent == folder.resolve() and t.resolve() != path.resolve() for t in targets)
-    obs["renamed_into_place"] = any(Path(dst).resolve() == path.resolve() for _, dst in spy.renamed)
-    for crash in ("save", "replace"):
-        for p in folder.iterdir():  # each step starts from the previous checkpoint alone
-            p.unlink()
-        write_previous(path)
-        _crashed_save(fn, path, model, opt, crash)
-        try:
-            intact = torch.load(path, map_location="cpu", weights_only=True).get("epoch") == 1
-        except Exception:  # noqa: BLE001 - unreadable is exactly what the property forbids
-            intact = False
-        obs[f"intact_after_{crash}_crash"] = intact
-        obs[f"clean_after_{crash}_crash"] = sorted(p.name for p in folder.iterdir()) == ["io.pt"]
-    return obs
 
 
-def _io_load_observations(fn: Callable[..., Any], folder: Path, model: nn.Module, opt: Any,
-                          save: Callable[..., Any]) -> dict[str, bool]:
-    """What torch.load is asked for on a good file, and whether a file the safe loader refuses runs code."""
-    obs: dict[str, bool] = {}
-    good = folder / "good.pt"
-    save(good, model, opt, None, 3)
-    with _IOSpy() as spy:
-        fn(good, model, opt, None)
-    obs["weights_only_true"] = bool(spy.loads) and spy.unsafe_loads() == 0
-    obs["map_location_cpu"] = bool(spy.loads) and all(_cpu_map_location(k) for k in spy.loads)
-    evil = folder / "evil.pt"
-    state = torch.load(good, map_location="cpu", weights_only=True)
-    state["extra"] = _Payload()
-    torch.save(state, evil)
-    del _UNPICKLED[:]
-    with _IOSpy() as spy:
-        try:
-            fn(evil, model, opt, None)
-        except Exception:  # noqa: BLE001 - refusing the file is the right answer
-            pass
-    obs["unsafe_file_refused"] = not _UNPICKLED and spy.unsafe_loads() == 0
-    return obs
 
 
 # --------------------------------------------------------------------------- stretch: gradient accumulation
@@ -549,48 +213,8 @@ def train_epoch_accumulate(model, batches, optimizer, accum_steps, device):
     return total / count
 
 
-def _anet(seed: int) -> nn.Module:
-    """A classifier without dropout: micro-batches and one big batch must then agree exactly."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 3))
 
 
-def accumulate_scenario(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
-    """``fn(model, micro_batches, opt, k, "cpu")`` vs one step per group on the group's images joined."""
-    seed, k = int(args[0]), int(args[1])
-    sizes = [int(v) for v in args[2]]
-    out: Outputs = {}
-    with torch.random.fork_rng():
-        x, y = _sdata(seed, sum(sizes))
-        cuts = torch.tensor([0, *sizes]).cumsum(0).tolist()
-        micro = [(x[a:b], y[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-        model = _anet(seed)
-        model.eval()
-        opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-        steps = [0]
-        real_step = opt.step
-
-        def counted_step(*a: Any, **kw: Any) -> Any:
-            steps[0] += 1
-            return real_step(*a, **kw)
-
-        opt.step = counted_step
-        loss = fn(model, [(a.clone(), b.clone()) for a, b in micro], opt, k, "cpu")
-        out["mean_loss"] = as_float(loss, "the returned loss").float()
-        out["steps"] = torch.tensor(float(steps[0]))
-        out["training_mode"] = as_flag(model.training)
-        # the trusted big-batch run: one step per group of k micro-batches, on their images joined
-        big = _anet(seed)
-        bopt = torch.optim.SGD(big.parameters(), lr=0.5, momentum=0.9)
-        for g in range(0, len(micro), k):
-            xs = torch.cat([m[0] for m in micro[g:g + k]])
-            ys = torch.cat([m[1] for m in micro[g:g + k]])
-            bopt.zero_grad()
-            F.cross_entropy(big(xs), ys).backward()
-            bopt.step()
-        out["big_batch_max_abs_diff"] = (flat_params(model) - flat_params(big)).abs().max().reshape(())
-    return out
 
 
 def _diagnose_train_epoch_accumulate(fn: Callable[..., Any]) -> str | None:
@@ -609,14 +233,7 @@ def _diagnose_train_epoch_accumulate(fn: Callable[..., Any]) -> str | None:
     return None
 
 
-#: The references as the scenarios call them: bound here, so that the grader's recorder (which
-#: wraps the module attributes a submission must not call) does not count the scenarios' own calls.
-_REFS = {"autocast_settings": autocast_settings, "save_checkpoint": save_checkpoint,
-         "train_epoch_accumulate": train_epoch_accumulate,
-         "load_checkpoint": load_checkpoint}
 
-SCENARIOS = {"autocast": autocast, "train_epoch": train_epoch_scenario, "save_checkpoint": save_scenario,
-             "load_checkpoint": load_scenario, "train_epoch_accumulate": accumulate_scenario}
 
 autocast_settings = autocast_settings
 train_epoch = train_epoch
@@ -716,18 +333,18 @@ def _diagnose_autocast_settings(fn: Callable[..., Any]) -> str | None:
             fail(name, f"dtype {want[1]} for {dev} ({what})", f"dtype {dtype}", hint)
         if bool(use_scaler) != want[2]:
             if want[2]:
-                fail(name, f"use_scaler=True for {dev} in float16 ({what})", "use_scaler=False",
+                fail(name, f"a scaler for {dev} in float16 ({what})", "no scaler",
                      "fp16's smallest normal number is ~6e-5: small gradients underflow to 0 unless the "
                      "loss is scaled up first (GradScaler).")
-            fail(name, f"use_scaler=False for {dev} with {dtype} ({what})", "use_scaler=True",
+            fail(name, f"no scaler for {dev} with {dtype} ({what})", "a scaler",
                  "bfloat16 has float32's 8 exponent bits, so gradients do not underflow: no scaler needed"
                  if dtype == torch.bfloat16 else "GradScaler runs on CUDA only; MPS trains fp16 unscaled.")
         if enabled is not True:
-            fail(name, f"enabled=True for {dev}", f"enabled={enabled!r}", "every device here can autocast.")
+            fail(name, f"autocast enabled for {dev}", f"enabled={enabled!r}", "every device here can autocast.")
     got = call(name, fn, "cpu")
     if tuple(got) != autocast_settings("cpu"):
-        fail(name, "the same answer for the string 'cpu' as for torch.device('cpu')", repr(got),
-             "start with device = torch.device(device).")
+        fail(name, "the same answer for the device name 'cpu' as for the CPU device object", repr(got),
+             "turn the argument into a device object first, whichever form it came in.")
     return None
 
 
@@ -763,28 +380,28 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
         fail(name, "the batches left as they were given", "a batch was changed in place",
              "the next epoch (and any evaluation on the same tensors) would see altered data.")
     if not any(id(p) in mode.moved for p in model.parameters()):
-        fail(name, "model.to(device) at the start of the epoch", "the model was never moved",
+        fail(name, "the model moved to the device at the start of the epoch", "the model was never moved",
              "on a GPU the weights would stay on the CPU and the first forward pass would fail "
              "with 'Expected all tensors to be on the same device'.")
     unmoved = [i for i, (xb, yb) in enumerate(pairs) if id(xb) not in mode.moved or id(yb) not in mode.moved]
     if unmoved:
-        fail(name, "every batch's x and y moved with .to(device, non_blocking=True)",
+        fail(name, "every batch's x and y moved to the device",
              f"batch {unmoved[0]} (and {len(unmoved) - 1} more) not moved",
              "move both the images and the labels, inside the loop.")
     if not model.training:
         fail(name, "the model in training mode after the epoch", "model.training is False",
-             "call model.train() first: dropout and BatchNorm behave differently in eval mode.")
+             "put the model in training mode first: dropout and batch norm behave differently in evaluation mode.")
     if not isinstance(got, (float, int)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
         fail(name, "the epoch's mean loss as a Python float", type(got).__name__, "return total / count")
     if isinstance(got, torch.Tensor) and got.requires_grad:
         fail(name, "a plain number", "a tensor that still holds the graph",
-             "use loss.item(): keeping graphs alive across steps leaks memory (and syncs anyway)")
+             "add up the loss as a Python number: keeping graphs alive across steps leaks memory (and syncs anyway)")
     if any(seen[0] for seen in model.autocast_seen):
-        fail(name, "no autocast when amp=False", "autocast was on", "use enabled=amp in torch.autocast.")
+        fail(name, "no autocast when amp is off", "autocast was on", "let the amp flag switch autocast on and off.")
     diff = _same_weights(model, ref_model)
     if diff > 1e-5:
         fail(name, "the same weights as the reference after one epoch", f"max weight difference {diff:.3g}",
-             "one zero_grad, backward and optimizer.step per batch, with F.cross_entropy(model(x), y).")
+             "per batch: clear the gradients, back-propagate the cross-entropy of the model's logits, take one optimiser step.")
     if abs(float(got) - want) > 1e-4 * max(1.0, abs(want)):
         fail(name, f"mean loss {want:.5f}", f"{float(got):.5f}",
              "the last batch here is smaller (9 images, the others 12): the mean per image is not the mean "
@@ -793,9 +410,9 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
     # AMP on: the forward pass must run under bf16 autocast on the CPU, and off when amp=False.
     got_amp, model_amp, _, _, _ = _run_epoch(lambda *a: call(name, fn, *a), amp=True)
     if not model_amp.autocast_seen or not all(on and dt == torch.bfloat16 for on, dt in model_amp.autocast_seen):
-        fail(name, "forward passes under torch.autocast('cpu', dtype=torch.bfloat16) when amp=True",
+        fail(name, "forward passes under CPU autocast in bfloat16 when amp is on",
              f"autocast (enabled, dtype) seen in forward: {model_amp.autocast_seen[:1]}",
-             "wrap only the forward pass: with torch.autocast(device.type, dtype=dtype, enabled=amp): ...")
+             "wrap only the forward pass in autocast, for the device's type and the chosen dtype, switched by amp")
     want_amp, ref_amp, _, _, _ = _run_epoch(train_epoch, amp=True)
     if _same_weights(model_amp, ref_amp) > 1e-3:
         fail(name, "bf16 training close to the reference", f"max weight difference "
@@ -811,12 +428,12 @@ def _diagnose_train_epoch(fn: Callable[..., Any]) -> str | None:
     if scaler.get_scale() != ref_scaler.get_scale():
         fail(name, f"the scaler's scale to grow to {ref_scaler.get_scale():g} (update() after every step)",
              f"scale {scaler.get_scale():g}",
-             "with a scaler: scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update().")
+             "with a scaler: back-propagate the scaled loss, let the scaler take the step, then update the scaler.")
     diff = _same_weights(s_model, ref_s_model)
     if diff > 1e-5:
         fail(name, "the same weights with a scaler as without (the scale is divided out before the step)",
              f"max weight difference {diff:.3g}",
-             "call scaler.step(optimizer), not optimizer.step(): it unscales the gradients first.")
+             "let the scaler take the step, not the optimiser directly: the scaler unscales the gradients first.")
     return None
 
 
@@ -861,8 +478,8 @@ def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
         return
     missing = [k for k in ("optimizer", "rng") if state is not None and not state.get(k)]
     hint = {
-        "optimizer": "save optimizer.state_dict(): Adam's moment estimates are part of the training state.",
-        "rng": "save torch.get_rng_state() (and restore it): the shuffle order and dropout masks after "
+        "optimizer": "save the optimiser's state: Adam's moment estimates are part of the training state.",
+        "rng": "save the random generator's state (and restore it): the shuffle order and dropout masks after "
                "the resume must be the ones an uninterrupted run would draw.",
     }
     if run["diff"] != 0.0:
@@ -870,7 +487,7 @@ def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
              f"max weight difference {run['diff']:.3g}",
              hint[missing[0]] if missing else "restore the model, the optimiser and the torch RNG state.")
     fail(name, f"the GradScaler's scale restored ({run['scale'][0]:g} after 4 epochs)",
-         f"{run['scale'][1]:g}", "save scaler.state_dict() (None without a scaler) and load it back.")
+         f"{run['scale'][1]:g}", "save the scaler's state (None without a scaler) and load it back.")
 
 
 def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
@@ -888,7 +505,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            fail(name, "a file torch.load(path, weights_only=True) can read",
+            fail(name, "a file the safe weights-only loader can read",
                  f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}",
                  "save state_dicts, tensors and plain numbers, not the model or optimizer objects.")
         if not isinstance(state, dict) or not all(k in state for k in CHECKPOINT_KEYS):
@@ -900,7 +517,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         leftovers = [p.name for p in folder.iterdir() if p.name != "first.pt"]
         if leftovers:
             fail(name, "only the checkpoint in the folder", f"also {leftovers}",
-                 "rename the temporary file onto the target with os.replace.")
+                 'rename the temporary file onto the target (a rename that replaces it).')
 
         # A crash in the middle of writing must leave the previous checkpoint intact.
         real_save = torch.save
@@ -929,7 +546,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         except Exception:
             fail(name, "the previous checkpoint intact after a crash during the save",
                  "a half-written, unreadable file at the checkpoint path",
-                 "write to a temporary file in the same folder, then os.replace(tmp, path): "
+                 "write to a temporary file in the same folder, then rename it over the target: "
                  "a rename is atomic, a write is not.")
         if again.get("epoch") != 3:
             fail(name, "the previous checkpoint (epoch 3) intact after a crash during the save",
@@ -979,7 +596,7 @@ _SAVE_IO_MESSAGES = {
 
 def _diagnose_save_io(name: str, fn: Callable[..., Any], folder: Path, model: nn.Module, opt: Any) -> None:
     obs = _io_save_observations(lambda *a: call(name, fn, *a), folder, model, opt,
-                                lambda p: _REFS["save_checkpoint"](p, model, opt, None, 1))
+                                lambda p: save_checkpoint(p, model, opt, None, 1))
     for key, (expected, got, hint) in _SAVE_IO_MESSAGES.items():
         if not obs[key]:
             fail(name, expected, got, hint)
@@ -999,11 +616,11 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
             other = _Net(seed=4)
             epoch = call(name, fn, path, other, torch.optim.Adam(other.parameters(), lr=1e-2), None)
         if not spy.loads:
-            fail(name, "the file read with torch's safe loader", "torch.load was never called")
+            fail(name, "the file read with torch's safe loader", "the checkpoint was never read with the tensor loader")
         if spy.unsafe_loads():
-            fail(name, "every torch.load call with weights_only=True",
+            fail(name, "every read of the file with the safe weights-only loader",
                  f"{spy.unsafe_loads()} call(s) without it",
-                 "weights_only=False unpickles arbitrary objects: a checkpoint someone sent you can run any "
+                 "the unsafe (full-pickle) loader rebuilds arbitrary objects: a checkpoint someone sent you can run any "
                  "code its author chose, with your permissions.")
         if not all(_cpu_map_location(k) for k in spy.loads):
             fail(name, "the file's tensors mapped onto the CPU while loading",
@@ -1015,21 +632,21 @@ def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
         if not obs["unsafe_file_refused"]:
             fail(name, "a file the safe loader refuses to stay refused (an error, nothing run)",
                  "code stored in the file ran: the loader fell back to unpickling it",
-                 "a fallback to weights_only=False (or to pickle) when the safe load fails is exactly the "
+                 "a fallback to the unsafe full-pickle loader when the safe load fails is exactly the "
                  "door an attacker's file needs: let the error reach the caller.")
         if epoch != 5 or not isinstance(epoch, int):
             fail(name, "the stored epoch 5 as an int", repr(epoch), "return int(state['epoch']).")
         if _same_weights(model, other) != 0.0:
             fail(name, "the model's weights restored", f"max difference {_same_weights(model, other):.3g}",
-                 "model.load_state_dict(state['model']).")
+                 "restore the model's weights from the file's model entry.")
 
         run = _resume_run(save_checkpoint, lambda *a: call(name, fn, *a), folder)
         state = torch.load(run["path"], map_location="cpu", weights_only=True)
         if run["diff"] != 0.0:
             fail(name, "2 epochs + save + load + 2 epochs == 4 uninterrupted epochs, exactly",
                  f"max weight difference {run['diff']:.3g}",
-                 "load the optimiser state (optimizer.load_state_dict) and restore the RNG with "
-                 "torch.set_rng_state(state['rng']['torch']).")
+                 "restore the optimiser's state and the random generator's state that the "
+                 "file holds.")
         _resume_failure(name, run, state)
     return "exact resume: 2 + 2 epochs == 4 epochs"
 
@@ -1324,11 +941,11 @@ _MISTAKES: dict[str, Mistakes] = {
         "strings only": (_ms_autocast_strings_only, None),
     },
     'save_checkpoint': {
-        "check: os.replace": (_mc_save_direct, "os.replace"),
+        "check: os.replace": (_mc_save_direct, "rename it over the target|a rename is atomic"),
         "check: partial file": (_mc_save_tmp_left, "partial file"),
-        "check: get_rng_state": (_mc_save_no_rng, "get_rng_state"),
-        "check: optimizer.state_dict": (_mc_save_no_opt, "optimizer.state_dict"),
-        "check: weights_only": (_mc_save_objects, "weights_only"),
+        "check: get_rng_state": (_mc_save_no_rng, "random generator.s state"),
+        "check: optimizer.state_dict": (_mc_save_no_opt, "optimiser.s state"),
+        "check: weights_only": (_mc_save_objects, "weights-only"),
         "check: keys": (_mc_save_other_keys, "keys"),
         "not atomic": (_ms_save_direct, None),
         "temporary file left behind": (_ms_save_tmp_left_behind, None),
@@ -1353,7 +970,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "scaler not restored": (lambda *a: _ms_load(*a, sc=False), None),
         "epoch off by one": (lambda *a: _ms_load(*a, epoch_off=1), None),
         "weights_only=False as a fallback": (_mio_load_unsafe_fallback, "safe loader refuses"),
-        "weights_only=False": (_mio_load_unsafe, "weights_only=True"),
+        "weights_only=False": (_mio_load_unsafe, "weights-only"),
         "no map_location": (_mio_load_no_map_location, "onto the CPU"),
     },
 }
@@ -1390,7 +1007,7 @@ LAB = Lab(
                    _tag(scenario_case("held-1", "autocast", _SETTINGS_HELD, public=False, seeded=False), "value", "device-dtype")],
             expected="(enabled, dtype, use_scaler): bfloat16 without a scaler where supported (CUDA with bf16, "
                      "CPU), float16 with a GradScaler on CUDA without bf16, float16 without a scaler elsewhere; "
-                     "accepts a string or a torch.device.",
+                     "accepts a device name or a device object.",
             hint='accept a string or a device object alike; genlab.hint("autocast_settings", 2).',
         ),
         Item(
@@ -1400,21 +1017,19 @@ LAB = Lab(
             check=scenario_check("train_epoch", train_epoch, {
                 "mean_loss": "the returned loss is not the mean cross-entropy per image over the epoch "
                              "(weight each batch by its size)",
-                "weights": "the weights after the epoch differ from one cross-entropy SGD step per batch "
-                           "(model.train()? scaler.step? zero_grad?)",
-                "training_mode": "the model is not in training mode: call model.train()",
-                "forward_autocast": "with amp=True the forward pass must run under torch.autocast "
-                                    "(dtype from autocast_settings)",
-                "forward_fp32": "with amp=False the forward pass must run in float32",
-                "scaler_calls": "with a scaler: scaler.scale(loss).backward(), scaler.step(optimizer), "
-                                "scaler.update() once per batch",
+                "weights": "the weights after the epoch differ from one cross-entropy SGD step per batch (training mode? the scaler's step? gradients cleared?)",
+                "training_mode": "the model is not in training mode at the end of the epoch",
+                "forward_autocast": 'with amp on, the forward pass must run under autocast (its dtype from autocast_settings)',
+                "forward_fp32": "with amp off, the forward pass must run in float32",
+                "scaler_calls": 'with a scaler: back-propagate the scaled loss, let the scaler take the step and update it, once per batch',
             }, rtol=1e-4, atol=1e-5, loose=_loose_under_amp),
             cases=[_tag(scenario_case("public-fp32", "train_epoch", [0, False, False]), "value", "shape", "side-effects", "device-dtype"),
                    _tag(scenario_case("public-scaler", "train_epoch", [1, False, True]), "value", "shape", "behaviour"),
                    _tag(scenario_case("held-amp", "train_epoch", [2, True, False], public=False), "device-dtype", "shape", "side-effects"),
                    _tag(scenario_case("held-fp32", "train_epoch", [3, False, False], public=False), "value", "shape", "side-effects", "device-dtype")],
-            expected="moves model and batches to device, model.train(), autocast forward when amp, fp32 loss, "
-                     "scaled backward/step/update when a scaler is given; returns the mean loss per image.",
+            expected="moves model and batches to the device, puts the model in training mode, autocasts the forward "
+                     "pass when amp, computes the loss in float32, lets the scaler scale the backward pass and take "
+                     "the step when one is given; returns the mean loss per image.",
             hint='weight each batch by its size; with a scaler the scaler takes the step. '
                  'genlab.hint("train_epoch", 2).',
         ),
@@ -1449,15 +1064,15 @@ LAB = Lab(
             compare="custom",
             check=scenario_check("save_checkpoint", save_checkpoint, {
                 "previous_checkpoint_intact": "a crash during the write destroyed the previous checkpoint: "
-                                              "write to a temporary file, then os.replace(tmp, path)",
+                                              "write to a temporary file, then rename it over the target",
                 "no_partial_file_left": "a crash during the write left a partial file behind: delete the "
                                         "temporary file in a finally block",
                 "keys": 'the file must hold a dict with keys "model", "optimizer", "scaler", "epoch", "rng"',
-                "model_saved": "the file's \"model\" is not model.state_dict()",
-                "optimizer_saved": "the file's \"optimizer\" is not optimizer.state_dict() (with its state)",
+                "model_saved": 'the file\'s "model" entry is not the model\'s weights',
+                "optimizer_saved": 'the file\'s "optimizer" entry is not the optimiser\'s full state',
                 "epoch": "the file's \"epoch\" is not the epoch given",
-                "rng_saved": "the file's rng[\"torch\"] is not torch.get_rng_state() at the time of saving",
-                "scaler_saved": "the file's \"scaler\" is not scaler.state_dict()",
+                "rng_saved": "the file's RNG entry is not the random generator's state at the time of saving",
+                "scaler_saved": 'the file\'s "scaler" entry is not the scaler\'s state',
                 "no_scaler_is_None": "without a scaler the file's \"scaler\" must be None",
                 **{k: f"{v[0]}: {v[2]}" for k, v in _SAVE_IO_MESSAGES.items()},
                 "resumed_epoch": "loading the file did not give back the epoch",
@@ -1466,8 +1081,7 @@ LAB = Lab(
             }, rtol=0.0, atol=0.0),
             cases=[_tag(scenario_case("public-1", "save_checkpoint", [0]), "io", "behaviour", "randomness"),
                    _tag(scenario_case("held-1", "save_checkpoint", [7], public=False), "io", "behaviour", "randomness")],
-            expected="an atomic write (temporary file + os.replace, temporary file removed on failure) of "
-                     "{model, optimizer, scaler or None, epoch, rng: {torch}} that resumes exactly.",
+            expected='an atomic write (a temporary file renamed over the target, the temporary file removed on failure) of {model, optimizer, scaler or None, epoch, rng: {torch}} that resumes exactly.',
             hint='a temporary file beside the target, renamed onto it, removed whatever step fails. '
                  'genlab.hint("save_checkpoint", 3).',
         ),
@@ -1477,22 +1091,20 @@ LAB = Lab(
             compare="custom",
             check=scenario_check("load_checkpoint", load_checkpoint, {
                 "resumed_epoch": "the returned epoch is not the one in the file",
-                "resume_max_abs_diff": "2 epochs + save + load + 2 epochs did not equal 4 epochs exactly: restore "
-                                       "the model, the optimiser and the RNG state (torch.set_rng_state)",
+                "resume_max_abs_diff": "2 epochs + save + load + 2 epochs did not equal 4 epochs exactly: restore the model, the optimiser and the random generator's state",
                 "scaler_restored": "the scaler's state was not restored (scaler.load_state_dict)",
                 "file_without_scaler": "a file saved without a scaler must load (and return its epoch) even "
                                        "when a scaler is passed",
-                "weights_only_true": "torch.load was called without weights_only=True: a checkpoint from "
+                "weights_only_true": "the file was read without the safe weights-only loader: a checkpoint from "
                                      "elsewhere could run code on your machine",
-                "map_location_cpu": "torch.load did not map the tensors onto the CPU: a GPU checkpoint fails "
+                "map_location_cpu": "the file's tensors were not mapped onto the CPU when read: a GPU checkpoint fails "
                                     "on a machine without one",
-                "unsafe_file_refused": "a file the safe loader refuses was unpickled anyway (a fallback to "
-                                       "weights_only=False or pickle): code stored in it ran",
+                "unsafe_file_refused": 'a file the safe loader refuses was unpickled anyway (a fallback to the unsafe full-pickle loader): code stored in it ran',
             }, rtol=0.0, atol=0.0),
             cases=[_tag(scenario_case("public-1", "load_checkpoint", [0]), "io", "behaviour", "randomness"),
                    _tag(scenario_case("held-1", "load_checkpoint", [9], public=False), "io", "behaviour", "randomness")],
-            expected="torch.load(path, map_location='cpu', weights_only=True); restore model, optimiser, scaler "
-                     "(when both exist) and torch RNG; return the epoch as an int.",
+            expected="reads the file with the safe weights-only loader, its tensors mapped to the CPU; restores model, "
+                     "optimiser, scaler (when both exist) and the RNG state; returns the epoch as an int.",
             hint='the safe loader only, onto the CPU; restore every piece the file holds. '
                  'genlab.hint("load_checkpoint", 3).',
         ),

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, randn
-from ._student import CheckFailed, call, expect_close, expect_tensor, fail
+from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, randn
+from ._student import FAIL_MARK, CheckFailed, call, expect_close, expect_tensor, fail
 from .hints import HINTS
 from .scenarios import (
     ref_discriminator_update,
@@ -121,7 +121,7 @@ def _diagnose_fixed_row_rnn(fn) -> str | None:
     except CheckFailed as exc:
         if "not implemented" in str(exc):
             raise
-        fail(name, "a (B, 2*hidden, H, W) map", str(exc).splitlines()[0].replace("\u274c ", ""),
+        fail(name, "a (B, 2*hidden, H, W) map", str(exc).splitlines()[0].replace(FAIL_MARK + " ", ""),
              "symptom: the GRU refuses the input: it reads a batch of sequences (N, L, F), one 3-D tensor, "
              "and a feature map has 4 dimensions.")
     out = expect_tensor(name, out, (2, 8, 4, 5))
@@ -263,7 +263,7 @@ def _diagnose_fixed_ema_copy(fn) -> str | None:
     model = _TinyG()
     ema = call(name, fn, model)
     if not isinstance(ema, nn.Module):
-        fail(name, "an nn.Module", type(ema).__name__)
+        fail(name, "a network module", type(ema).__name__)
     shared = {p.data_ptr() for p in model.parameters()} & {p.data_ptr() for p in ema.parameters()}
     if ema is model or shared:
         fail(name, "two networks with separate parameters", "networks that share parameter storage",
@@ -541,7 +541,7 @@ def _diagnose_fixed_image_decoder(fn) -> str | None:
     try:
         out = fn(z, 1, 14, 28)
     except NotImplementedError:
-        raise CheckFailed(f"\u274c {name}: not implemented yet. Replace the `raise NotImplementedError` "
+        raise CheckFailed(f"{FAIL_MARK} {name}: not implemented yet. Replace the `raise NotImplementedError` "
                           "in the exercise cell with your code.") from None
     except RuntimeError as exc:
         fail(name, "a (3, 1, 14, 28) batch of images", f"a crash: {str(exc).splitlines()[0][:100]}",
@@ -614,7 +614,7 @@ def _diagnose_fixed_log_prob_real(fn) -> str | None:
 def expect_tensor_or_nan(name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
     """Like expect_tensor, but lets NaN through so the check can name its symptom."""
     if not isinstance(value, torch.Tensor):
-        fail(name, f"a torch.Tensor of shape {shape}", type(value).__name__)
+        fail(name, f"a tensor of shape {shape}", type(value).__name__)
     if tuple(value.shape) != tuple(shape):
         fail(name, f"shape {tuple(shape)}", f"shape {tuple(value.shape)}")
     return value
@@ -652,6 +652,7 @@ _MISTAKES: dict[str, Mistakes] = {
         "a second wrong version": (lambda flat, ch, s: flat.view(flat.shape[0], s, s, ch).permute(0, 3, 1, 2), None),
     },
     'fixed_discriminator_loss': {
+        "meta: targets made on the CPU (device)": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones(r.shape, dtype=r.dtype)) + F.binary_cross_entropy_with_logits(f, torch.zeros(f.shape, dtype=f.dtype)), "device"),
         "the broken original": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
         "labels swapped": (lambda r, f: _ms_discriminator_loss(f, r), None),
         "a second wrong version": (lambda r, f: F.binary_cross_entropy_with_logits(r, torch.zeros_like(r)) + F.binary_cross_entropy_with_logits(f, torch.ones_like(f)), None),
@@ -735,16 +736,22 @@ LAB = Lab(
         Item(
             name="fixed_generator_output", hints=HINTS["fixed_generator_output"], diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
             cases=[Case("public-1", _flat(4, 3, 4)),
+                   Case("public-meta", on_meta(_flat(4, 3, 4)), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(_flat(4, 3, 4)), public=False, tags=("device-dtype",)),
+                   Case("public-noncontig", noncontig(_flat(4, 3, 4)), tags=("shape",)),
+                   Case("held-noncontig", noncontig(_flat(4, 3, 4)), public=False, tags=("shape",)),
                    Case("held-1", _flat(2, 1, 5), public=False),
                    Case("held-2", _flat(3, 2, 3), public=False),
                    Case("held-b1", _flat(1, 3, 4), public=False, tags=("shape",))],
             expected="(B, C*size*size) -> (B, C, size, size), image b = row b of flat.",
-            hint="keep the batch dimension: flat.view(flat.shape[0], channels, size, size).",
+            hint="keep the batch axis as it is and split each row into the channels and the two image sides.",
         ),
         Item(
             name="fixed_discriminator_loss", hints=HINTS["fixed_discriminator_loss"], diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
             also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 8)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 8)])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
                         public=False),
                    Case("held-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
@@ -753,12 +760,16 @@ LAB = Lab(
                    Case("held-f64", lambda g: Call([randn(g, 5).double(), randn(g, 3).double()]), public=False,
                         tags=("device-dtype",))],
             expected="BCE-with-logits of real logits against 1 plus fake logits against 0, each a batch mean.",
-            hint="the fake term's target is zeros_like(d_fake).",
+            hint="the fake term's target is 0 for every fake, shaped like its logits.",
         ),
         Item(
             name="fixed_kl_divergence", hints=HINTS["fixed_kl_divergence"], diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
             also_forbidden=("genlab.losses.kl_divergence",),
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), public=False, tags=("device-dtype",)),
+                   Case("public-noncontig", noncontig(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), tags=("shape",)),
+                   Case("held-noncontig", noncontig(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), public=False, tags=("shape",)),
                    Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False),
                    Case("held-extreme", lambda g: Call([randn(g, 2, 3), torch.tensor([[-20.0, 20.0, 0.0], [20.0, -20.0, 5.0]])]),
                         public=False, tags=("extreme",)),
@@ -778,19 +789,21 @@ LAB = Lab(
                    scenario_case("held-1", "row_rnn", [1, 3, 2, 3, 6, 3, 0], public=False),
                    scenario_case("held-2", "row_rnn", [2, 1, 4, 5, 3, 2, 1], public=False)],
             expected="(B, C, H, W) -> sequences (B*H, W, C) -> GRU -> (B, D*hidden, H, W).",
-            hint="feat.permute(0, 2, 3, 1).reshape(b * h, w, c), then reshape(b, h, w, -1).permute(0, 3, 1, 2).",
+            hint="one sequence per row with the channels as features (move the channels last before merging batch and height), and back the same way after the recurrent layer.",
         ),
         Item(
             name="fixed_bce_loss", hints=HINTS["fixed_bce_loss"], diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
             cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
                    Case("public-1", _bce_call(7, 3.0)),
+                   Case("public-meta", on_meta(_bce_call(7, 3.0)), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(_bce_call(7, 3.0)), public=False, tags=("device-dtype",)),
                    Case("held-1", _bce_call(12, 2.0), public=False),
                    Case("held-extreme", lambda g: Call([_EXTREME_LOGITS.clone(), _EXTREME_TARGETS.clone()]),
                         public=False, tags=("extreme",)),
                    Case("held-f64", lambda g: Call([randn(g, 9, scale=4.0).double(),
                                                     (torch.rand(9, generator=g) < 0.5).double()]),
                         public=False, tags=("device-dtype",))],
-            expected="F.binary_cross_entropy_with_logits(logits, targets): the logits, not their sigmoid.",
+            expected="the binary cross-entropy computed from the logits themselves, not from their sigmoid.",
             hint="BCE-with-logits applies the sigmoid itself.",
         ),
         Item(
@@ -806,23 +819,23 @@ LAB = Lab(
                    scenario_case("held-1", "d_update", [3, 10], public=False)],
             expected="one D step on real (1) and detached fakes (0); the generator keeps its weights and gets "
                      "no gradient; returns the loss.",
-            hint="fake = generator(z).detach().",
+            hint="the fakes must be cut from the generator's graph before the discriminator's loss.",
         ),
         Item(
             name="fixed_predict", hints=HINTS["fixed_predict"], diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_predict",),
             check=scenario_check("predict", ref_predict, {
-                "repeatable": "two calls gave different outputs: dropout still active (model.eval())",
-                "bn_stats_untouched": "predicting changed batch-norm running statistics: model.eval()",
+                "repeatable": "two calls gave different outputs: dropout still active (evaluation mode?)",
+                "bn_stats_untouched": "predicting changed batch-norm running statistics: predict in evaluation mode",
                 "out": "the outputs differ from the model's evaluation behaviour",
-                "no_graph": "the outputs require grad: predict under torch.no_grad()",
+                "no_graph": "the outputs require grad: predict without gradient tracking",
                 "train_mode_restored": "a model in training mode was left in eval mode: restore its mode",
                 "eval_mode_kept": "a model in eval mode was put in training mode: restore the mode it was in",
             }, rtol=1e-5, atol=1e-6),
             cases=[scenario_case("public-1", "predict", [0, 8]),
                    scenario_case("held-1", "predict", [4, 5], public=False)],
             expected="outputs in eval behaviour without a graph; the model left in the mode it was in.",
-            hint="was = model.training; model.eval(); with torch.no_grad(): ...; finally model.train(was).",
+            hint="remember the mode, switch to evaluation mode without gradient tracking, and restore the remembered mode afterwards, even after an error.",
         ),
         Item(
             name="fixed_ema_copy", hints=HINTS["fixed_ema_copy"], diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
@@ -836,19 +849,23 @@ LAB = Lab(
             }),
             cases=[scenario_case("public-1", "ema_copy", [0]),
                    scenario_case("held-1", "ema_copy", [5], public=False)],
-            expected="copy.deepcopy(model) with requires_grad False on the copy only.",
-            hint="`ema = model` is the same network under a second name.",
+            expected="an independent deep copy of the model whose parameters need no gradient, the original untouched.",
+            hint="assigning the model to a second name gives the same network, not a copy.",
         ),
         Item(
             name="fixed_discriminator_batch", hints=HINTS["fixed_discriminator_batch"],
             diagnose=_diagnose_fixed_discriminator_batch, mistakes=_MISTAKES['fixed_discriminator_batch'], points=1,
             fallback=_ref_discriminator_batch, compare="exact",
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)]), tags=("value", "shape")),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), public=False, tags=("device-dtype",)),
+                   Case("public-noncontig", noncontig(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), tags=("shape",)),
+                   Case("held-noncontig", noncontig(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), public=False, tags=("shape",)),
                    Case("held-1", lambda g: Call([randn(g, 1, 1, 4, 7), randn(g, 5, 1, 4, 7)]), public=False,
                         tags=("value", "shape")),
                    Case("held-2", lambda g: Call([randn(g, 6, 3, 3, 5).double(), randn(g, 2, 3, 3, 5).double()]),
                         public=False, tags=("value", "device-dtype"))],
-            expected="(cat(real, fake), labels 1 for each real image then 0 for each fake), in the data's dtype.",
+            expected="(the real images followed by the fakes in one batch, labels 1 for each real image then 0 for each fake), in the data's dtype.",
             hint='the "real" half of the batch must come from the data. genlab.hint("fixed_discriminator_batch", 2).',
         ),
         Item(
@@ -856,6 +873,8 @@ LAB = Lab(
             diagnose=_diagnose_fixed_training_batch, mistakes=_MISTAKES['fixed_training_batch'], points=1,
             compare="custom", check=_check_training_batch,
             cases=[Case("public-1", lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5]), tags=("value", "randomness")),
+                   Case("public-meta", on_meta(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([torch.rand(40, 1, 5, 3, generator=g).double(), 6]), public=False,
                         tags=("value", "device-dtype", "randomness")),
                    Case("held-2", lambda g: Call([torch.rand(12, 3, 2, 2, generator=g), 1]), public=False,
@@ -868,6 +887,8 @@ LAB = Lab(
             diagnose=_diagnose_fixed_gan_losses, mistakes=_MISTAKES['fixed_gan_losses'], points=2,
             fallback=_ref_gan_losses, also_forbidden=("genlab.losses.discriminator_loss", "genlab.losses.generator_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 6)]), tags=("value",)),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 6)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 6)])), public=False, tags=("device-dtype",)),
                    Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
                                                           torch.tensor([120.0, 30.0, -30.0, -120.0])]),
                         tags=("extreme",)),
@@ -887,6 +908,8 @@ LAB = Lab(
             compare="custom", check=_check_image_decoder,
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 8), 3, 6, 10]), options={"grad": [0]},
                         tags=("shape", "gradients")),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 8), 3, 6, 10])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 8), 3, 6, 10])), public=False, tags=("device-dtype",)),
                    Case("held-1", lambda g: Call([randn(g, 1, 5), 1, 14, 28]), public=False, options={"grad": [0]},
                         tags=("shape",)),
                    Case("held-2", lambda g: Call([randn(g, 3, 6).double(), 3, 9, 4]), public=False,
@@ -901,6 +924,8 @@ LAB = Lab(
             fallback=_ref_log_prob_real, atol=1e-4,
             cases=[Case("public-1", lambda g: Call([randn(g, 10, scale=3.0)]), options={"grad": [0]},
                         tags=("value", "gradients")),
+                   Case("public-meta", on_meta(lambda g: Call([randn(g, 10, scale=3.0)])), tags=("device-dtype",)),
+                   Case("held-meta", on_meta(lambda g: Call([randn(g, 10, scale=3.0)])), public=False, tags=("device-dtype",)),
                    Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, -5.0, 0.0, 5.0, 30.0, 120.0])]),
                         options={"grad": [0]}, tags=("extreme", "gradients")),
                    Case("held-1", lambda g: Call([randn(g, 4, 6, scale=60.0)]), public=False, options={"grad": [0]},

@@ -188,26 +188,16 @@ def discover(submissions: Path, lab: str) -> list[tuple[str, Path | None]]:
 
 
 def protected_references(spec: LabSpec) -> list[str]:
-    """The dotted names made absent (stubs) inside the worker while ``spec``'s lab is graded.
+    """The dotted names made absent inside the worker while ``spec``'s lab is graded.
 
-    The single place this list comes from: every item's reference and its
-    ``also_forbidden`` names.
+    The single place this list comes from: every item's reference, its
+    ``also_forbidden`` and ``protected`` names and its named closed-form fallback
+    (:meth:`~genlab.exercises.Item.protected_names`). The sandbox strips their code from
+    the worker's copy of genlab and the worker replaces them by stubs; the lab's exercise
+    modules (where the lab-only references live) are absent from the sandbox altogether.
     """
-    # Lab-only references defined in genlab.exercises (lab 07's checkpoint functions, lab 04's step,
-    # lab 09's fixes) are watched instead (see :func:`watched_references`): the worker's trusted
-    # scenarios build their test situations with them.
-    names = {".".join(f) for it in spec.items for f in it.forbidden()}
-    return sorted(n for n in names if not n.startswith("genlab.exercises."))
-
-
-def watched_references(spec: LabSpec) -> list[str]:
-    """Lab-only references the worker wraps with a call recorder rather than stubbing.
-
-    The trusted scenarios keep the originals (in their own tables); every module attribute a
-    submission can reach is the recording wrapper, so calling one scores zero for the item.
-    """
-    names = {".".join(f) for it in spec.items for f in it.forbidden()}
-    return sorted(n for n in names if n.startswith("genlab.exercises."))
+    names = [p for it in spec.items for p in it.protected_names()]
+    return sorted(dict.fromkeys(names))
 
 
 def student_seed(run_key: bytes, student: str) -> int:
@@ -275,8 +265,7 @@ class Grader:
         if not any(c["role"] == "exercise" for c in prog.cells):
             res.messages.append("no exercise cells found: were the 'exercise' cells deleted or their tags removed?")
         prepared, tensors, job_items = prepare(self.spec, student_seed(self.run_key, res.student))
-        job = {"cells": prog.cells, "items": job_items, "protected": self.protected,
-               "watched": watched_references(self.spec)}
+        job = {"cells": prog.cells, "items": job_items, "protected": self.protected}
         wr = self.sandbox.run(job, tensors)
         res.seconds, res.stdout = wr.seconds, wr.stdout
         self._score(res, prog, wr, prepared)

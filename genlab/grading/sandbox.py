@@ -36,6 +36,7 @@ transport still apply, file-system isolation does not.
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import functools
 import os
 import pwd
@@ -177,6 +178,9 @@ def _dirs_for(dest: str) -> list[str]:
     return out
 
 
+#: The exercise modules that are absent inside the sandbox (the worker runs the scenarios of
+#: ``genlab.exercises.scenarios`` and ``_scenarios07``, which hold no reference).
+ABSENT_MODULES = "lab[0-9][0-9].py"
 #: Grader-side files hidden inside the sandbox (the worker needs none of them).
 _HIDDEN_FILES = ("grading/grader.py", "grading/cli.py", "grading/questions.py")
 _HIDDEN_DIRS: tuple[str, ...] = ()
@@ -202,17 +206,33 @@ def strip_functions(source: str, names: set[str], module: str) -> str:
 
 
 def make_overlays(protected: list[str], folder: Path) -> list[tuple[str, str]]:
-    """Stripped copies of genlab's modules that define ``protected`` functions: ``[(file, mount path)]``."""
+    """Files bound over genlab's inside the sandbox: ``[(file, mount path)]``.
+
+    Each lab exercise module (:data:`ABSENT_MODULES`) becomes one that raises ImportError, and
+    every other module defining a ``protected`` function gets a copy with that function's body
+    stripped (:func:`strip_functions`), trusted harness modules included.
+    """
     by_module: dict[str, set[str]] = {}
     for path in protected:
         module, _, name = path.rpartition(".")
         by_module.setdefault(module, set()).add(name)
     pkg = _genlab_dir()
     out = []
+    # The labs' exercise modules hold the lab-only references and the correct versions the named
+    # mistakes are built from: inside the sandbox each is a module that refuses to import.
+    for src in sorted((pkg / "exercises").glob(ABSENT_MODULES)):
+        module = f"genlab.exercises.{src.stem}"
+        dest = folder / f"{len(out)}.py"
+        why = f"{module} is not available while grading (it holds the lab's references)"
+        dest.write_text(f"raise ImportError({why!r}, name={module!r})\n", encoding="utf-8")
+        os.chmod(dest, 0o644)
+        out.append((str(dest), f"{GENLAB_MOUNT}/genlab/{src.relative_to(pkg)}"))
     for module, names in sorted(by_module.items()):
         parts = module.split(".")
-        if parts[0] != "genlab" or module in wire.TRUSTED_MODULES:
-            continue  # the worker's trusted drivers run these helpers themselves
+        if parts[0] != "genlab":
+            continue
+        if fnmatch.fnmatch(parts[-1] + ".py", ABSENT_MODULES) and parts[:2] == ["genlab", "exercises"]:
+            continue  # absent as a whole (above)
         rel = Path(*parts[1:])
         src = pkg / rel.with_suffix(".py")
         if not src.is_file():

@@ -367,3 +367,93 @@ def _grade_as_user(tmp_path: Path) -> None:
     assert "PROBE False" in _msgs(book, "files")
     raw = json.loads((work / "out" / "gradebook.json").read_text())
     assert "user namespace" in raw["sandbox"]
+
+
+# --------------------------------------------------------------------------- lab-only references (lab 07)
+# Lab 07's references live in its exercise module, genlab.exercises.lab07, which is absent from
+# the sandbox; the worker's scenarios use fixtures that lack the graded properties. Each attack
+# below replaces the solution's exercise cell of one item and must score zero for that item.
+
+_HUNT_TAIL = "    raise RuntimeError('no reference found')\n"
+LAB07_ATTACKS = {
+    "by_attribute": ("load_checkpoint", "import genlab.exercises.lab07 as _lab\n"
+                                        "load_checkpoint = _lab.load_checkpoint\n"),
+    "by_getattr": ("load_checkpoint", "import importlib\n\n"
+                   "def load_checkpoint(path, model, optimizer, scaler):\n"
+                   "    mod = importlib.import_module('genlab.exercises.' + 'lab' + '07')\n"
+                   "    return getattr(mod, 'load_' + 'checkpoint')(path, model, optimizer, scaler)\n"),
+    "by_gc": ("load_checkpoint", "import gc, types\n\n"
+              "def load_checkpoint(path, model, optimizer, scaler):\n"
+              "    for o in gc.get_objects():\n"
+              "        if (isinstance(o, types.FunctionType) and o.__name__ != 'load_checkpoint'\n"
+              "                and ('load' in o.__name__) and o.__module__.startswith('genlab')\n"
+              "                and o.__code__.co_argcount == 4):\n"
+              "            try:\n"
+              "                return o(path, model, optimizer, scaler)\n"
+              "            except Exception:\n"
+              "                pass\n" + _HUNT_TAIL),
+    "by_sys_modules": ("save_checkpoint", "import sys\n\n"
+                       "def save_checkpoint(path, model, optimizer, scaler, epoch):\n"
+                       "    for name, m in list(sys.modules.items()):\n"
+                       "        f = getattr(m, 'save_checkpoint', None) or getattr(m, 'fixture_save', None)\n"
+                       "        if name.startswith('genlab') and callable(f) and f is not save_checkpoint:\n"
+                       "            try:\n"
+                       "                return f(path, model, optimizer, scaler, epoch)\n"
+                       "            except Exception:\n"
+                       "                pass\n" + _HUNT_TAIL.replace("    raise", "    raise")),
+    "by_frame": ("load_checkpoint", "import sys\n\n"
+                 "def load_checkpoint(path, model, optimizer, scaler):\n"
+                 "    f = sys._getframe(1)\n"
+                 "    while f is not None:\n"
+                 "        for v in list(f.f_locals.values()) + list(f.f_globals.values()):\n"
+                 "            if callable(v) and v is not load_checkpoint and 'load' in getattr(v, '__name__', ''):\n"
+                 "                try:\n"
+                 "                    return v(path, model, optimizer, scaler)\n"
+                 "                except Exception:\n"
+                 "                    pass\n"
+                 "        f = f.f_back\n" + _HUNT_TAIL),
+    "by_source": ("autocast_settings", "import genlab.exercises, os\n"
+                  "_src = open(os.path.join(os.path.dirname(genlab.exercises.__file__), 'lab07.py')).read()\n"
+                  "_ns = {'__name__': 'genlab.exercises.lab07', '__package__': 'genlab.exercises'}\n"
+                  "exec(compile(_src, 'copy', 'exec'), _ns)\n"
+                  "autocast_settings = _ns['autocast_settings']\n"),
+}
+
+
+def _lab07_submission(folder: Path, student: str, item: str | None = None, source: str = "") -> None:
+    import nbformat
+
+    nb = nbformat.read(repo_root() / "solutions" / "07_gpu_training.ipynb", as_version=4)
+    if item is not None:
+        cell = next(c for c in nb.cells if c.cell_type == "code" and "exercise" in c.metadata.get("tags", [])
+                    and c.source.lstrip().startswith(f"def {item}("))
+        cell.source = source
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{student}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def lab07_batch(tmp_path_factory):
+    from genlab.exercises import load_spec
+
+    base = tmp_path_factory.mktemp("lab07")
+    os.chmod(base, 0o700)
+    subs, out = base / "subs", base / "out"
+    _lab07_submission(subs, "control")
+    for student, (item, source) in LAB07_ATTACKS.items():
+        _lab07_submission(subs, student, item, source)
+    grade(load_spec("07"), repo_root() / "labs" / "07_gpu_training.ipynb", subs, out, seed=3,
+          limits=Limits(timeout=120), workers=2, progress=False)
+    return read_book(out)
+
+
+@pytest.mark.parametrize("student", sorted(LAB07_ATTACKS))
+def test_lab_only_references_are_absent(lab07_batch, student):
+    item = LAB07_ATTACKS[student][0]
+    book = lab07_batch
+    assert book["control"]["items"][item]["passed"], _msgs(book, "control")
+    got = book[student]["items"][item]
+    assert got["points"] == 0, (student, _msgs(book, student))
+    # the other items are the solution's: the attack costs only the attacked item
+    others = [n for n, i in book[student]["items"].items() if n != item and not n.startswith("q")]
+    assert all(book[student]["items"][n]["passed"] for n in others), _msgs(book, student)

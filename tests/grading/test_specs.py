@@ -440,4 +440,4 @@ def test_lab07_calling_the_check_reference_scores_zero_while_the_grader_may(tmp_
     assert {k: v["points"] for k, v in book["honest"]["items"].items() if k in full} == full
     cheat = {k: v["points"] for k, v in book["cheat"]["items"].items() if k in full}
     assert cheat == dict(full, save_checkpoint=0), cheat
-    assert "while being graded" in " ".join(book["cheat"]["items"]["save_checkpoint"]["messages"])
+    assert "not available while grading" in " ".join(book["cheat"]["items"]["save_checkpoint"]["messages"])

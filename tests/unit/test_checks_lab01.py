@@ -62,7 +62,7 @@ def test_unimplemented_class_is_reported_clearly():
 def test_interpolate_codes_check_accepts_a_lerp_and_names_a_missing_end(capsys):
     from genlab.checks import check_interpolate_codes
 
-    assert check_interpolate_codes(lambda a, b, n: torch.lerp(a, b, torch.linspace(0, 1, n, dtype=a.dtype)[:, None]))
+    assert check_interpolate_codes(lambda a, b, n: torch.lerp(a, b, torch.linspace(0, 1, n, dtype=a.dtype, device=a.device)[:, None]))
     assert "all checks passed" in capsys.readouterr().out
     with pytest.raises(CheckFailed, match="both ends"):
         check_interpolate_codes(lambda a, b, n: a + (b - a) * (torch.arange(n, dtype=a.dtype)[:, None] / n))

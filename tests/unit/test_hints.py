@@ -98,3 +98,76 @@ def test_hint_errors_are_clear() -> None:
     assert "Items with hints" in str(exc.value) and "reparameterize" in str(exc.value)
     with pytest.raises(ValueError, match="1, 2 or 3"):
         genlab.hint("kl_divergence", level=4)
+
+
+# --------------------------------------------------------------------------- messages and hints hold no code
+# What the checks print, what the grader's feedback quotes and every hint level state the
+# contract in words and maths: no method calls, no library names, no keyword arguments, no
+# API calls (maths such as exp(x), log sigma(l) or softplus(l) is fine).
+MESSAGE_CODE = re.compile(
+    r"\.\w+\(|\b(?:torch|F|nn|np|math|os)\.\w|\b\w+=[\w'\"]|`|\b(?:permute|reshape|view|transpose|flatten|squeeze|"
+    r"unsqueeze|contiguous|detach|item|backward|zero_grad|randn|randn_like|rand|rand_like|randint|zeros|ones|"
+    r"zeros_like|ones_like|full|full_like|cat|stack|logsumexp|binary_cross_entropy|binary_cross_entropy_with_logits|"
+    r"mse_loss|cross_entropy|no_grad|state_dict|load_state_dict|numpy|tensor|expand|manual_seed|Generator|"
+    r"GradScaler|autocast|normal|sample|linspace|arange|cumsum|where|amax|masked_fill|isfinite|nan_to_num|"
+    r"set_rng_state|get_rng_state|replace|rename|mkstemp)\(")
+HINT_POINTER = re.compile(r'genlab\.hint\("[\w{}]+"(?:, (?:level=)?[\d{}]+)?\)')
+
+
+def _text(node: ast.AST) -> str | None:
+    """A string literal, an f-string (placeholders as ``{}``) or a sum of them, else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp):
+        parts = [_text(node.left), _text(node.right)]
+        return "".join(p for p in parts if p) if any(parts) else None
+    return None
+
+
+def check_messages(path: Path) -> list[tuple[int, str]]:
+    """``(line, text)`` of every message of an exercise module: the expected / got / hint of each
+    ``fail`` call, each item's ``expected`` and ``hint``, and the feedback strings of its tables."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if name == "fail":
+                found += [(node.lineno, t) for a in node.args[1:4] if (t := _text(a))]
+                found += [(node.lineno, t) for k in node.keywords if k.arg == "hint" and (t := _text(k.value))]
+            elif name == "Item":
+                found += [(node.lineno, t) for k in node.keywords
+                          if k.arg in ("expected", "hint") and (t := _text(k.value))]
+        elif isinstance(node, ast.Dict):
+            found += [(v.lineno, v.value) for v in node.values
+                      if isinstance(v, ast.Constant) and isinstance(v.value, str) and " " in v.value and len(v.value) > 25]
+    return found
+
+
+@pytest.mark.parametrize("nn", GRADED_LABS)
+def test_check_messages_and_feedback_name_no_code(nn: str) -> None:
+    path = ROOT / "genlab" / "exercises" / f"lab{nn}.py"
+    messages = check_messages(path)
+    assert len(messages) >= 10, path.name
+    bad = [(line, m.group(), text[:120]) for line, text in messages
+           if (m := MESSAGE_CODE.search(HINT_POINTER.sub("", text)))]
+    assert not bad, f"{path.name}: messages that quote code: {bad}"
+
+
+@pytest.mark.parametrize("name", sorted(hints.HINTS))
+def test_every_hint_level_holds_no_code(name: str) -> None:
+    for level, text in enumerate(hints.HINTS[name], 1):
+        m = MESSAGE_CODE.search(HINT_POINTER.sub("", text))
+        assert m is None, f"{name} level {level} quotes code: {m.group()!r} in {text[:120]!r}"
+
+
+def test_the_shared_check_texts_name_no_code() -> None:
+    from genlab.checks import _core as checks_core
+    from genlab.exercises import _student
+
+    texts = [checks_core.META_HINT, checks_core.NONCONTIG_HINT, *(t for _, t in check_messages(
+        ROOT / "genlab" / "exercises" / "_student.py"))]
+    for text in texts:
+        assert not MESSAGE_CODE.search(HINT_POINTER.sub("", text)), text
+    assert _student.FAIL_MARK.endswith("FAIL") and _student.PASS_MARK.endswith("PASS")
