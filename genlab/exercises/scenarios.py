@@ -58,6 +58,23 @@ def as_float(v: Any, what: str) -> torch.Tensor:
     raise TypeError(f"{what} is a {type(v).__name__}, expected a number")
 
 
+def output_check(check: Callable[[Call, Tensor, Outputs], str | None]) -> CheckFn:
+    """``check(call, y, outputs)`` as an item's check, ``y`` the call's tensor output (a case without one fails)."""
+    def judge_output(call: Call, out: Outputs, ref: Any) -> str | None:  # noqa: ARG001
+        y = out.get("out")
+        return "no tensor output" if y is None else check(call, y, out)
+    return judge_output
+
+
+def like_input(y: Tensor, like: Tensor, name: str, advice: str, subject: str = "") -> str | None:
+    """Why ``y`` is not shaped and typed like the input ``like`` (called ``name``), or None."""
+    if tuple(y.shape) != tuple(like.shape):
+        return f"{subject}shape {tuple(y.shape)}, expected the shape of {name} {tuple(like.shape)}"
+    if y.dtype != like.dtype:
+        return f"{subject}dtype {y.dtype}, expected {name}'s dtype {like.dtype}: {advice}"
+    return None
+
+
 class Inject:
     """Temporarily set names in the submission's namespace (reference helpers)."""
 
@@ -176,18 +193,20 @@ def ref_gan_training_step(G, D, opt_g, opt_d, real, z):
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
 
-def _is_forbidden_class(obj: Any, forbidden: list[str]) -> bool:
+def _resolved(path: str) -> Any:
+    """The object a dotted ``module.name`` path names, or None when it cannot be imported."""
     import importlib
 
-    for path in forbidden:
-        module_name, name = path.rsplit(".", 1)
-        try:
-            ref = getattr(importlib.import_module(module_name), name)
-        except Exception:  # noqa: BLE001
-            continue
-        if isinstance(ref, type) and isinstance(obj, type) and issubclass(obj, ref):
-            return True
-    return False
+    module_name, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except Exception:  # noqa: BLE001 - a missing reference is no reference to match
+        return None
+
+
+def _is_forbidden_class(obj: Any, forbidden: list[str]) -> bool:
+    refs = [_resolved(p) for p in forbidden]
+    return isinstance(obj, type) and any(isinstance(r, type) and issubclass(obj, r) for r in refs)
 
 
 def _net_facts(model: nn.Module, forbidden: list[str], out: Outputs) -> None:
