@@ -37,7 +37,7 @@ from .. import losses as _mc_losses
 from ._core import Call, Case, Item, Lab, Mistakes, randn
 from ._student import CheckFailed, call, fail
 from .hints import HINTS
-from .scenarios import ref_gan_training_step, scenario_case, scenario_check
+from .scenarios import TinyD, TinyG, ref_gan_training_step, scenario_case, scenario_check
 
 # --------------------------------------------------------------------------- the two networks
 
@@ -124,28 +124,17 @@ def _diagnose_Discriminator(cls) -> str | None:  # noqa: N802 (named after the g
 # --------------------------------------------------------------------------- the training step
 
 
-class _TinyG(nn.Module):
+class _TinyG(TinyG):
     """A deterministic stand-in generator: (B, 3) -> (B, 1, 4, 4) in [0, 1] (no BatchNorm, no dropout)."""
 
     z_dim = 3
 
     def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 16))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(z)).view(-1, 1, 4, 4)
+        super().__init__(hidden=16, act=nn.Tanh)
 
 
-class _TinyD(nn.Module):
-    """A deterministic stand-in discriminator: (B, 1, 4, 4) -> logits (B,)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+#: A deterministic stand-in discriminator: (B, 1, 4, 4) -> logits (B,).
+_TinyD = TinyD
 
 
 def _setup(seed: int = 0):

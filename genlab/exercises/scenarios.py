@@ -103,11 +103,11 @@ _MISSING = object()
 # =========================================================================== lab 04: DCGAN
 
 class TinyG(nn.Module):
-    """z (B, 3) -> images (B, 1, 4, 4) in (0, 1)."""
+    """z (B, 3) -> images (B, 1, 4, 4) in (0, 1), through one hidden layer of ``hidden`` units."""
 
-    def __init__(self) -> None:
+    def __init__(self, hidden: int = 8, act: type[nn.Module] = nn.ReLU) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 16))
+        self.net = nn.Sequential(nn.Linear(3, hidden), act(), nn.Linear(hidden, 16))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(z)).view(-1, 1, 4, 4)
