@@ -181,14 +181,8 @@ def scattered_rows(batch: int, size: int, rows: int, generator: torch.Generator 
     Sampling without replacement: rank ``size`` uniform draws per image and keep
     the ``rows`` smallest (a random permutation's first ``rows`` entries).
 
-    Args:
-        batch: number of masks ``B >= 1``.
-        size: image side in pixels.
-        rows: number of missing rows, ``1 <= rows <= size``.
-        generator: optional ``torch.Generator``.
-
-    Returns:
-        ``(B, 1, size, size)`` float mask with exactly ``rows * size`` ones per image.
+    Arguments and result as :func:`row_band`, ``rows`` (``1 <= rows <= size``) being the number
+    of missing rows, which need not be adjacent.
     """
     batch, size = _check_batch_size(batch, size)
     rows = _check_int(rows, "rows", 1, size)
