@@ -7,7 +7,9 @@ students run.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,6 +48,28 @@ def data_home() -> Path:
     ``GENLAB_DATA`` overrides it; the default is ``~/.genlab-data``.
     """
     return Path(os.environ.get("GENLAB_DATA", Path.home() / ".genlab-data")).expanduser()
+
+
+@contextlib.contextmanager
+def environment(changes: Mapping[str, str | None], restore: Iterable[str] = ()) -> Iterator[None]:
+    """Set (a string) or unset (``None``) environment variables for a block, then put them back.
+
+    Each variable of ``changes``, and each named in ``restore`` (ones the block sets itself),
+    leaves the block as it came in: with its old value, or unset.
+    """
+    def put(values: Mapping[str, str | None]) -> None:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    saved = {k: os.environ.get(k) for k in [*changes, *restore]}
+    try:
+        put(changes)
+        yield
+    finally:
+        put(saved)
 
 
 def colab_install_url() -> str:

@@ -29,11 +29,14 @@ lab written before stamps existed counts as untouched when each of its exercise
 cells still holds the ``raise NotImplementedError`` stub. Running cells (outputs)
 is not editing.
 
-**Marked copies.** A solution cell whose first line is
+**Marked copies.** A solution cell that starts with one or more lines
 ``# Same as genlab.<module>.<function>`` must define that function with the same
-code as the library. Compared normalised: both parsed with ``ast``, docstrings
-dropped, then unparsed, so comments, blank lines, quoting and line wrapping do not
-count; names, defaults and every statement do. ``--check`` fails when they differ.
+code as each library object named. "The same" means equal once normalised: both
+parsed with ``ast``, docstrings and type annotations dropped, then unparsed, so
+comments, blank lines, quoting, line wrapping and type hints (the library has them,
+a notebook cell need not) do not count; names, defaults and every statement do.
+``--check`` fails when they differ, naming the solution's line and the library's.
+The marker lines are left out of the student's lab (they point at the answer).
 
 **Where a library function was developed.** A docstring in genlab/ that says
 "Developed in course/NN_name" (or labs/, solutions/) must name a notebook that
@@ -206,6 +209,9 @@ def make_lab(text: str, path: Path) -> str:
             out.append(f"{indent}raise NotImplementedError({hint!r})")
             i = j + 1
             continue
+        if SAME_AS.match(line.strip()):  # names where the answer lives: for the solution only
+            i += 1
+            continue
         if MD_BEGIN in line:
             j = i
             while MD_END not in lines[j]:
@@ -365,9 +371,13 @@ SAME_AS = re.compile(r"^#\s*Same as\s+(genlab(?:\.\w+)+)\s*$")
 
 
 def _normalised(node: ast.AST) -> str:
-    """A function's code without its docstrings, comments or layout (see the module docstring)."""
+    """A function's code without its docstrings, annotations, comments or layout (see the module docstring)."""
     node = ast.parse(ast.unparse(node))  # a copy
     for n in ast.walk(node):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            n.returns = None
+        elif isinstance(n, ast.arg):
+            n.annotation = None
         body = getattr(n, "body", None)
         if (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and body
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
@@ -376,18 +386,24 @@ def _normalised(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
-def _library_def(dotted: str) -> ast.AST | None:
-    """The definition of ``genlab.a.b.name`` as parsed from its source file (None if not found)."""
+def _library_def(dotted: str) -> tuple[ast.AST, str] | None:
+    """The definition of ``genlab.a.b.name`` parsed from its source, and ``file:line`` (None if not found).
+
+    A name a module re-exports (``genlab.train.fit``) is looked up where it is defined.
+    """
     module_name, _, name = dotted.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+        home = importlib.import_module(getattr(getattr(module, name), "__module__", module_name))
+    except (ImportError, AttributeError):
         return None
-    if not getattr(module, "__file__", None):
+    if not getattr(home, "__file__", None):
         return None
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-    return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    path = Path(home.__file__)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                  and n.name == name), None)
+    return None if node is None else (node, f"{path.parent.name}/{path.name}:{node.lineno}")
 
 
 def same_as_problems(root: Path) -> list[str]:
@@ -416,9 +432,9 @@ def same_as_problems(root: Path) -> list[str]:
                 problems.append(f"{rel}:{no}: marked 'Same as {dotted}' but the cell defines no {name}.")
             elif theirs is None:
                 problems.append(f"{rel}:{no}: marked 'Same as {dotted}' but the library has no such function.")
-            elif _normalised(mine) != _normalised(theirs):
-                problems.append(f"{rel}:{no}: {name} differs from {dotted} (docstrings, comments and "
-                                "layout aside); change one to match the other.")
+            elif _normalised(mine) != _normalised(theirs[0]):
+                problems.append(f"{rel}:{no}: {name} differs from {dotted} ({theirs[1]}) (docstrings, "
+                                "type hints, comments and layout aside); change one to match the other.")
     return problems
 
 

@@ -167,21 +167,12 @@ def row_band(batch: int, size: int, rows: int, generator: torch.Generator | None
 def column_mask(batch: int, size: int, cols: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """A band of ``cols`` adjacent whole columns missing, at a random position per image.
 
-    The transpose of :func:`row_band`.
-
-    Args:
-        batch: number of masks ``B >= 1``.
-        size: image side in pixels.
-        cols: width of the band, ``1 <= cols <= size``.
-        generator: optional ``torch.Generator``.
-
-    Returns:
-        ``(B, 1, size, size)`` float mask with exactly ``cols * size`` ones per image.
+    The transpose of :func:`row_band` (the same draws from ``generator``): ``cols``, the
+    width of the band, ``1 <= cols <= size``; exactly ``cols * size`` ones per image.
     """
     batch, size = _check_batch_size(batch, size)
     cols = _check_int(cols, "cols", 1, size)
-    band = _band(batch, size, cols, generator)                      # (B, W)
-    return band[:, None, None, :].float().expand(batch, 1, size, size).contiguous()
+    return row_band(batch, size, cols, generator).transpose(2, 3).contiguous()
 
 
 def scattered_rows(batch: int, size: int, rows: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -190,14 +181,8 @@ def scattered_rows(batch: int, size: int, rows: int, generator: torch.Generator 
     Sampling without replacement: rank ``size`` uniform draws per image and keep
     the ``rows`` smallest (a random permutation's first ``rows`` entries).
 
-    Args:
-        batch: number of masks ``B >= 1``.
-        size: image side in pixels.
-        rows: number of missing rows, ``1 <= rows <= size``.
-        generator: optional ``torch.Generator``.
-
-    Returns:
-        ``(B, 1, size, size)`` float mask with exactly ``rows * size`` ones per image.
+    Arguments and result as :func:`row_band`, ``rows`` (``1 <= rows <= size``) being the number
+    of missing rows, which need not be adjacent.
     """
     batch, size = _check_batch_size(batch, size)
     rows = _check_int(rows, "rows", 1, size)

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import _truthy, is_fast
+from .config import _truthy, environment, is_fast
 from .errors import BuildError
 
 #: The repository's registry (an editable install; elsewhere set ``GENLAB_RESULTS``).
@@ -300,12 +300,9 @@ def run_notebooks(notebooks: list[Path], timeout: int = 1800, save_dir: Path | N
     import nbformat
     from nbclient import NotebookClient
 
-    saved = {k: os.environ.get(k) for k in ("GENLAB_FAST", "GENLAB_RECORD_RESULTS", "MPLBACKEND",
-                                            "GENLAB_RECORD_SOURCE")}
-    os.environ.pop("GENLAB_FAST", None)
-    os.environ.update(GENLAB_RECORD_RESULTS="1", MPLBACKEND="Agg")
     failed = 0
-    try:
+    with environment({"GENLAB_FAST": None, "GENLAB_RECORD_RESULTS": "1", "MPLBACKEND": "Agg"},
+                     restore=("GENLAB_RECORD_SOURCE",)):
         for nb_path in notebooks:
             nb_path = nb_path.resolve()
             rel = nb_path.relative_to(REPO) if nb_path.is_relative_to(REPO) else nb_path
@@ -333,12 +330,6 @@ def run_notebooks(notebooks: list[Path], timeout: int = 1800, save_dir: Path | N
                    note=f"kernel CPU {cpu:.1f} s; 1-min load average at the end {load_avg:.1f}",
                    kernel_cpu_s=round(cpu, 1))
             print(f"{rel}: {wall:.1f} s wall, {cpu:.1f} s kernel CPU")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return failed
 
 

@@ -17,13 +17,13 @@ Nothing in the repository's notebooks changes: the executed copies live in ``bui
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from .config import environment
 from .course import _title_and_summary
 
 FOLDERS = ("course", "labs", "solutions")
@@ -135,14 +135,9 @@ def build(root: Path, full: bool = False, only: list[str] | None = None, out: Pa
     if stage.exists():
         shutil.rmtree(stage)
     (stage / "docs").mkdir(parents=True)
-    saved = {k: os.environ.get(k) for k in ("GENLAB_FAST", "MPLBACKEND")}
-    if full:
-        os.environ.pop("GENLAB_FAST", None)
-    else:
-        os.environ["GENLAB_FAST"] = "1"
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     failed = 0
-    try:
+    with environment({"GENLAB_FAST": None if full else "1",
+                      "MPLBACKEND": "module://matplotlib_inline.backend_inline"}):
         for path in notebooks(root):
             rel = path.relative_to(root)
             if only and not any(o in str(rel) for o in only):
@@ -153,12 +148,6 @@ def build(root: Path, full: bool = False, only: list[str] | None = None, out: Pa
             except Exception as exc:  # one broken notebook should not hide the others
                 failed += 1
                 print(f"{rel}: FAILED: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     (stage / "docs" / "index.md").write_text(index_page(root, full, stage / "docs"), encoding="utf-8")
     for extra in ("painter.png", "bench_samples_gan.png", "bench_samples_dcgan.png"):
         if (root / "docs" / extra).exists():

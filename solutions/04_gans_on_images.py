@@ -187,11 +187,13 @@ checks.check_gan_training_step(gan_training_step)
 # confident ones of +-30 or +-120, right or wrong.
 
 # %% tags=["exercise"]
+# Same as genlab.exercises.lab04.hinge_discriminator_loss
+# Same as genlab.exercises.lab04.hinge_generator_loss
 def hinge_discriminator_loss(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> torch.Tensor:
     """The hinge loss of the discriminator: real logits pushed above +1, fake logits below -1."""
     ### BEGIN SOLUTION
     # HINT: Implement hinge_discriminator_loss; genlab.hint("hinge_discriminator_loss") gives a hint in three steps.
-    return torch.relu(1 - d_real_logits).mean() + torch.relu(1 + d_fake_logits).mean()
+    return F.relu(1 - d_real_logits).mean() + F.relu(1 + d_fake_logits).mean()
     ### END SOLUTION
 
 

@@ -86,6 +86,8 @@ def make_model() -> torch.nn.Module:
 # <!-- END SOLUTION -->
 
 # %% tags=["exercise"]
+# Same as genlab.exercises.lab07.autocast_settings
+# Same as genlab.train.loop.autocast_settings
 def autocast_settings(device, bf16_supported=None):
     """(enabled, dtype, use_scaler) of mixed precision on ``device``."""
     ### BEGIN SOLUTION
@@ -121,6 +123,7 @@ checks.check_autocast_settings(autocast_settings)
 # * the mean loss **per image**: batches may differ in size.
 
 # %% tags=["exercise"]
+# Same as genlab.exercises.lab07.train_epoch
 def train_epoch(model, batches, optimizer, scaler, device, amp):
     """One epoch of cross-entropy training; returns the mean loss per image (float)."""
     ### BEGIN SOLUTION
@@ -171,6 +174,7 @@ checks.check_train_epoch(train_epoch)
 # `torch.load(path, weights_only=True)` can read it.
 
 # %% tags=["exercise"]
+# Same as genlab.exercises.lab07.save_checkpoint
 def save_checkpoint(path, model, optimizer, scaler, epoch):
     """Write model, optimiser, scaler, epoch and RNG state to ``path`` atomically."""
     ### BEGIN SOLUTION
@@ -201,16 +205,20 @@ checks.check_save_checkpoint(save_checkpoint)
 # the torch RNG state (`torch.set_rng_state`), and returns the epoch as an `int`.
 
 # %% tags=["exercise"]
+# Same as genlab.exercises.lab07.load_checkpoint
 def load_checkpoint(path, model, optimizer, scaler):
     """Restore everything ``save_checkpoint`` wrote; return the number of finished epochs."""
     ### BEGIN SOLUTION
     # HINT: Implement load_checkpoint; genlab.hint("load_checkpoint") gives a hint in three steps.
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scaler is not None and state["scaler"] is not None:
+    if state.get("optimizer"):  # a file saved without optimiser state still loads its weights
+        optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
-    torch.set_rng_state(state["rng"]["torch"])
+    rng = state.get("rng") or {}
+    if isinstance(rng, dict) and "torch" in rng:
+        torch.set_rng_state(rng["torch"])
     return int(state["epoch"])
     ### END SOLUTION
 
@@ -231,6 +239,7 @@ checks.check_load_checkpoint(load_checkpoint)
 # training mode; the return value is the epoch's mean loss per image. No AMP here.
 
 # %% tags=["exercise"]
+# Same as genlab.exercises.lab07.train_epoch_accumulate
 def train_epoch_accumulate(model, batches, optimizer, accum_steps, device):
     """One epoch in groups of ``accum_steps`` micro-batches, one optimiser step per group."""
     ### BEGIN SOLUTION

@@ -3,6 +3,8 @@
 ``check_for(lab, name)`` makes ``check_<name>(fn)``: the entry's own probes
 (``Item.diagnose``, which name a mistake when they see one), then the grader's
 public cases through the same drivers and judge as the grader, in this process.
+``export_checks(lab, globals())`` gives a lab's check module one for every item of
+the lab's entry, so a new item needs no line here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..exercises import load_lab, run_cases
 from ..exercises._core import is_meta_call
 from ..exercises._student import CheckFailed, call, expect_close, expect_tensor, fail, report
 
-__all__ = ["CheckFailed", "call", "check_for", "expect_close", "expect_tensor", "fail", "report"]
+__all__ = ["CheckFailed", "call", "check_for", "expect_close", "expect_tensor", "export_checks", "fail", "report"]
 
 
 #: The hint of a failed case that tests a layout rather than a value.
@@ -58,3 +60,10 @@ def check_for(lab: str, name: str) -> Callable[[Any], bool]:
     check.__name__ = check.__qualname__ = f"check_{name}"
     check.__doc__ = f"Check ``{name}`` (lab {lab}): {expected}"
     return check
+
+
+def export_checks(lab: str, namespace: dict[str, Any]) -> list[str]:
+    """Put ``check_<name>`` for every graded item of ``lab`` into ``namespace``; return their names."""
+    checks = {f"check_{it.name}": check_for(lab, it.name) for it in load_lab(lab).items}
+    namespace.update(checks)
+    return sorted(checks)

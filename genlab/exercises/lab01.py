@@ -29,6 +29,7 @@ from torch import nn
 from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand
 from ._student import call, expect_tensor, fail
 from .hints import HINTS
+from .scenarios import like_input, output_check
 
 IMAGE_SIZE = 16
 
@@ -294,6 +295,11 @@ def _same_dtype(call: Call, out: dict) -> str | None:
 # searched in the message) its student check must fail with; the grader must give it less
 # than full marks (tests/unit/test_mistakes.py). Helpers are prefixed _m*_ by origin.
 
+def _forward_variant(base: type, name: str, forward: Callable) -> type:
+    """A subclass of ``base`` whose output is ``forward(self.net, input)``: one mistake, one line."""
+    return type(name, (base,), {"forward": lambda self, inp: forward(self.net, inp), "__qualname__": name})
+
+
 class _mc_Encoder(nn.Module):
 
     def __init__(self, latent_dim: int=16):
@@ -334,22 +340,9 @@ class _mc_EncoderMLP(nn.Module):
         return self.net(x)
 
 
-class _mc_EncoderDetached(_mc_Encoder):
-
-    def forward(self, x):
-        return self.net(x).detach()
-
-
-class _mc_EncoderReLUCodes(_mc_Encoder):
-
-    def forward(self, x):
-        return torch.relu(self.net(x))
-
-
-class _mc_EncoderSqueeze(_mc_Encoder):
-
-    def forward(self, x):
-        return self.net(x).squeeze()
+_mc_EncoderDetached = _forward_variant(_mc_Encoder, '_mc_EncoderDetached', lambda net, x: net(x).detach())
+_mc_EncoderReLUCodes = _forward_variant(_mc_Encoder, '_mc_EncoderReLUCodes', lambda net, x: torch.relu(net(x)))
+_mc_EncoderSqueeze = _forward_variant(_mc_Encoder, '_mc_EncoderSqueeze', lambda net, x: net(x).squeeze())
 
 
 class _mc_EncoderNoArgs(_mc_Encoder):
@@ -368,40 +361,12 @@ class _mc_Decoder(nn.Module):
         return self.net(z)
 
 
-class _mc_DecoderSigmoid(_mc_Decoder):
-
-    def forward(self, z):
-        return torch.sigmoid(self.net(z))
-
-
-class _mc_DecoderFlat(_mc_Decoder):
-
-    def forward(self, z):
-        return self.net(z).flatten(1)
-
-
-class _mc_DecoderWrongSize(_mc_Decoder):
-
-    def forward(self, z):
-        return self.net[:4](z)[:, :1]
-
-
-class _mc_DecoderIgnoresZ(_mc_Decoder):
-
-    def forward(self, z):
-        return self.net(torch.zeros_like(z))
-
-
-class _mc_DecoderReLU(_mc_Decoder):
-
-    def forward(self, z):
-        return torch.relu(self.net(z))
-
-
-class _mc_DecoderSqueeze(_mc_Decoder):
-
-    def forward(self, z):
-        return self.net(z).squeeze(0)
+_mc_DecoderSigmoid = _forward_variant(_mc_Decoder, '_mc_DecoderSigmoid', lambda net, z: torch.sigmoid(net(z)))
+_mc_DecoderFlat = _forward_variant(_mc_Decoder, '_mc_DecoderFlat', lambda net, z: net(z).flatten(1))
+_mc_DecoderWrongSize = _forward_variant(_mc_Decoder, '_mc_DecoderWrongSize', lambda net, z: net[:4](z)[:, :1])
+_mc_DecoderIgnoresZ = _forward_variant(_mc_Decoder, '_mc_DecoderIgnoresZ', lambda net, z: net(torch.zeros_like(z)))
+_mc_DecoderReLU = _forward_variant(_mc_Decoder, '_mc_DecoderReLU', lambda net, z: torch.relu(net(z)))
+_mc_DecoderSqueeze = _forward_variant(_mc_Decoder, '_mc_DecoderSqueeze', lambda net, z: net(z).squeeze(0))
 
 
 class _mc_DecoderMLP(nn.Module):
@@ -549,15 +514,11 @@ def _noise_case(sigma: float, level: float | None = 0.5, dtype: torch.dtype = to
     return make
 
 
-def _check_add_noise(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+@output_check
+def _check_add_noise(call: Call, y: torch.Tensor, out: dict) -> str | None:
     x, sigma = call.args
-    y = out.get("out")
-    if y is None:
-        return "no tensor output"
-    if tuple(y.shape) != tuple(x.shape):
-        return f"shape {tuple(y.shape)}, expected the shape of x {tuple(x.shape)}"
-    if y.dtype != x.dtype:
-        return f"dtype {y.dtype}, expected x's dtype {x.dtype}: draw the noise like x"
+    if why := like_input(y, x, "x", "draw the noise like x"):
+        return why
     if sigma >= CLAMP_SIGMA:  # the clamp case: large noise on images in [0, 1]
         if y.min() < 0 or y.max() > 1:
             return f"values in [{float(y.min()):.3g}, {float(y.max()):.3g}]: clamp the noisy images to [0, 1]"

@@ -27,6 +27,7 @@ from .. import losses as _lib_losses
 from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand, randn
 from ._student import call, expect_tensor, fail
 from .hints import HINTS
+from .scenarios import like_input, output_check
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
@@ -317,15 +318,11 @@ def _reparam_case(g: torch.Generator, d: int) -> Call:
     return Call([mu0.expand(N_SAMPLES, d).clone(), logvar0.expand(N_SAMPLES, d).clone()])
 
 
-def _check_reparameterize(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+@output_check
+def _check_reparameterize(call: Call, z: torch.Tensor, out: dict) -> str | None:
     mu, logvar = call.args
-    z = out.get("out")
-    if z is None:
-        return "no tensor output"
-    if tuple(z.shape) != tuple(mu.shape):
-        return f"z has shape {tuple(z.shape)}, expected the shape of mu {tuple(mu.shape)}"
-    if z.dtype != mu.dtype:
-        return f"z has dtype {z.dtype}, expected mu's dtype {mu.dtype}: draw eps like mu"
+    if why := like_input(z, mu, "mu", "draw eps like mu", subject="z has "):
+        return why
     z = z.double()
     if not torch.isfinite(z).all():
         return "NaN or inf in z"

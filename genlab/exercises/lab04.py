@@ -37,7 +37,14 @@ from .. import losses as _mc_losses
 from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
 from ._student import CheckFailed, call, fail
 from .hints import HINTS
-from .scenarios import ref_gan_training_step, scenario_case, scenario_check
+from .scenarios import (
+    GANStepSpy,
+    TinyD,
+    TinyG,
+    ref_gan_training_step,
+    scenario_case,
+    scenario_check,
+)
 
 # --------------------------------------------------------------------------- the two networks
 
@@ -124,28 +131,17 @@ def _diagnose_Discriminator(cls) -> str | None:  # noqa: N802 (named after the g
 # --------------------------------------------------------------------------- the training step
 
 
-class _TinyG(nn.Module):
+class _TinyG(TinyG):
     """A deterministic stand-in generator: (B, 3) -> (B, 1, 4, 4) in [0, 1] (no BatchNorm, no dropout)."""
 
     z_dim = 3
 
     def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 16))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(z)).view(-1, 1, 4, 4)
+        super().__init__(hidden=16, act=nn.Tanh)
 
 
-class _TinyD(nn.Module):
-    """A deterministic stand-in discriminator: (B, 1, 4, 4) -> logits (B,)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+#: A deterministic stand-in discriminator: (B, 1, 4, 4) -> logits (B,).
+_TinyD = TinyD
 
 
 def _setup(seed: int = 0):
@@ -195,36 +191,20 @@ def _diagnose_gan_training_step(fn) -> str | None:
     name = "gan_training_step"
     G, D, opt_g, opt_d = _setup()
     g_start = _params(G)
-    events: list[str] = []
-    leak = {"grad": False, "moved": False}
-    state: dict = {}
-
-    def on_d_step(*_):
-        events.append("d")
-        if "g" in events:
-            return
-        grads = [p.grad for p in G.parameters()]
-        before = state["g_grads"]
-        changed = any((g is not None and (b is None or not torch.equal(g, b))) for g, b in zip(grads, before, strict=True))
-        leak["grad"] |= changed and any(g is not None and g.abs().sum() > 0 for g in grads)
-        leak["moved"] |= not torch.equal(_params(G), state["g_params"])
-
-    opt_d.register_step_post_hook(on_d_step)
-    opt_g.register_step_post_hook(lambda *_: events.append("g"))
+    spy = GANStepSpy(G, opt_g, opt_d)
+    events = spy.events
     outs = []
     for real, z in _batches():
-        events.clear()
-        state["g_grads"] = [None if p.grad is None else p.grad.clone() for p in G.parameters()]
-        state["g_params"] = _params(G)
+        spy.begin()
         try:
             outs.append(call(name, fn, G, D, opt_g, opt_d, real.clone(), z.clone()))
         except CheckFailed:
-            if not leak["grad"]:
+            if not spy.leak:
                 raise
-        if leak["grad"]:
+        if spy.leak:
             fail(name, "the D update to leave G's gradients alone", "D's loss put gradients into G's parameters",
                  "detach the fakes for the D step, otherwise D's loss backpropagates into G; genlab.hint(\"gan_training_step\", 2).")
-        if leak["moved"]:
+        if spy.moved:
             fail(name, "G unchanged by the D update", "G's parameters changed before/while D stepped",
                  "update D first, then G, each optimiser holding only its own network's parameters; genlab.hint(\"gan_training_step\", 3).")
         if events.count("d") != 1 or events.count("g") != 1:

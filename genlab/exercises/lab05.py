@@ -28,6 +28,7 @@ from .. import masks as _mc_masks
 from ._core import Call, Case, Gen, Item, Lab, Mistakes, noncontig, on_meta, rand, randint
 from ._student import call, expect_close, expect_tensor, fail
 from .hints import HINTS
+from .scenarios import output_check
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -402,12 +403,10 @@ def _design_call(b: int, c: int, h: int, w: int, kind: str, dtype=torch.float32)
     return make
 
 
-def _check_design(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+@output_check
+def _check_design(call: Call, loss: torch.Tensor, out: dict) -> str | None:
     """The contract of the stretch loss, decided from one call's output and gradient."""
     x_hat, x, mask = call.args
-    loss = out.get("out")
-    if loss is None:
-        return "no tensor output"
     if loss.dim() != 0:
         return f"a loss of shape {tuple(loss.shape)}, expected one number (a 0-d tensor)"
     if loss.dtype != x.dtype:
@@ -540,11 +539,9 @@ def _corner_spread(m: torch.Tensor, size: int, hole: int) -> str | None:
     return None
 
 
-def _check_block_mask(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
+@output_check
+def _check_block_mask(call: Call, m: torch.Tensor, out: dict) -> str | None:  # noqa: ARG001
     b, size, hole = call.args
-    m = out.get("out")
-    if m is None:
-        return "no tensor output"
     if tuple(m.shape) != (b, 1, size, size):
         return f"shape {tuple(m.shape)}, expected (batch, 1, size, size) = {(b, 1, size, size)}"
     if not m.is_floating_point():

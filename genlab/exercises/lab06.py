@@ -50,28 +50,40 @@ def _rows_loop(feat: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _probe_to_sequences(name: str, fn, feat: torch.Tensor, loop, layouts: tuple[str, str], swapped: str,
+                        plain: tuple[str, str, str], content: str, graph: str) -> None:
+    """The probes rows_ and cols_to_sequences share, with each one's messages.
+
+    ``layouts``: the wanted layout and the other sweep's (``"B*H, W, C"``); ``swapped``: the advice
+    when the result has the other sweep's shape; ``plain``: (expected, got, advice) when it holds the
+    values of a plain reshape; ``content``: when values differ from ``loop``; ``graph``: when cut
+    from the autograd graph.
+    """
+    want = loop(feat)
+    other = tuple(loop(feat.transpose(2, 3)).shape)
+    out = call(name, fn, feat.clone())
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == other:
+        fail(name, f"shape ({layouts[0]}) = {tuple(want.shape)}", f"shape {tuple(out.shape)} = ({layouts[1]})",
+             swapped)
+    out = expect_tensor(name, out, tuple(want.shape))
+    if torch.equal(out, feat.reshape(want.shape)):
+        fail(name, *plain)
+    expect_close(name, out, want, content)
+    # gradients must flow: sequences feed an RNN that is trained through them
+    if not call(name, fn, feat.clone().requires_grad_(True)).requires_grad:
+        fail(name, "a differentiable result", "a tensor cut from the graph", graph)
+    _probe_layout(name, fn, loop, lambda f: f)
+
+
 def _diagnose_rows_to_sequences(fn) -> str | None:
     """``rows_to_sequences(feat) -> (B*H, W, C)`` with ``seq[b*H + r, j] == feat[b, :, r, j]``."""
-    name = "rows_to_sequences"
-    feat = _feat()
-    b, c, h, w = feat.shape
-    out = call(name, fn, feat.clone())
-    if isinstance(out, torch.Tensor) and tuple(out.shape) == (b * w, h, c):
-        fail(name, f"shape (B*H, W, C) = {(b * h, w, c)}", f"shape {tuple(out.shape)} = (B*W, H, C)",
-             "these are the columns: one sequence per ROW means H goes with the batch, W is the length.")
-    out = expect_tensor(name, out, (b * h, w, c))
-    want = _rows_loop(feat)
-    if torch.equal(out, feat.reshape(b * h, w, c)):
-        fail(name, "seq[b*H + r, j] == feat[b, :, r, j]", "the values of the map's memory read in order as (B*H, W, C), a plain reshape", _VIEW_HINT)
-    expect_close(name, out, want, "sequence b*H + r must be row r of image b, left to right, with the C "
-                 "channels of each pixel as its features (compare with a loop over b, r, j).")
-    # gradients must flow: sequences feed an RNN that is trained through them
-    leaf = feat.clone().requires_grad_(True)
-    res = call(name, fn, leaf)
-    if not res.requires_grad:
-        fail(name, "a differentiable result", "a tensor cut from the graph",
-             'do not detach or copy via numpy; genlab.hint("rows_to_sequences", 3).')
-    _probe_layout(name, fn, _rows_loop, lambda f: f)
+    _probe_to_sequences(
+        "rows_to_sequences", fn, _feat(), _rows_loop, ("B*H, W, C", "B*W, H, C"),
+        "these are the columns: one sequence per ROW means H goes with the batch, W is the length.",
+        ("seq[b*H + r, j] == feat[b, :, r, j]", "the values of the map's memory read in order as (B*H, W, C), a plain reshape", _VIEW_HINT),
+        "sequence b*H + r must be row r of image b, left to right, with the C "
+        "channels of each pixel as its features (compare with a loop over b, r, j).",
+        'do not detach or copy via numpy; genlab.hint("rows_to_sequences", 3).')
     return None
 
 
@@ -90,6 +102,16 @@ def _probe_layout(name: str, fn, loop, to_seq) -> None:
     one = _feat(1, 1, 2, 3, seed=7)
     expect_close(name, expect_tensor(name, call(name, fn, one), tuple(loop(one).shape)), loop(one),
                  f'one image with one channel keeps every axis of the result (no squeeze); genlab.hint("{name}", 2).')
+
+
+def _probe_float64_image(name: str, fn, loop, *, seed: int, size: int) -> None:
+    """Float64 sequences of one image with one feature -> a float64 (1, 1, 2, 3) map (``size``: H or W)."""
+    s64 = loop(_feat(1, 1, 2, 3, seed=seed)).double()
+    out = call(name, fn, s64, 1, size)
+    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64 or tuple(out.shape) != (1, 1, 2, 3):
+        fail(name, "a float64 map of shape (1, 1, 2, 3) for float64 sequences of one image with one feature",
+             f"{getattr(out, 'dtype', type(out).__name__)} {tuple(getattr(out, 'shape', ()))}",
+             f'keep the dtype and every axis (no squeeze); genlab.hint("{name}", 3).')
 
 
 def _diagnose_sequences_to_rows(fn) -> str | None:
@@ -113,12 +135,7 @@ def _diagnose_sequences_to_rows(fn) -> str | None:
     out2 = expect_tensor(name, call(name, fn, seq2, b, h), (b, 4, h, w))
     expect_close(name, out2[1, :, 2, 3], seq2[1 * h + 2, 3],
                  'read C from the sequences, not a fixed number; genlab.hint("sequences_to_rows", 2).')
-    s64 = _rows_loop(_feat(1, 1, 2, 3, seed=8)).double()
-    out = call(name, fn, s64, 1, 2)
-    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64 or tuple(out.shape) != (1, 1, 2, 3):
-        fail(name, "a float64 map of shape (1, 1, 2, 3) for float64 sequences of one image with one feature",
-             f"{getattr(out, 'dtype', type(out).__name__)} {tuple(getattr(out, 'shape', ()))}",
-             'keep the dtype and every axis (no squeeze); genlab.hint("sequences_to_rows", 3).')
+    _probe_float64_image(name, fn, _rows_loop, seed=8, size=2)
     leaf = seq.clone().requires_grad_(True)
     res = call(name, fn, leaf, b, h)
     if not isinstance(res, torch.Tensor) or not res.requires_grad:
@@ -130,36 +147,23 @@ def _diagnose_sequences_to_rows(fn) -> str | None:
 # ----------------------------------------------------------------------------- the column sweep (stretch)
 
 def _cols_loop(feat: torch.Tensor) -> torch.Tensor:
-    """The definition: sequence b*W + j is column j of image b, read top to bottom."""
-    b, c, h, w = feat.shape
-    out = torch.empty(b * w, h, c, dtype=feat.dtype)
-    for i in range(b):
-        for j in range(w):
-            for r in range(h):
-                out[i * w + j, r] = feat[i, :, r, j]
-    return out
+    """The definition: sequence b*W + j is column j of image b, read top to bottom.
+
+    Column j of a map is row j of the map with its two spatial axes swapped.
+    """
+    return _rows_loop(feat.transpose(2, 3))
 
 
 def _diagnose_cols_to_sequences(fn) -> str | None:
     """``cols_to_sequences(feat) -> (B*W, H, C)`` with ``seq[b*W + j, r] == feat[b, :, r, j]``."""
-    name = "cols_to_sequences"
-    feat = _feat(2, 3, 4, 5, seed=1)
-    b, c, h, w = feat.shape
-    out = call(name, fn, feat.clone())
-    if isinstance(out, torch.Tensor) and tuple(out.shape) == (b * h, w, c):
-        fail(name, f"shape (B*W, H, C) = {(b * w, h, c)}", f"shape {tuple(out.shape)} = (B*H, W, C)",
-             'these are the rows: one sequence per COLUMN; genlab.hint("cols_to_sequences", 2).')
-    out = expect_tensor(name, out, (b * w, h, c))
-    if torch.equal(out, feat.reshape(b * w, h, c)):
-        fail(name, "seq[b*W + j, r] == feat[b, :, r, j]", "the values of a plain reshape",
-             'right shape, wrong content: reorder the axes before merging; genlab.hint("cols_to_sequences", 2).')
-    expect_close(name, out, _cols_loop(feat), "sequence b*W + j must be column j of image b, top to bottom, "
-                 'with the channels of each pixel as features; genlab.hint("cols_to_sequences", 2).')
-    leaf = feat.clone().requires_grad_(True)
-    if not call(name, fn, leaf).requires_grad:
-        fail(name, "a differentiable result", "a tensor cut from the graph",
-             'the column GRU is trained through these sequences; genlab.hint("cols_to_sequences", 3).')
-    _probe_layout(name, fn, _cols_loop, lambda f: f)
+    _probe_to_sequences(
+        "cols_to_sequences", fn, _feat(2, 3, 4, 5, seed=1), _cols_loop, ("B*W, H, C", "B*H, W, C"),
+        'these are the rows: one sequence per COLUMN; genlab.hint("cols_to_sequences", 2).',
+        ("seq[b*W + j, r] == feat[b, :, r, j]", "the values of a plain reshape",
+         'right shape, wrong content: reorder the axes before merging; genlab.hint("cols_to_sequences", 2).'),
+        "sequence b*W + j must be column j of image b, top to bottom, "
+        'with the channels of each pixel as features; genlab.hint("cols_to_sequences", 2).',
+        'the column GRU is trained through these sequences; genlab.hint("cols_to_sequences", 3).')
     return None
 
 
@@ -176,12 +180,7 @@ def _diagnose_sequences_to_cols(fn) -> str | None:
     out2 = expect_tensor(name, call(name, fn, seq2, b, w), (b, 4, h, w))
     expect_close(name, out2[1, :, 2, 3], seq2[1 * w + 3, 2],
                  'read C from the sequences, not a fixed number; genlab.hint("sequences_to_cols", 2).')
-    s64 = _cols_loop(_feat(1, 1, 2, 3, seed=4)).double()
-    out = call(name, fn, s64, 1, 3)
-    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64 or tuple(out.shape) != (1, 1, 2, 3):
-        fail(name, "a float64 map of shape (1, 1, 2, 3) for float64 sequences of one image with one feature",
-             f"{getattr(out, 'dtype', type(out).__name__)} {tuple(getattr(out, 'shape', ()))}",
-             'keep the dtype and every axis (no squeeze); genlab.hint("sequences_to_cols", 3).')
+    _probe_float64_image(name, fn, _cols_loop, seed=4, size=3)
     return None
 
 

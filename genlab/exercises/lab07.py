@@ -112,7 +112,7 @@ def train_epoch(model, batches, optimizer, scaler, device, amp):
     _, dtype, _ = autocast_settings(device)
     total, count = 0.0, 0
     for x, y in batches:
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=dtype, enabled=amp):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
@@ -204,7 +204,7 @@ def train_epoch_accumulate(model, batches, optimizer, accum_steps, device):
         n = sum(len(y) for _, y in group)
         optimizer.zero_grad(set_to_none=True)
         for x, y in group:
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = F.cross_entropy(model(x), y)
             (loss * (len(y) / n)).backward()  # each image weighs the same in the group's mean
             total += loss.item() * len(y)
@@ -675,55 +675,6 @@ def _mc_no_scaler_ever(device, bf16_supported=None):
     return (enabled, dtype, False)
 
 
-def _mc_state(model, optimizer, scaler, epoch, *, rng=True, opt=True):
-    return {'model': model.state_dict(), 'optimizer': optimizer.state_dict() if opt else None, 'scaler': scaler.state_dict() if scaler is not None else None, 'epoch': epoch, 'rng': {'torch': torch.get_rng_state()} if rng else None}
-
-
-def _mc_save_direct(path, model, optimizer, scaler, epoch):
-    torch.save(_mc_state(model, optimizer, scaler, epoch), path)
-
-
-def _mc_save_tmp_left(path, model, optimizer, scaler, epoch):
-    tmp = str(path) + '.tmp'
-    torch.save(_mc_state(model, optimizer, scaler, epoch), tmp)
-    os.replace(tmp, path)
-
-
-def _mc_save_no_rng(path, model, optimizer, scaler, epoch):
-    tmp = str(path) + '.tmp'
-    try:
-        torch.save(_mc_state(model, optimizer, scaler, epoch, rng=False), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _mc_save_no_opt(path, model, optimizer, scaler, epoch):
-    tmp = str(path) + '.tmp'
-    try:
-        torch.save(_mc_state(model, optimizer, scaler, epoch, opt=False), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _mc_save_objects(path, model, optimizer, scaler, epoch):
-    tmp = str(path) + '.tmp'
-    torch.save({'model': model, 'optimizer': optimizer, 'scaler': scaler, 'epoch': epoch, 'rng': None}, tmp)
-    os.replace(tmp, path)
-
-
-def _mc_save_other_keys(path, model, optimizer, scaler, epoch):
-    torch.save({'weights': model.state_dict(), 'epoch': epoch}, path)
-
-
-def _ms_autocast_scaler_with_bf16(device, bf16_supported=None):
-    enabled, dtype, _ = autocast_settings(device, bf16_supported)
-    return (enabled, dtype, torch.device(device).type == 'cuda')
-
-
 def _ms_autocast_fp16_everywhere(device, bf16_supported=None):
     return (True, torch.float16, torch.device(device).type == 'cuda')
 
@@ -761,55 +712,96 @@ def _ms_epoch(model, batches, optimizer, scaler, device, amp, *, mean_of_means=F
     return sum((a * n for a, n in zip(losses, sizes, strict=True))) / sum(sizes)
 
 
-def _ms_save_direct(path, model, optimizer, scaler, epoch):
-    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch, 'rng': {'torch': torch.get_rng_state()}}, path)
+# save_checkpoint as students write it, built from its four steps: what goes in the file
+# (state), where the temporary file goes (tmp; None writes the target directly), how it
+# takes the target's place (place) and when the temporary file is cleaned up (cleanup:
+# "always", "write" = only when the write fails, "never"). Each mistake changes one step.
+
+def _full_state(model, optimizer, scaler, epoch):
+    return {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
+            'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch,
+            'rng': {'torch': torch.get_rng_state()}}
 
 
-def _ms_save_tmp_left_behind(path, model, optimizer, scaler, epoch):
-    import os
-    tmp = str(path) + '.tmp'
-    _ms_save_direct(tmp, model, optimizer, scaler, epoch)
-    os.replace(tmp, path)
+def _state_with(**changed):
+    """The full state with some entries replaced (``rng=None``: the RNG state left out)."""
+    return lambda *a: {**_full_state(*a), **changed}
 
 
-def _ms_save_no_rng(path, model, optimizer, scaler, epoch):
-    import os
-    tmp = str(path) + '.tmp'
-    try:
-        torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch, 'rng': {}}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def _objects_state(model, optimizer, scaler, epoch):
+    return {'model': model, 'optimizer': optimizer, 'scaler': scaler, 'epoch': epoch, 'rng': None}
 
 
-def _ms_save_no_optimizer(path, model, optimizer, scaler, epoch):
-    import os
-    tmp = str(path) + '.tmp'
-    try:
-        torch.save({'model': model.state_dict(), 'optimizer': {}, 'epoch': epoch, 'scaler': None if scaler is None else scaler.state_dict(), 'rng': {'torch': torch.get_rng_state()}}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def _other_keys_state(model, optimizer, scaler, epoch):  # noqa: ARG001
+    return {'weights': model.state_dict(), 'epoch': epoch}
 
 
-def _ms_save_checkpoint(path, model, optimizer, scaler, epoch):
-    import os
-    import tempfile
-    from pathlib import Path
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='ckpt-tmp-')
+def _tmp_beside(path):
+    return str(path) + '.tmp'
+
+
+def _tmp_in_system_folder(path):  # noqa: ARG001 - the system's temporary folder, maybe another disk
+    fd, tmp = tempfile.mkstemp(suffix='.pt')
     os.close(fd)
-    try:
-        torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch, 'rng': {'torch': torch.get_rng_state()}}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
+    return tmp
+
+
+def _mkstemp_beside(path):
+    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix='ckpt-tmp-')
+    os.close(fd)
+    return tmp
+
+
+def _remove_then_rename(tmp, path):
+    if os.path.exists(path):
+        os.remove(path)
+    os.rename(tmp, path)
+
+
+def _replace(tmp, path):
+    os.replace(tmp, path)  # looked up when called: the checks watch os.replace
+
+
+def _move(tmp, path):
+    shutil.move(tmp, path)
+
+
+def _copy(tmp, path):
+    shutil.copyfile(tmp, path)
+
+
+def _unlink_if_there(tmp):
+    if os.path.exists(tmp):
         os.unlink(tmp)
-        raise
 
 
-def _ms_save_scaler_always_none(path, model, optimizer, scaler, epoch):
+def _save_variant(state=_full_state, *, tmp=_tmp_beside, place=_replace, cleanup="always"):
+    """A ``save_checkpoint(path, model, optimizer, scaler, epoch)`` from its steps (see above)."""
+    def save(path, model, optimizer, scaler, epoch):
+        obj = state(model, optimizer, scaler, epoch)
+        if tmp is None:
+            torch.save(obj, path)
+            return
+        written = tmp(path)
+        try:
+            torch.save(obj, written)
+        except BaseException:
+            if cleanup != "never":
+                _unlink_if_there(written)
+            raise
+        try:
+            place(written, path)
+        finally:
+            if cleanup == "always":
+                _unlink_if_there(written)
+    return save
+
+
+#: A correct save (mkstemp beside the target), kept beside the mistakes built from it.
+_ms_save_checkpoint = _save_variant(tmp=_mkstemp_beside)
+
+
+def _ms_save_scaler_always_none(path, model, optimizer, scaler, epoch):  # noqa: ARG001
     _ms_save_checkpoint(path, model, optimizer, None, epoch)
 
 
@@ -823,56 +815,6 @@ def _ms_load(path, model, optimizer, scaler, *, rng=True, opt=True, sc=True, epo
     if rng:
         torch.set_rng_state(state['rng']['torch'])
     return int(state['epoch']) + epoch_off
-
-
-def _mio_state(model, optimizer, scaler, epoch):
-    return {'model': model.state_dict(), 'optimizer': optimizer.state_dict(),
-            'scaler': None if scaler is None else scaler.state_dict(), 'epoch': epoch,
-            'rng': {'torch': torch.get_rng_state()}}
-
-
-def _mio_save_system_tmp(path, model, optimizer, scaler, epoch):
-    fd, tmp = tempfile.mkstemp(suffix='.pt')  # the system's temporary folder, maybe another disk
-    os.close(fd)
-    try:
-        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
-        shutil.move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _mio_save_remove_then_rename(path, model, optimizer, scaler, epoch):
-    tmp = str(path) + '.tmp'
-    try:
-        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
-        if os.path.exists(path):
-            os.remove(path)
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _mio_save_cleanup_write_only(path, model, optimizer, scaler, epoch):
-    tmp = str(path) + '.tmp'
-    try:
-        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    os.replace(tmp, path)
-
-
-def _mio_save_copy(path, model, optimizer, scaler, epoch):
-    tmp = str(path) + '.tmp'
-    try:
-        torch.save(_mio_state(model, optimizer, scaler, epoch), tmp)
-        shutil.copyfile(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _mio_restore(state, model, optimizer, scaler):
@@ -936,26 +878,26 @@ _MISTAKES: dict[str, Mistakes] = {
         "check: no scaler needed": (_mc_scaler_with_bf16, "no scaler needed"),
         "check: dtype torch.bfloat16 for cpu": (_mc_fp16_on_cpu, "dtype torch.bfloat16 for cpu"),
         "check: underflow": (_mc_no_scaler_ever, "underflow"),
-        "scaler with bf16": (_ms_autocast_scaler_with_bf16, None),
+        "scaler with bf16": (_mc_scaler_with_bf16, None),
         "fp16 everywhere": (_ms_autocast_fp16_everywhere, None),
         "strings only": (_ms_autocast_strings_only, None),
     },
     'save_checkpoint': {
-        "check: os.replace": (_mc_save_direct, "rename it over the target|a rename is atomic"),
-        "check: partial file": (_mc_save_tmp_left, "partial file"),
-        "check: get_rng_state": (_mc_save_no_rng, "random generator.s state"),
-        "check: optimizer.state_dict": (_mc_save_no_opt, "optimiser.s state"),
-        "check: weights_only": (_mc_save_objects, "weights-only"),
-        "check: keys": (_mc_save_other_keys, "keys"),
-        "not atomic": (_ms_save_direct, None),
-        "temporary file left behind": (_ms_save_tmp_left_behind, None),
-        "no RNG state": (_ms_save_no_rng, None),
-        "no optimizer state": (_ms_save_no_optimizer, None),
+        "check: os.replace": (_save_variant(tmp=None), "rename it over the target|a rename is atomic"),
+        "check: partial file": (_save_variant(cleanup="never"), "partial file"),
+        "check: get_rng_state": (_save_variant(_state_with(rng=None)), "random generator.s state"),
+        "check: optimizer.state_dict": (_save_variant(_state_with(optimizer=None)), "optimiser.s state"),
+        "check: weights_only": (_save_variant(_objects_state, cleanup="never"), "weights-only"),
+        "check: keys": (_save_variant(_other_keys_state, tmp=None), "keys"),
+        "not atomic": (_save_variant(tmp=None), None),
+        "temporary file left behind": (_save_variant(cleanup="never"), None),
+        "no RNG state": (_save_variant(_state_with(rng={})), None),
+        "no optimizer state": (_save_variant(_state_with(optimizer={})), None),
         "scaler never saved": (_ms_save_scaler_always_none, None),
-        "temporary file in the system's temp folder": (_mio_save_system_tmp, "same folder"),
-        "old checkpoint removed before the rename": (_mio_save_remove_then_rename, "just before the rename"),
-        "clean-up only around the write": (_mio_save_cleanup_write_only, "no temporary file left when the rename"),
-        "copied into place": (_mio_save_copy, "renamed onto the checkpoint path"),
+        "temporary file in the system's temp folder": (_save_variant(tmp=_tmp_in_system_folder, place=_move), "same folder"),
+        "old checkpoint removed before the rename": (_save_variant(place=_remove_then_rename), "just before the rename"),
+        "clean-up only around the write": (_save_variant(cleanup="write"), "no temporary file left when the rename"),
+        "copied into place": (_save_variant(place=_copy), "renamed onto the checkpoint path"),
     },
     'train_epoch': {
         "mean of batch means": (lambda *a: _ms_epoch(*a, mean_of_means=True), "mean cross-entropy per image|smaller"),

@@ -31,6 +31,9 @@ from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, randn
 from ._student import FAIL_MARK, CheckFailed, call, expect_close, expect_tensor, fail
 from .hints import HINTS
 from .scenarios import (
+    Noisy,
+    Tiny9D,
+    Tiny9G,
     ref_discriminator_update,
     ref_ema_copy,
     ref_predict,
@@ -157,22 +160,7 @@ def _diagnose_fixed_bce_loss(fn) -> str | None:
 
 # ------------------------------------------------------------------ 6. detach the fakes
 
-class _TinyG(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
-
-
-class _TinyD(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+_TinyG, _TinyD = Tiny9G, Tiny9D  # the grader's scenario networks, so the check probes the same ones
 
 
 def _diagnose_fixed_discriminator_update(fn) -> str | None:
@@ -206,16 +194,8 @@ def _diagnose_fixed_discriminator_update(fn) -> str | None:
 
 # ------------------------------------------------------------------ 7. eval mode
 
-class _Noisy(nn.Module):
-    """Dropout and batch norm: the two layers whose behaviour differs between train and eval."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5),
-                                 nn.Linear(16, 2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+#: Dropout and batch norm: the two layers whose behaviour differs between train and eval.
+_Noisy = Noisy
 
 
 def _diagnose_fixed_predict(fn) -> str | None:

@@ -59,6 +59,23 @@ def as_float(v: Any, what: str) -> torch.Tensor:
     raise TypeError(f"{what} is a {type(v).__name__}, expected a number")
 
 
+def output_check(check: Callable[[Call, Tensor, Outputs], str | None]) -> CheckFn:
+    """``check(call, y, outputs)`` as an item's check, ``y`` the call's tensor output (a case without one fails)."""
+    def judge_output(call: Call, out: Outputs, ref: Any) -> str | None:  # noqa: ARG001
+        y = out.get("out")
+        return "no tensor output" if y is None else check(call, y, out)
+    return judge_output
+
+
+def like_input(y: Tensor, like: Tensor, name: str, advice: str, subject: str = "") -> str | None:
+    """Why ``y`` is not shaped and typed like the input ``like`` (called ``name``), or None."""
+    if tuple(y.shape) != tuple(like.shape):
+        return f"{subject}shape {tuple(y.shape)}, expected the shape of {name} {tuple(like.shape)}"
+    if y.dtype != like.dtype:
+        return f"{subject}dtype {y.dtype}, expected {name}'s dtype {like.dtype}: {advice}"
+    return None
+
+
 class Inject:
     """Temporarily set names in the submission's namespace (reference helpers)."""
 
@@ -87,11 +104,11 @@ _MISSING = object()
 # =========================================================================== lab 04: DCGAN
 
 class TinyG(nn.Module):
-    """z (B, 3) -> images (B, 1, 4, 4) in (0, 1)."""
+    """z (B, 3) -> images (B, 1, 4, 4) in (0, 1), through one hidden layer of ``hidden`` units."""
 
-    def __init__(self) -> None:
+    def __init__(self, hidden: int = 8, act: type[nn.Module] = nn.ReLU) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 16))
+        self.net = nn.Sequential(nn.Linear(3, hidden), act(), nn.Linear(hidden, 16))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(z)).view(-1, 1, 4, 4)
@@ -108,6 +125,37 @@ class TinyD(nn.Module):
         return self.net(x).squeeze(1)
 
 
+class GANStepSpy:
+    """Hooks on a GAN pair's optimisers, for calls of a training step (the check's and the grader's).
+
+    Per call (after :meth:`begin`): ``events``, the order of the optimiser steps ("d", "g");
+    over all calls: ``leak``, D stepped after gradients reached G during the call, and
+    ``moved``, D stepped after G's weights changed during the call.
+    """
+
+    def __init__(self, G: nn.Module, opt_g: Any, opt_d: Any) -> None:
+        self.G = G
+        self.events: list[str] = []
+        self.leak = self.moved = False
+        opt_d.register_step_post_hook(self._on_d_step)
+        opt_g.register_step_post_hook(lambda *_: self.events.append("g"))
+
+    def begin(self) -> None:
+        self.events.clear()
+        self._grads = [None if p.grad is None else p.grad.clone() for p in self.G.parameters()]
+        self._weights = flat_params(self.G)
+
+    def _on_d_step(self, *_: Any) -> None:
+        self.events.append("d")
+        if "g" in self.events:
+            return
+        grads = [p.grad for p in self.G.parameters()]
+        changed = any(g is not None and (b is None or not torch.equal(g, b))
+                      for g, b in zip(grads, self._grads, strict=True))
+        self.leak |= changed and any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+        self.moved |= not torch.equal(flat_params(self.G), self._weights)
+
+
 def gan_step(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
     """Two calls of ``fn(G, D, opt_g, opt_d, real, z)`` on tiny seeded networks with SGD.
 
@@ -122,37 +170,24 @@ def gan_step(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # no
         opt_d = torch.optim.SGD(D.parameters(), lr=0.5)
         g = torch.Generator().manual_seed(seed + 1)
         data = [(torch.rand(batch, 1, 4, 4, generator=g), torch.randn(batch, 3, generator=g)) for _ in range(2)]
-        events: list[str] = []
-        seen = {"leak": False, "g_moved": False}
-        state: dict = {}
-
-        def on_d_step(*_):
-            events.append("d")
-            if "g" in events:
-                return
-            seen["leak"] |= any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in G.parameters())
-            seen["g_moved"] |= not torch.equal(flat_params(G), state["g"])
-
-        opt_d.register_step_post_hook(on_d_step)
-        opt_g.register_step_post_hook(lambda *_: events.append("g"))
+        spy = GANStepSpy(G, opt_g, opt_d)
         out: Outputs = {}
         order_ok = True
         losses_d, losses_g = [], []
         floats = True  # the contract: plain Python floats, so the caller keeps no graph alive
         for real, z in data:
-            events.clear()
             for p in G.parameters():
                 p.grad = None
-            state["g"] = flat_params(G)
+            spy.begin()
             res = fn(G, D, opt_g, opt_d, real.clone(), z.clone())
-            order_ok &= events == ["d", "g"]
+            order_ok &= spy.events == ["d", "g"]
             if type(res) is not dict or "loss_d" not in res or "loss_g" not in res:
                 raise TypeError('gan_training_step must return {"loss_d": float, "loss_g": float}')
             floats &= type(res["loss_d"]) is float and type(res["loss_g"]) is float
             losses_d.append(as_float(res["loss_d"], "loss_d"))
             losses_g.append(as_float(res["loss_g"], "loss_g"))
-        out["d_step_leaks_into_G"] = as_flag(seen["leak"])
-        out["G_moved_by_D_step"] = as_flag(seen["g_moved"])
+        out["d_step_leaks_into_G"] = as_flag(spy.leak)
+        out["G_moved_by_D_step"] = as_flag(spy.moved)
         out["one_D_step_then_one_G_step"] = as_flag(order_ok)
         out["losses_are_floats"] = as_flag(floats)
         out["D_weights"] = flat_params(D)
@@ -177,18 +212,20 @@ def ref_gan_training_step(G, D, opt_g, opt_d, real, z):
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
 
-def _is_forbidden_class(obj: Any, forbidden: list[str]) -> bool:
+def _resolved(path: str) -> Any:
+    """The object a dotted ``module.name`` path names, or None when it cannot be imported."""
     import importlib
 
-    for path in forbidden:
-        module_name, name = path.rsplit(".", 1)
-        try:
-            ref = getattr(importlib.import_module(module_name), name)
-        except Exception:  # noqa: BLE001
-            continue
-        if isinstance(ref, type) and isinstance(obj, type) and issubclass(obj, ref):
-            return True
-    return False
+    module_name, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except Exception:  # noqa: BLE001 - a missing reference is no reference to match
+        return None
+
+
+def _is_forbidden_class(obj: Any, forbidden: list[str]) -> bool:
+    refs = [_resolved(p) for p in forbidden]
+    return isinstance(obj, type) and any(isinstance(r, type) and issubclass(obj, r) for r in refs)
 
 
 def _net_facts(model: nn.Module, forbidden: list[str], out: Outputs) -> None:

@@ -123,6 +123,16 @@ class _Conditional(nn.Module):
                              "use y.long().")
         return y.long()
 
+    def _with_labels(self, cfg: GANConfig | None, features: str) -> tuple[GANConfig, int]:
+        """Store ``cfg`` (default ``GANConfig()``), add the label embedding when conditional.
+
+        Returns the config and the network's input width: its ``features`` field (``"z_dim"``,
+        ``"n_pixels"``) plus the embedding's size.
+        """
+        self.config = cfg = cfg or GANConfig()
+        self.embed = nn.Embedding(cfg.n_classes, cfg.label_dim) if cfg.n_classes > 0 else None
+        return cfg, getattr(cfg, features) + (cfg.label_dim if self.embed is not None else 0)
+
     def _default_labels(self, n: int, y: int | torch.Tensor | None,
                         device: torch.device) -> torch.Tensor | None:
         """Labels for ``sample``: ``None`` cycles 0, 1, ..., an int repeats one class."""
@@ -176,9 +186,7 @@ class MLPGenerator(_GeneratorBase):
 
     def __init__(self, cfg: GANConfig | None = None) -> None:
         super().__init__()
-        self.config = cfg = cfg or GANConfig()
-        self.embed = nn.Embedding(cfg.n_classes, cfg.label_dim) if cfg.n_classes > 0 else None
-        d_in = cfg.z_dim + (cfg.label_dim if self.embed is not None else 0)
+        cfg, d_in = self._with_labels(cfg, "z_dim")
         self.net = nn.Sequential(
             nn.Linear(d_in, cfg.hidden), nn.LeakyReLU(0.2),
             nn.Linear(cfg.hidden, 2 * cfg.hidden), nn.LeakyReLU(0.2),
@@ -200,9 +208,7 @@ class MLPDiscriminator(_Conditional):
 
     def __init__(self, cfg: GANConfig | None = None) -> None:
         super().__init__()
-        self.config = cfg = cfg or GANConfig()
-        self.embed = nn.Embedding(cfg.n_classes, cfg.label_dim) if cfg.n_classes > 0 else None
-        d_in = cfg.n_pixels + (cfg.label_dim if self.embed is not None else 0)
+        cfg, d_in = self._with_labels(cfg, "n_pixels")
         self.net = nn.Sequential(
             nn.Linear(d_in, cfg.hidden), nn.LeakyReLU(0.2),
             nn.Linear(cfg.hidden, cfg.hidden), nn.LeakyReLU(0.2),
@@ -231,8 +237,7 @@ class DCGANGenerator(_GeneratorBase):
         self.config = cfg = cfg or GANConfig()
         check_size_multiple(cfg.image_size, 4, "DCGANGenerator")
         w, s = cfg.width, cfg.image_size // 4
-        self.embed = nn.Embedding(cfg.n_classes, cfg.label_dim) if cfg.n_classes > 0 else None
-        d_in = cfg.z_dim + (cfg.label_dim if self.embed is not None else 0)
+        _, d_in = self._with_labels(cfg, "z_dim")
         self.net = nn.Sequential(
             # 1x1 -> s x s; no bias before BatchNorm (BN's shift replaces it)
             nn.ConvTranspose2d(d_in, 2 * w, s, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(),

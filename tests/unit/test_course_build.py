@@ -253,6 +253,53 @@ def test_marked_copy_equal_to_the_library_passes(tmp_path, monkeypatch, capsys):
     root = _repo_with_library(tmp_path, monkeypatch, SAME)
     assert build(root) == 0
     assert build(root, check=True) == 0, capsys.readouterr().out
+    lab = (root / "labs" / "99_test.py").read_text()
+    assert "Same as" not in lab and "fakelib_ux" not in lab  # the marker would point at the answer
+    assert "def double(x, k=2):" in lab and "NotImplementedError" in lab
+
+
+def test_type_hints_do_not_count_in_a_marked_copy(tmp_path, monkeypatch, capsys):
+    cell = SAME.replace("def double(x, k=2):", "def double(x: float, k: int = 2) -> float:")
+    root = _repo_with_library(tmp_path, monkeypatch, cell)
+    assert build(root) == 0
+    assert build(root, check=True) == 0, capsys.readouterr().out
+
+
+#: The solution cells that must equal a library function (the student-visible answer and its reference).
+MARKED = {
+    "solutions/07_gpu_training.py": ["genlab.exercises.lab07.autocast_settings", "genlab.train.loop.autocast_settings",
+                                     "genlab.exercises.lab07.train_epoch", "genlab.exercises.lab07.save_checkpoint",
+                                     "genlab.exercises.lab07.load_checkpoint",
+                                     "genlab.exercises.lab07.train_epoch_accumulate"],
+    "solutions/04_gans_on_images.py": ["genlab.exercises.lab04.hinge_discriminator_loss",
+                                       "genlab.exercises.lab04.hinge_generator_loss"],
+}
+
+
+def test_the_solutions_marked_copies_equal_their_library_functions():
+    from genlab.course import same_as_problems
+
+    for rel, names in MARKED.items():
+        text = (ROOT / rel).read_text(encoding="utf-8")
+        for dotted in names:
+            assert f"# Same as {dotted}\n" in text, (rel, dotted)
+        lab = (ROOT / rel.replace("solutions/", "labs/")).read_text(encoding="utf-8")
+        assert "Same as" not in lab, rel
+    assert same_as_problems(ROOT) == []
+
+
+def test_a_drifted_solution_copy_fails_naming_both_sides(tmp_path):
+    from genlab.course import same_as_problems
+
+    (tmp_path / "solutions").mkdir()
+    text = (ROOT / "solutions/07_gpu_training.py").read_text(encoding="utf-8")
+    drifted = text.replace('tmp = path.with_name(path.name + ".tmp")', 'tmp = path.with_name(path.name + ".part")')
+    assert drifted != text
+    (tmp_path / "solutions" / "07_gpu_training.py").write_text(drifted, encoding="utf-8")
+    problems = same_as_problems(tmp_path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("solutions/07_gpu_training.py:")
+    assert "save_checkpoint differs from genlab.exercises.lab07.save_checkpoint (exercises/lab07.py:" in problems[0]
 
 
 @pytest.mark.parametrize("cell, words", [
