@@ -95,12 +95,14 @@ class Limits:
     file_bytes: int = FILE_LIMIT
     step_timeout: float | None = None  # CPU seconds per cell / per case inside the worker
     wall_factor: float = 3.0  # wall-clock backstop = wall_factor x CPU limit (a loaded machine is slow)
+    challenge_timeout: float = 30.0  # CPU seconds for a submission's challenge cells (after the items)
+    challenge_eval: float = 20.0  # CPU seconds to load and measure one challenge file (its own worker)
 
     def step(self) -> float:
         return self.step_timeout or max(1.0, min(20.0, self.timeout / 4))
 
     def wall(self) -> float:
-        return self.timeout * self.wall_factor + 10.0
+        return (self.timeout + self.challenge_timeout) * self.wall_factor + 10.0
 
 
 @dataclass
@@ -396,7 +398,7 @@ class Sandbox:
 
     def _preexec(self):
         lim = self.limits
-        cpu = int(lim.timeout) + 5
+        cpu = int(lim.timeout + lim.challenge_timeout) + 5  # the challenge cells run after the items
         mem = int(lim.memory_mb) * 2**20
         nproc, fsize = self._nproc, lim.file_bytes
         limits = [(resource.RLIMIT_CPU, (cpu, cpu + 5)), (resource.RLIMIT_AS, (mem, mem)),
