@@ -230,7 +230,7 @@ for name, a in {"real train": x_train[:len(x_test)].to(device), "your DCGAN": fa
 # %% [markdown]
 # ## Challenge: samples the classifier cannot tell apart
 #
-# **Target**: Frechet distance, in the shipped digit classifier's features, between 512 samples of `model.generator` (N(0, I) noise) and 256 held-back 16 x 16 test digits, at most 1500, 800, 450, one point per threshold reached (gradebook column `c_fd`).
+# **Target**: Frechet distance, in the shipped digit classifier's features, between 512 samples of `model.generator` (N(0, I) noise) and 256 held-back 16 x 16 test digits, at most 1500, 800, 500, one point per threshold reached (gradebook column `c_fd`).
 # **Hand in** `challenge_04.pt` next to this notebook, written by `genlab.save_challenge(model, "04")`;
 # `model` comes from `genlab.models.build("dcgan" or "gan", image_size=16, channels=1, ...)` (any other sizes you
 # like, within the parameter budget). Train it as you wish on the training split, never on the test split.

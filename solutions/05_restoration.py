@@ -252,6 +252,7 @@ plot.show_rows({"input": out["masked"]["centre 8x8"], "biharmonic": out["biharmo
 ### BEGIN SOLUTION
 # HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
 from genlab import data, models
+from genlab.masks import row_band
 
 torch.manual_seed(0)
 rep_c = models.build("conv_repair", image_size=16, channels=1, width=32)

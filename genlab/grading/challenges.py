@@ -95,6 +95,7 @@ class ChallengeRunner:
                              step_timeout=limits.challenge_eval, wall_factor=limits.wall_factor,
                              challenge_timeout=0.0, challenge_eval=limits.challenge_eval)
         self.sandbox = Sandbox(self.limits, workers, mode, [])
+        self.last_seconds = 0.0  # wall seconds of the last measuring worker (start-up included)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -106,6 +107,7 @@ class ChallengeRunner:
         inputs["artefact"] = torch.frombuffer(bytearray(data), dtype=torch.uint8).clone() if data else \
             torch.empty(0, dtype=torch.uint8)
         wr = self.sandbox.run({"kind": "challenge", "lab": self.ch.lab}, inputs)
+        self.last_seconds = wr.seconds
         st = wr.status.get("challenge") if isinstance(wr.status, dict) else None
         if wr.timed_out or (isinstance(st, dict) and st.get("timeout")):
             return None, (f"measuring the model took longer than {self.limits.challenge_eval:g} s of CPU time "
@@ -140,7 +142,7 @@ def grade_challenge(ch: Challenge, runner: ChallengeRunner, seed: int, handed_in
         msgs.append(f"{ch.file} ({source}) scored zero: {why}")
         return 0.0, False, msgs, source
     pts, msg = score(ch, value)
-    msgs.append(f"{ch.file} ({source}): {msg}")
+    msgs.append(f"{ch.file} ({source}): {msg} (measured in {runner.last_seconds:.1f} s)")
     return pts, pts == ch.points, msgs, source
 
 

@@ -102,7 +102,7 @@ class Limits:
         return self.step_timeout or max(1.0, min(20.0, self.timeout / 4))
 
     def wall(self) -> float:
-        return (self.timeout + self.challenge_timeout) * self.wall_factor + 10.0
+        return self.timeout * self.wall_factor + 10.0
 
 
 @dataclass
@@ -396,9 +396,9 @@ class Sandbox:
             self._overlay_dir.cleanup()
             self._overlay_dir = None
 
-    def _preexec(self):
+    def _preexec(self, extra: float = 0.0):
         lim = self.limits
-        cpu = int(lim.timeout + lim.challenge_timeout) + 5  # the challenge cells run after the items
+        cpu = int(lim.timeout + extra) + 5  # extra: the challenge cells' own budget, after the items
         mem = int(lim.memory_mb) * 2**20
         nproc, fsize = self._nproc, lim.file_bytes
         limits = [(resource.RLIMIT_CPU, (cpu, cpu + 5)), (resource.RLIMIT_AS, (mem, mem)),
@@ -433,11 +433,12 @@ class Sandbox:
         # Settings the worker needs travel with the job on its stdin; the uid and the limits that
         # matter are applied here, by the parent, and never read back from the worker.
         job = dict(job, step_timeout=self.limits.step(), max_output=LOG_KEEP * 4)
+        extra = float(self.limits.challenge_timeout) if job.get("challenge") else 0.0
         cmd = worker_command(self.mode, uid, self.overlays)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=scratch or "/", env=clean_env(scratch or "/tmp"),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, close_fds=True, preexec_fn=self._preexec())
+                                start_new_session=True, close_fds=True, preexec_fn=self._preexec(extra))
         feeder = threading.Thread(target=_feed, args=(proc.stdin, job, inputs), daemon=True)
         log: list[bytes] = []
         results: dict = {"tensors": {}, "status": {}, "problems": []}
@@ -446,7 +447,7 @@ class Sandbox:
         for t in (feeder, *readers):
             t.start()
         try:
-            res.returncode = proc.wait(timeout=self.limits.wall())
+            res.returncode = proc.wait(timeout=self.limits.wall() + extra * self.limits.wall_factor)
         except subprocess.TimeoutExpired:
             res.timed_out = True
         finally:
