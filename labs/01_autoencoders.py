@@ -252,7 +252,7 @@ print(f"PSNR against the clean digits: noisy {psnr_noisy:.1f} dB, denoised {psnr
 
 # %% tags=["challenge"]
 # YOUR CODE HERE
-raise NotImplementedError('Build, train and save your challenge model here; the text above gives the target, the model and the file.')
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_01") gives a hint in three steps.')
 
 # %%
 genlab.check_challenge("01")  # your points on public data; the grader measures on held-back data

@@ -235,7 +235,7 @@ print(f"test negative ELBO: {history.last('val_loss'):.1f} nats per image (KL {h
 
 # %% tags=["challenge"]
 # YOUR CODE HERE
-raise NotImplementedError('Build, train and save your challenge model here; the text above gives the target, the model and the file.')
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_02") gives a hint in three steps.')
 
 # %%
 genlab.check_challenge("02")  # your points on public data; the grader measures on held-back data

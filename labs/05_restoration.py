@@ -230,7 +230,7 @@ plot.show_rows({"input": out["masked"]["centre 8x8"], "biharmonic": out["biharmo
 
 # %% tags=["challenge"]
 # YOUR CODE HERE
-raise NotImplementedError('Build, train and save your challenge model here; the text above gives the target, the model and the file.')
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_05") gives a hint in three steps.')
 
 # %%
 genlab.check_challenge("05")  # your points on public data; the grader measures on held-back data

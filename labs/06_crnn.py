@@ -233,7 +233,7 @@ plot.show_rows({"input": out["masked"]["5-row band"], "biharmonic": out["biharmo
 
 # %% tags=["challenge"]
 # YOUR CODE HERE
-raise NotImplementedError('Build, train and save your challenge model here; the text above gives the target, the model and the file.')
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_06") gives a hint in three steps.')
 
 # %%
 genlab.check_challenge("06")  # your points on public data; the grader measures on held-back data

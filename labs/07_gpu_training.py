@@ -242,7 +242,7 @@ print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
 
 # %% tags=["challenge"]
 # YOUR CODE HERE
-raise NotImplementedError('Build, train and save your challenge model here; the text above gives the target, the model and the file.')
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_07") gives a hint in three steps.')
 
 # %%
 genlab.check_challenge("07")  # your points on public data; the grader measures on held-back data

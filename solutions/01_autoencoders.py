@@ -275,7 +275,7 @@ print(f"PSNR against the clean digits: noisy {psnr_noisy:.1f} dB, denoised {psnr
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_01") gives a hint in three steps.
 from genlab import data, models, train
 
 torch.manual_seed(0)

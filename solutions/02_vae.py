@@ -246,7 +246,7 @@ print(f"test negative ELBO: {history.last('val_loss'):.1f} nats per image (KL {h
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_02") gives a hint in three steps.
 from genlab import data, models, train
 
 

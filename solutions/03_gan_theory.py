@@ -202,7 +202,7 @@ print("modes covered over time:", run.history["covered"])
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_03") gives a hint in three steps.
 from genlab import models
 
 ring_c = toy.GaussianMixture2D.ring(n_modes=8, radius=2.0, std=0.05)

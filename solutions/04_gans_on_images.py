@@ -278,7 +278,7 @@ for name, a in {"real train": x_train[:len(x_test)].to(device), "your DCGAN": fa
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_04") gives a hint in three steps.
 from genlab import models, train
 
 torch.manual_seed(0)

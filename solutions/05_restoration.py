@@ -250,7 +250,7 @@ plot.show_rows({"input": out["masked"]["centre 8x8"], "biharmonic": out["biharmo
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_05") gives a hint in three steps.
 from genlab import data, models
 from genlab.masks import row_band
 

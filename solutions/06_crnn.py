@@ -255,7 +255,7 @@ plot.show_rows({"input": out["masked"]["5-row band"], "biharmonic": out["biharmo
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_06") gives a hint in three steps.
 import genlab.models.crnn as crnn_module
 from genlab import data, models, train
 

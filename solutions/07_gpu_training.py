@@ -315,7 +315,7 @@ print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_07") gives a hint in three steps.
 from genlab import train
 
 torch.manual_seed(0)

@@ -502,7 +502,7 @@ for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
-# HINT: Build, train and save your challenge model here; the text above gives the target, the model and the file.
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_09") gives a hint in three steps.
 from genlab import data, models, train
 
 

@@ -403,3 +403,48 @@ def check_challenge(lab: str | int, path: str | os.PathLike | None = None) -> fl
     pts, msg = score(ch, value)
     print(f"challenge {ch.cid} (public data): {msg}")
     return pts
+
+
+# --------------------------------------------------------------------------- hints
+
+
+_IDEAS = {
+    "01": ("a code small enough to force the network to learn digit structure, yet large enough to keep "
+           "the strokes: the reconstruction error on digits it never saw measures both"),
+    "02": ("the negative ELBO bounds the negative log-likelihood from above; a lower value on held-back "
+           "digits means a better model of them, not a memorised training set"),
+    "03": ("a GAN that collapses puts all its samples on one or two modes; covering all eight, each with a "
+           "fair share, is what the minimax game promises at its optimum"),
+    "04": ("the Frechet distance compares the mean and covariance of classifier features of your samples "
+           "with those of real digits: blurry, collapsed or noisy samples all move it up"),
+    "05": ("biharmonic inpainting is a strong formula for smooth holes; a learned repairer beats it by "
+           "knowing what digits look like, which a formula cannot"),
+    "06": ("a missing band of rows has no known neighbour in its own rows; the sweeps along columns carry "
+           "the rows above and below into the hole, which small convolutions reach only slowly"),
+    "07": ("the classifier is small and the data easy, so the target tests your training loop: every batch "
+           "used, the loss averaged right, the model in the right mode"),
+    "09": ("with the fixed pieces the VAE trains like the one of lab 02; with a KL of the wrong sign or a "
+           "loss on raw logits it drifts, and the target says which one you have"),
+}
+
+
+def _hint_ladder(ch: Challenge) -> tuple[str, str, str]:
+    one = f"The challenge asks for {ch.title}. The idea: {_IDEAS.get(ch.lab, 'reach the target on unseen data')}."
+    two = (f"The grader measures {ch.metric.replace('_', ' ')} ({ch.unit}) on held-back data and gives one "
+           f"point per threshold: {ch.target_text()}. The model is one of {', '.join(ch.models)} from the "
+           "genlab registry, for 16 by 16 gray digits where images are involved; more training, a wider "
+           "network and the learning rate are the knobs.")
+    three = ("Build the model from the registry with the sizes you choose, train it on the training split "
+             "only with the pieces you wrote in this lab, put it in evaluation mode, save it with the "
+             "course helper for challenges, then run the challenge check to see your points on public data.")
+    return one, two, three
+
+
+def challenge_hints() -> dict[str, tuple[str, str, str]]:
+    """``{"challenge_NN": (level 1, level 2, level 3)}`` for every lab with a challenge."""
+    out = {}
+    for p in sorted(Path(__file__).parent.glob("lab[0-9][0-9].py")):
+        ch = find(p.stem[3:])
+        if ch is not None:
+            out[f"challenge_{ch.lab}"] = _hint_ladder(ch)
+    return out

@@ -30,6 +30,8 @@ import torch
 from ..errors import NotALabError
 from ..exercises import Call, Item, LabSpec, judge
 from ..exercises._core import job_case, preview
+from . import challenges as C  # the lab's challenge (c_ column), measured in its own sandbox
+from .challenges import max_points
 from .notebook import (
     Cell,
     assemble,
@@ -41,8 +43,6 @@ from .notebook import (
 )
 from .questions import add_to_result as add_questions  # concept questions (q columns)
 from .questions import question_ids, question_rows
-from . import challenges as C  # the lab's challenge (c_ column), measured in its own sandbox
-from .challenges import max_points
 from .sandbox import Limits, Sandbox, WorkerResult
 
 # --------------------------------------------------------------------------- results
