@@ -255,7 +255,7 @@ print(f"PSNR against the clean digits: noisy {psnr_noisy:.1f} dB, denoised {psnr
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_01") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("01")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("01");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -238,7 +238,7 @@ print(f"test negative ELBO: {history.last('val_loss'):.1f} nats per image (KL {h
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_02") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("02")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("02");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

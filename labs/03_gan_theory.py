@@ -190,7 +190,7 @@ print("modes covered over time:", run.history["covered"])
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_03") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("03")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("03");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -244,7 +244,7 @@ for name, a in {"real train": x_train[:len(x_test)].to(device), "your DCGAN": fa
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_04") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("04")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("04");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -233,7 +233,7 @@ plot.show_rows({"input": out["masked"]["centre 8x8"], "biharmonic": out["biharmo
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_05") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("05")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("05");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -236,7 +236,7 @@ plot.show_rows({"input": out["masked"]["5-row band"], "biharmonic": out["biharmo
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_06") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("06")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("06");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -245,7 +245,7 @@ print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_07") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("07")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("07");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

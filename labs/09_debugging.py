@@ -454,7 +454,7 @@ for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence
 raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_09") gives a hint in three steps.')
 
 # %%
-genlab.check_challenge("09")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("09");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -286,7 +286,7 @@ genlab.save_challenge(ae_c, "01")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("01")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("01");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -268,7 +268,7 @@ genlab.save_challenge(vae_c, "02")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("02")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("02");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -215,7 +215,7 @@ genlab.save_challenge(toy_c, "03")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("03")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("03");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

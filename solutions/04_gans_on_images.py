@@ -289,7 +289,7 @@ genlab.save_challenge(gan_c, "04")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("04")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("04");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -271,7 +271,7 @@ genlab.save_challenge(rep_c, "05")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("05")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("05");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -272,7 +272,7 @@ genlab.save_challenge(crnn_c, "06")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("06")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("06");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -326,7 +326,7 @@ genlab.save_challenge(clf_c, "07")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("07")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("07");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions

@@ -526,7 +526,7 @@ genlab.save_challenge(vae_c, "09")
 ### END SOLUTION
 
 # %%
-genlab.check_challenge("09")  # your points on public data; the grader measures on held-back data
+genlab.check_challenge("09");  # your points on public data; the grader measures on held-back data
 
 # %% [markdown]
 # ## Concept questions
