@@ -565,6 +565,7 @@ def grade(spec: LabSpec, lab_notebook: Path, submissions: Path, out: Path, *, se
     meta = {"seed": grader.seed, "references": grader.references, "sandbox": grader.sandbox.note,
             "sandbox_kind": sandbox, "warnings": warnings, "protected_references": grader.protected,
             "timeout_s": grader.limits.timeout, "memory_mb": grader.limits.memory_mb,
+            "challenge_timeout_s": grader.limits.challenge_timeout, "challenge_eval_s": grader.limits.challenge_eval,
             "workers": grader.workers, "seconds": round(time.perf_counter() - t0, 2),
             "lab_notebook": str(lab_notebook)}
     write_outputs(Path(out), spec, results, meta)
