@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     import torch
 
 __version__ = "0.1.0"
-__all__ = ["FAST", "__version__", "answer", "device", "fast_or", "hint", "questions", "seed_everything", "start"]
+__all__ = ["FAST", "__version__", "answer", "check_challenge", "device", "fast_or", "hint", "questions",
+           "save_challenge", "seed_everything", "start"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -78,6 +79,8 @@ _LAZY = {
     "hint": (".exercises.hints", "hint"),
     "answer": (".exercises.questions", "answer"),
     "questions": (".exercises.questions", "questions"),
+    "save_challenge": (".exercises.challenges", "save_challenge"),
+    "check_challenge": (".exercises.challenges", "check_challenge"),
 }
 
 

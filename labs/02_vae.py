@@ -222,6 +222,25 @@ plot.show_rows({"test digit": x_test[:12], "reconstruction": recon}, n=12);
 print(f"test negative ELBO: {history.last('val_loss'):.1f} nats per image (KL {history.last('val_kl'):.1f})")
 
 # %% [markdown]
+# ## Challenge: the lowest negative ELBO
+#
+# **Target**: negative ELBO (Bernoulli decoder on the gray levels, one reparameterised sample, KL in closed form) on 256 held-back 16 x 16 test digits, at most 120, 110, 105 nats per image, one point per threshold reached (gradebook column `c_elbo`).
+# **Hand in** `challenge_02.pt` next to this notebook, written by `genlab.save_challenge(model, "02")`;
+# `model` comes from `genlab.models.build("conv_vae", "vae" or "mlp_vae", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("02")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+
+# %% tags=["challenge"]
+# YOUR CODE HERE
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_02") gives a hint in three steps.')
+
+# %%
+genlab.check_challenge("02");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

@@ -174,6 +174,25 @@ toy.show_snapshots(run, ring, title="your GAN")
 print("modes covered over time:", run.history["covered"])
 
 # %% [markdown]
+# ## Challenge: cover every mode
+#
+# **Target**: modes of the 8-Gaussian ring (radius 2, std 0.05) covered by 2,000 samples of `model.generator` from N(0, I) noise, a mode counting when at least 4 % of the samples lie within 3 std of it: at least 4, 6, 8 modes, one point per threshold reached (gradebook column `c_modes`).
+# **Hand in** `challenge_03.pt` next to this notebook, written by `genlab.save_challenge(model, "03")`;
+# `model` comes from `genlab.models.build("toy_gan", ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("03")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+
+# %% tags=["challenge"]
+# YOUR CODE HERE
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_03") gives a hint in three steps.')
+
+# %%
+genlab.check_challenge("03");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

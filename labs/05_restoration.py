@@ -216,6 +216,26 @@ plot.show_rows({"input": out["masked"]["centre 8x8"], "biharmonic": out["biharmo
                title="centre 8x8 hole on held-out digits")
 
 # %% [markdown]
+# ## Challenge: beat the formula
+#
+# **Target**: mean hole PSNR of `model(x_masked, mask)` minus that of biharmonic inpainting, on 256 held-back 16 x 16 test digits under held-back masks (half random 8 x 8 blocks, half 5-row bands), at least 0, 2, 4 dB, one point per threshold reached (gradebook column `c_gain`).
+# **Hand in** `challenge_05.pt` next to this notebook, written by `genlab.save_challenge(model, "05")`;
+# `model` comes from `genlab.models.build("conv_repair" or "mlp_repair", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("05")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+# The 30 s of fast mode reach the first threshold; full mode reaches all three.
+
+# %% tags=["challenge"]
+# YOUR CODE HERE
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_05") gives a hint in three steps.')
+
+# %%
+genlab.check_challenge("05");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

@@ -219,6 +219,26 @@ plot.show_rows({"input": out["masked"]["5-row band"], "biharmonic": out["biharmo
                 "truth": x_test}, n=10, title="a band of 5 missing rows")
 
 # %% [markdown]
+# ## Challenge: fill whole rows
+#
+# **Target**: mean hole PSNR of `model(x_masked, mask)` on 256 held-back 16 x 16 test digits under held-back masks (half 5-row bands, half 3 scattered rows), at least 15, 20, 24 dB, one point per threshold reached (gradebook column `c_rows`).
+# **Hand in** `challenge_06.pt` next to this notebook, written by `genlab.save_challenge(model, "06")`;
+# `model` comes from `genlab.models.build("crnn", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("06")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+# The 30 s of fast mode reach the first threshold; full mode reaches all three.
+
+# %% tags=["challenge"]
+# YOUR CODE HERE
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_06") gives a hint in three steps.')
+
+# %%
+genlab.check_challenge("06");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

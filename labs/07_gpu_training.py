@@ -229,6 +229,25 @@ with torch.no_grad():
 print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
 
 # %% [markdown]
+# ## Challenge: an accurate classifier
+#
+# **Target**: accuracy of `model(x).argmax(1)` on 256 held-back 16 x 16 test digits, at least 0.90, 0.94, 0.96, one point per threshold reached (gradebook column `c_acc`).
+# **Hand in** `challenge_07.pt` next to this notebook, written by `genlab.save_challenge(model, "07")`;
+# `model` comes from `genlab.models.build("classifier", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("07")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+
+# %% tags=["challenge"]
+# YOUR CODE HERE
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_07") gives a hint in three steps.')
+
+# %%
+genlab.check_challenge("07");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

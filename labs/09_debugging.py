@@ -438,6 +438,25 @@ for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence
     getattr(checks, f"check_{fn.__name__}")(fn)
 
 # %% [markdown]
+# ## Challenge: the fixed pipeline trains
+#
+# **Target**: negative ELBO (as in lab 02) on 256 held-back 16 x 16 test digits of an MLP VAE trained with your `fixed_kl_divergence` and `fixed_bce_loss`, at most 130, 115, 107 nats per image: a model trained with the broken pieces does not get there, one point per threshold reached (gradebook column `c_sanity`).
+# **Hand in** `challenge_09.pt` next to this notebook, written by `genlab.save_challenge(model, "09")`;
+# `model` comes from `genlab.models.build("mlp_vae", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("09")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+
+# %% tags=["challenge"]
+# YOUR CODE HERE
+raise NotImplementedError('Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_09") gives a hint in three steps.')
+
+# %%
+genlab.check_challenge("09");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

@@ -262,6 +262,33 @@ psnr_denoised = metrics.psnr(denoised, clean).mean().item()
 print(f"PSNR against the clean digits: noisy {psnr_noisy:.1f} dB, denoised {psnr_denoised:.1f} dB")
 
 # %% [markdown]
+# ## Challenge: the closest reconstructions
+#
+# **Target**: mean squared error per pixel of `sigmoid(model(x))` against `x` on 256 held-back 16 x 16 test digits, at most 0.03, 0.01, 0.005, one point per threshold reached (gradebook column `c_recon`).
+# **Hand in** `challenge_01.pt` next to this notebook, written by `genlab.save_challenge(model, "01")`;
+# `model` comes from `genlab.models.build("ae" or "conv_ae", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("01")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+
+# %% tags=["challenge"]
+### BEGIN SOLUTION
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_01") gives a hint in three steps.
+from genlab import data, models, train
+
+torch.manual_seed(0)
+ae_c = models.build("ae", image_size=16, channels=1, latent_dim=16)
+x_c, _ = data.load("digits", "train", 16)
+train.fit(train.AutoencoderTask(ae_c, lr=2e-3), x_c, genlab.fast_or(30, 60), batch_size=64, progress=False)
+genlab.save_challenge(ae_c, "01")
+### END SOLUTION
+
+# %%
+genlab.check_challenge("01");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

@@ -267,6 +267,33 @@ for name, a in {"real train": x_train[:len(x_test)].to(device), "your DCGAN": fa
     print(f"{name:12s} vs real test: Frechet distance {fd:8.2f}, classes covered {cov['covered']}/10")
 
 # %% [markdown]
+# ## Challenge: samples the classifier cannot tell apart
+#
+# **Target**: Frechet distance, in the shipped digit classifier's features, between 512 samples of `model.generator` (N(0, I) noise) and 256 held-back 16 x 16 test digits, at most 1500, 800, 500, one point per threshold reached (gradebook column `c_fd`).
+# **Hand in** `challenge_04.pt` next to this notebook, written by `genlab.save_challenge(model, "04")`;
+# `model` comes from `genlab.models.build("dcgan" or "gan", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("04")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+
+# %% tags=["challenge"]
+### BEGIN SOLUTION
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_04") gives a hint in three steps.
+from genlab import models, train
+
+torch.manual_seed(0)
+gan_c = models.build("dcgan", image_size=16, channels=1)
+x_c, _ = data.load("digits", "train", 16)
+train.fit(train.GANTask(gan_c, lr=1e-3), x_c, genlab.fast_or(5, 12), batch_size=64, progress=False)
+genlab.save_challenge(gan_c, "04")
+### END SOLUTION
+
+# %%
+genlab.check_challenge("04");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

@@ -311,6 +311,33 @@ with torch.no_grad():
 print(f"test accuracy after 4 epochs with AMP on {device}: {accuracy:.1%}")
 
 # %% [markdown]
+# ## Challenge: an accurate classifier
+#
+# **Target**: accuracy of `model(x).argmax(1)` on 256 held-back 16 x 16 test digits, at least 0.90, 0.94, 0.96, one point per threshold reached (gradebook column `c_acc`).
+# **Hand in** `challenge_07.pt` next to this notebook, written by `genlab.save_challenge(model, "07")`;
+# `model` comes from `genlab.models.build("classifier", image_size=16, channels=1, ...)` (any other sizes you
+# like, within the parameter budget). Train it as you wish on the training split, never on the test split.
+# **How it is measured**: the grader loads the file with `torch.load(weights_only=True)` into that model and
+# measures it on held-back data drawn from its own seed; `genlab.check_challenge("07")` measures it here on
+# public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
+# time) and measures the file it saves.
+
+# %% tags=["challenge"]
+### BEGIN SOLUTION
+# HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_07") gives a hint in three steps.
+from genlab import train
+
+torch.manual_seed(0)
+clf_c = models.build("classifier", image_size=16, channels=1, width=16)
+x_c, y_c = data.load("digits", "train", 16)
+train.fit(train.ClassifierTask(clf_c, lr=2e-3), (x_c, y_c), genlab.fast_or(10, 20), batch_size=64, progress=False)
+genlab.save_challenge(clf_c, "07")
+### END SOLUTION
+
+# %%
+genlab.check_challenge("07");  # your points on public data; the grader measures on held-back data
+
+# %% [markdown]
 # ## Concept questions
 #
 # Answer in the cell below: replace each `...` with your answer (a number, or the letter of a choice as a string, e.g. `"b"`) and run it. The check says *right* or *not yet*, never the answer. When you hand in, the grader reads the values written in that cell; each question is worth one point.

@@ -578,3 +578,13 @@ def hint(item: str, level: int | None = None) -> None:
     text = hint_text(item, level)
     _shown[item] = max(_shown.get(item, 0), level)
     print(text)
+
+
+# the challenges' hint ladders, built from their entries (genlab.exercises.challenges)
+def _add_challenge_hints() -> None:
+    from .challenges import challenge_hints
+
+    HINTS.update(challenge_hints())
+
+
+_add_challenge_hints()

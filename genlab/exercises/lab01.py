@@ -681,3 +681,13 @@ LAB = Lab(
 # the hint ladder of every item lives in genlab.exercises.hints, once
 for _item in LAB.items:
     _item.hints = HINTS[_item.name]
+
+
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+from .challenges import Challenge  # noqa: E402
+
+CHALLENGE = Challenge(
+    lab="01", cid="c_recon", title="an autoencoder that reconstructs held-back test digits closely",
+    models=("ae", "conv_ae"), metric="recon_mse", unit="MSE per pixel", thresholds=(0.03, 0.01, 0.005),
+    max_params=1_000_000)

@@ -578,3 +578,13 @@ LAB = Lab(
 # the hint ladder of every item lives in genlab.exercises.hints, once
 for _item in LAB.items:
     _item.hints = HINTS[_item.name]
+
+
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+from .challenges import Challenge  # noqa: E402
+
+CHALLENGE = Challenge(
+    lab="02", cid="c_elbo", title="a VAE with a low negative ELBO on held-back test digits",
+    models=("conv_vae", "vae", "mlp_vae"), metric="neg_elbo", unit="nats per image", thresholds=(120.0, 110.0, 105.0),
+    max_params=1_000_000)

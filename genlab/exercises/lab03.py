@@ -490,3 +490,13 @@ LAB = Lab(
 # the hint ladder of every item lives in genlab.exercises.hints, once
 for _item in LAB.items:
     _item.hints = HINTS[_item.name]
+
+
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+from .challenges import Challenge  # noqa: E402
+
+CHALLENGE = Challenge(
+    lab="03", cid="c_modes", title="a toy GAN generator that covers the 8 modes of the ring",
+    models=("toy_gan",), metric="toy_modes", unit="modes covered (of 8)", thresholds=(4.0, 6.0, 8.0),
+    higher_is_better=True, fixed={}, max_params=200_000, n=2000)

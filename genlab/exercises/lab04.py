@@ -696,3 +696,13 @@ LAB = Lab(
         ),
     ],
 )
+
+
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+from .challenges import Challenge  # noqa: E402
+
+CHALLENGE = Challenge(
+    lab="04", cid="c_fd", title="a generator whose samples are close to the test digits for the shipped classifier",
+    models=("dcgan", "gan"), metric="gen_fd", unit="classifier Frechet distance", thresholds=(1500.0, 800.0, 500.0),
+    max_params=2_000_000, options={"samples": 512})

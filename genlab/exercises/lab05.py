@@ -697,3 +697,14 @@ LAB = Lab(
         ),
     ],
 )
+
+
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+from .challenges import Challenge  # noqa: E402
+
+CHALLENGE = Challenge(
+    lab="05", cid="c_gain", title="a repairer that beats biharmonic inpainting on held-back masks",
+    models=("conv_repair", "mlp_repair"), metric="hole_psnr", unit="dB of hole PSNR over biharmonic",
+    thresholds=(0.0, 2.0, 4.0), higher_is_better=True, max_params=2_000_000,
+    options={"masks": [("block", {"hole": 8}), ("rows", {"rows": 5})], "over": "biharmonic"}, fast_points=1)

@@ -1052,3 +1052,13 @@ LAB = Lab(
         ),
     ],
 )
+
+
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+from .challenges import Challenge  # noqa: E402
+
+CHALLENGE = Challenge(
+    lab="07", cid="c_acc", title="a digit classifier, trained with your loop, accurate on held-back test digits",
+    models=("classifier",), metric="accuracy", unit="accuracy", thresholds=(0.90, 0.94, 0.96),
+    higher_is_better=True, max_params=1_000_000)

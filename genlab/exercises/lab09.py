@@ -917,3 +917,13 @@ LAB = Lab(
         ),
     ],
 )
+
+
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+from .challenges import Challenge  # noqa: E402
+
+CHALLENGE = Challenge(
+    lab="09", cid="c_sanity", title="the fixed VAE pipeline's model passes a sanity target on held-back digits",
+    models=("mlp_vae",), metric="neg_elbo", unit="nats per image", thresholds=(130.0, 115.0, 107.0),
+    max_params=1_000_000)

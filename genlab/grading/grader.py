@@ -30,6 +30,8 @@ import torch
 from ..errors import NotALabError
 from ..exercises import Call, Item, LabSpec, judge
 from ..exercises._core import job_case, preview
+from . import challenges as C  # the lab's challenge (c_ column), measured in its own sandbox
+from .challenges import max_points
 from .notebook import (
     Cell,
     assemble,
@@ -40,7 +42,7 @@ from .notebook import (
     uses_reference,
 )
 from .questions import add_to_result as add_questions  # concept questions (q columns)
-from .questions import max_points, question_ids, question_rows
+from .questions import question_ids, question_rows
 from .sandbox import Limits, Sandbox, WorkerResult
 
 # --------------------------------------------------------------------------- results
@@ -223,9 +225,14 @@ class Grader:
         self.references = {it.name: it.resolve_reference()[1] for it in spec.items}
         self.protected = protected_references(spec)
         self.sandbox = Sandbox(self.limits, self.workers, sandbox, self.protected)
+        self.challenge = C.lab_challenge(spec.lab)
+        self.challenge_runner = (C.ChallengeRunner(self.challenge, self.limits, self.workers, sandbox)
+                                 if self.challenge else None)
 
     def close(self) -> None:
         self.sandbox.close()
+        if self.challenge_runner is not None:
+            self.challenge_runner.close()
 
     # -- one submission
     def grade_one(self, student: str, path: Path | None) -> SubmissionResult:
@@ -243,6 +250,27 @@ class Grader:
         for item in self.spec.items:
             if item.name not in res.items:
                 res.items[item.name] = ItemResult(item.name, 0.0, item.points, False, [why])
+        ch = self.challenge
+        if ch is not None and ch.cid not in res.items:
+            res.items[ch.cid] = ItemResult(ch.cid, 0.0, ch.points, False, [why])
+
+    def _grade_challenge(self, res: SubmissionResult, seed: int, handed_in: bytes | None,
+                         problem: str | None, wr: WorkerResult | None) -> None:
+        """The challenge column: never raises, never touches the other columns."""
+        ch = self.challenge
+        try:
+            cst = (wr.status or {}).get("challenge") if wr is not None else None
+            note = None
+            if isinstance(cst, dict) and cst.get("error"):
+                note = f"your challenge cell raised {str(cst['error'])[:400]}; no {ch.file} was graded"
+            produced = wr.results.get("challenge/artefact") if wr is not None else None
+            pts, ok, msgs, source = C.grade_challenge(ch, self.challenge_runner, seed ^ 0x5EED, handed_in,
+                                                      problem, produced, note)
+        except Exception as exc:  # noqa: BLE001 - the batch must go on
+            pts, ok, msgs, source = 0.0, False, [f"challenge not graded (grader error: {type(exc).__name__}: {exc})"], "none"
+        ir = ItemResult(ch.cid, pts, ch.points, ok, msgs)
+        ir.source = source  # type: ignore[attr-defined] - self-check reads where the file came from
+        res.items[ch.cid] = ir
 
     def _grade_one(self, res: SubmissionResult, path: Path | None) -> SubmissionResult:
         add_questions(res, self.spec.lab, path, item_result=ItemResult)  # concept questions: read statically, never run
@@ -264,16 +292,24 @@ class Grader:
         res.messages.extend(prog.warnings)
         if not any(c["role"] == "exercise" for c in prog.cells):
             res.messages.append("no exercise cells found: were the 'exercise' cells deleted or their tags removed?")
-        prepared, tensors, job_items = prepare(self.spec, student_seed(self.run_key, res.student))
+        seed = student_seed(self.run_key, res.student)
+        prepared, tensors, job_items = prepare(self.spec, seed)
         job = {"cells": prog.cells, "items": job_items, "protected": self.protected}
+        handed_in, problem = (C.read_submitted(self.challenge, path) if self.challenge else (None, None))
+        if self.challenge is not None and handed_in is None:
+            cells = [c.source for c in sub_cells if "challenge" in c.tags]
+            if cells:
+                job["challenge"] = C.challenge_job(self.challenge, cells, self.limits)
         wr = self.sandbox.run(job, tensors)
         res.seconds, res.stdout = wr.seconds, wr.stdout
         self._score(res, prog, wr, prepared)
+        if self.challenge is not None:
+            self._grade_challenge(res, seed, handed_in, problem, wr)
         return res
 
     def _score(self, res: SubmissionResult, prog, wr: WorkerResult, prepared: list[Prepared]) -> None:
         st = wr.status or {}
-        done = bool(st.get("done"))
+        done = bool(st.get("done") or st.get("items_done"))
         if wr.timed_out:
             res.status = "timeout"
             res.messages.append(f"the submission ran past its time limit ({self.limits.timeout:g} s of CPU "
@@ -410,6 +446,7 @@ def feedback_markdown(spec: LabSpec, r: SubmissionResult) -> str:
         pts = ir.points if ir else 0.0
         lines.append(f"| `{item.name}` | {pts:g} / {item.points:g} | {'passed' if ir and ir.passed else 'failed'} |")
     lines += question_rows(spec.lab, r.items)  # concept questions
+    lines += C.feedback_rows(spec.lab, r.items)  # the challenge
     lines.append("")
     for item in spec.items:
         ir = r.items.get(item.name)
@@ -422,13 +459,17 @@ def feedback_markdown(spec: LabSpec, r: SubmissionResult) -> str:
         if item.hint:
             lines.append(f"- hint: {item.hint}")
         lines.append("")
+    ch = C.lab_challenge(spec.lab)
+    if ch is not None and ch.cid in r.items:
+        lines += [f"### challenge `{ch.cid}`", "", f"- target: {ch.title}; thresholds {ch.target_text()}"]
+        lines += [f"- {m}" for m in r.items[ch.cid].messages] + [""]
     return "\n".join(lines)
 
 
 def write_outputs(out: Path, spec: LabSpec, results: list[SubmissionResult], meta: dict) -> None:
     """Write gradebook.csv, gradebook.json and feedback/<student>.md, each atomically."""
     out.mkdir(parents=True, exist_ok=True)
-    names = [it.name for it in spec.items] + question_ids(spec.lab)  # q1, q2... columns
+    names = [it.name for it in spec.items] + question_ids(spec.lab) + C.challenge_ids(spec.lab)  # q, c_ columns
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["student", *names, "total", "max", "status"])
@@ -440,6 +481,10 @@ def write_outputs(out: Path, spec: LabSpec, results: list[SubmissionResult], met
         "lab": spec.lab,
         "max_points": max_points(spec),
         "questions": question_ids(spec.lab),
+        "challenges": {ch.cid: {"points": ch.points, "metric": ch.metric, "unit": ch.unit,
+                                "thresholds": list(ch.thresholds), "higher_is_better": ch.higher_is_better,
+                                "file": ch.file, "models": list(ch.models)}
+                       for ch in [C.lab_challenge(spec.lab)] if ch is not None},
         "items": {it.name: {"points": it.points, "public_cases": sum(c.public for c in it.cases),
                             "held_back_cases": sum(not c.public for c in it.cases)} for it in spec.items},
         "students": [{"student": r.student, "path": r.path, "feedback": f"feedback/{fb}",
@@ -509,6 +554,7 @@ def grade(spec: LabSpec, lab_notebook: Path, submissions: Path, out: Path, *, se
     meta = {"seed": grader.seed, "references": grader.references, "sandbox": grader.sandbox.note,
             "sandbox_kind": sandbox, "warnings": warnings, "protected_references": grader.protected,
             "timeout_s": grader.limits.timeout, "memory_mb": grader.limits.memory_mb,
+            "challenge_timeout_s": grader.limits.challenge_timeout, "challenge_eval_s": grader.limits.challenge_eval,
             "workers": grader.workers, "seconds": round(time.perf_counter() - t0, 2),
             "lab_notebook": str(lab_notebook)}
     write_outputs(Path(out), spec, results, meta)
@@ -568,9 +614,22 @@ def self_check(spec: LabSpec, lab_notebook: Path, solution_notebook: Path, *, se
     lines = [f"self-check of lab {spec.lab} (seed {seed}):",
              f"  solution:      {sol.total:g} / {max_points(spec):g} ({sol.status})",
              f"  untouched lab: {lab.total:g} / {max_points(spec):g} ({lab.status})"]
-    ok = sol.total == max_points(spec) and lab.total == 0
+    need = max_points(spec)
+    ch = C.lab_challenge(spec.lab)
+    if ch is not None and ch.cid in sol.items:
+        cir = sol.items[ch.cid]
+        fast = ch.points if ch.fast_points is None else float(ch.fast_points)
+        if getattr(cir, "source", "") != "handed in" and fast < ch.points:
+            # The grader runs the solution's challenge cell in fast mode: it must reach the
+            # thresholds that mode reaches (measured, Challenge.fast_points), full mode the rest.
+            need -= ch.points - fast
+            lines.append(f"  challenge {ch.cid}: the solution's file was written in fast mode; self-check "
+                         f"requires {fast:g} of {ch.points:g} thresholds there (full mode reaches all)")
+        lines.append(f"  challenge {ch.cid} (solution): {'; '.join(cir.messages)}")
+    ok = sol.total >= need and all(ir.passed or ir.name == getattr(ch, "cid", None) for ir in sol.items.values()) \
+        and lab.total == 0
     for name, ir in sol.items.items():
-        if not ir.passed:
+        if not ir.passed and name != getattr(ch, "cid", None):
             lines.append(f"  solution fails {name}: {'; '.join(ir.messages)}")
     for name, ir in lab.items.items():
         if ir.passed:

@@ -96,6 +96,8 @@ class Limits:
     file_bytes: int = FILE_LIMIT
     step_timeout: float | None = None  # CPU seconds per cell / per case inside the worker
     wall_factor: float = 3.0  # wall-clock backstop = wall_factor x CPU limit (a loaded machine is slow)
+    challenge_timeout: float = 30.0  # CPU seconds for a submission's challenge cells (after the items)
+    challenge_eval: float = 20.0  # CPU seconds to load and measure one challenge file (its own worker)
 
     def step(self) -> float:
         return self.step_timeout or max(1.0, min(20.0, self.timeout / 4))
@@ -414,9 +416,9 @@ class Sandbox:
             self._overlay_dir.cleanup()
             self._overlay_dir = None
 
-    def _preexec(self):
+    def _preexec(self, extra: float = 0.0):
         lim = self.limits
-        cpu = int(lim.timeout) + 5
+        cpu = int(lim.timeout + extra) + 5  # extra: the challenge cells' own budget, after the items
         mem = int(lim.memory_mb) * 2**20
         nproc, fsize = self._nproc, lim.file_bytes
         limits = [(resource.RLIMIT_CPU, (cpu, cpu + 5)), (resource.RLIMIT_AS, (mem, mem)),
@@ -451,11 +453,15 @@ class Sandbox:
         # Settings the worker needs travel with the job on its stdin; the uid and the limits that
         # matter are applied here, by the parent, and never read back from the worker.
         job = dict(job, step_timeout=self.limits.step(), max_output=LOG_KEEP * 4)
-        cmd = worker_command(self.mode, uid, self.overlays)
+        extra = float(self.limits.challenge_timeout) if job.get("challenge") else 0.0
+        # A measuring job runs no submitted code, and it needs the lab's challenge entry, which
+        # lives in the lab module the overlays hide from submissions.
+        overlays = [] if job.get("kind") == "challenge" else self.overlays
+        cmd = worker_command(self.mode, uid, overlays)
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=scratch or "/", env=clean_env(scratch or "/tmp"),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, close_fds=True, preexec_fn=self._preexec())
+                                start_new_session=True, close_fds=True, preexec_fn=self._preexec(extra))
         feeder = threading.Thread(target=_feed, args=(proc.stdin, job, inputs), daemon=True)
         log: list[bytes] = []
         results: dict = {"tensors": {}, "status": {}, "problems": []}
@@ -464,7 +470,7 @@ class Sandbox:
         for t in (feeder, *readers):
             t.start()
         try:
-            res.returncode = proc.wait(timeout=self.limits.wall())
+            res.returncode = proc.wait(timeout=self.limits.wall() + extra * self.limits.wall_factor)
         except subprocess.TimeoutExpired:
             res.timed_out = True
         finally:

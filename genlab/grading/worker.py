@@ -317,6 +317,77 @@ class Worker:
                         self.results[f"{name}/{case['name']}/{k}"] = v
             self.flush()
 
+    def run_challenge(self, ns: dict) -> None:
+        """Run the submission's challenge cells (after the items), then send back the file they wrote.
+
+        One CPU slice for all of them; the file is read with a bound, never followed through a link.
+        """
+        spec = self.job.get("challenge")
+        if not _isinstance(spec, dict):
+            return
+        st: dict = {"error": None, "found": False}
+        self.status["challenge"] = st
+        self.flush()
+        try:
+            with _Slice(float(spec.get("timeout") or 30.0)):
+                for k, source in enumerate(spec.get("cells") or []):
+                    exec(compile(source, f"<challenge cell {k}>", "exec"), ns)
+        except StepTimeout:
+            st["error"] = f"the challenge cells ran longer than {float(spec.get('timeout') or 30.0):g} s of CPU time"
+        except BaseException as exc:  # noqa: BLE001
+            st["error"] = _short(exc)
+        if _getpid() != self.main_pid:
+            _exit(0)
+        try:
+            fd = os.open(_str(spec["file"]), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            self.flush()
+            return
+        try:
+            import stat as _stat
+
+            info = os.fstat(fd)
+            limit = int(spec.get("max_bytes") or 0)
+            if not _stat.S_ISREG(info.st_mode) or info.st_size > limit:
+                st["error"] = (st["error"] or "") + f" (the file written is not a regular file of at most {limit} bytes)"
+            else:
+                raw = os.read(fd, limit + 1)
+                st["found"] = True
+                self.results["challenge/artefact"] = torch.frombuffer(bytearray(raw), dtype=torch.uint8).clone() \
+                    if raw else torch.empty(0, dtype=torch.uint8)
+        finally:
+            os.close(fd)
+        self.flush()
+
+
+def measure_challenge(job: dict, inputs: dict, results_fd: int) -> int:
+    """A measuring job (no submitted code): load the challenge file, measure it, send the number."""
+    from genlab.exercises.challenges import ChallengeError, evaluate_bytes, find
+
+    status: dict = {"challenge": {"error": None}, "done": False, "pid": _getpid()}
+    step = float(job.get("step_timeout") or 20.0)
+    try:
+        ch = find(_str(job.get("lab")))
+        if ch is None:
+            raise ChallengeError(f"lab {job.get('lab')!r} has no challenge")
+        raw = inputs.get("artefact")
+        data = raw.numpy().tobytes() if raw is not None else b""
+        d = {k[5:]: v for k, v in inputs.items() if k.startswith("data/")}
+        with _Slice(step):
+            value = evaluate_bytes(ch, data, d)
+        _write_frame(results_fd, {"t": "tensor", "key": "challenge/value", "dtype": "float64", "shape": [1]},
+                     torch.tensor([value], dtype=torch.float64).numpy().tobytes())
+    except StepTimeout:
+        status["challenge"] = {"error": f"took longer than {step:g} s of CPU time", "timeout": True}
+    except ChallengeError as exc:
+        status["challenge"] = {"error": _str(exc)[:MAX_MESSAGE]}
+    except BaseException as exc:  # noqa: BLE001 - e.g. a model that fails on the data
+        status["challenge"] = {"error": f"the model failed on the challenge data: {_short(exc)}"}
+    status["done"] = True
+    _write_frame(results_fd, {"t": "status", "status": status})
+    _write_frame(results_fd, {"t": "end"})
+    return 0
+
 
 def read_job(fd: int = 0) -> tuple[dict, dict[str, torch.Tensor]]:
     """The job and its input tensors from the parent's stream on ``fd`` (stdin)."""
@@ -352,6 +423,8 @@ def main() -> int:
     torch.set_num_threads(1)
     job, inputs = read_job(0)
     results_fd = _private_results_pipe()
+    if job.get("kind") == "challenge":  # measuring a challenge file: no submitted code runs here
+        return measure_challenge(job, inputs, results_fd)
     stubbed = stub_references(_type(job.get("protected")) is list and job["protected"] or [])
     worker = Worker(job, inputs)
     worker.results_fd = results_fd
@@ -366,6 +439,8 @@ def main() -> int:
     t0 = time.perf_counter()
     worker.run_cells(ns)
     worker.run_items(ns)
+    worker.status["items_done"] = True  # a challenge cell that kills the worker leaves the items graded
+    worker.run_challenge(ns)
     worker.status["done"] = True
     worker.status["seconds"] = time.perf_counter() - t0
     worker.flush()

@@ -40,14 +40,16 @@ def test_each_question_is_a_column_and_scored_statically(tmp_path: Path) -> None
     grade(spec, lab, subs, out, seed=0, workers=1, progress=False)
     assert not marker.exists(), "an answer was executed"
     rows = list(csv.reader(io.StringIO((out / "gradebook.csv").read_text())))
-    assert rows[0] == ["student", "double", "kl_divergence", "q1", "q2", "q3", "q4", "q5", "total", "max", "status"]
+    # lab 02's challenge column c_elbo (3 points) follows the questions; nobody handed in a file
+    assert rows[0] == ["student", "double", "kl_divergence", "q1", "q2", "q3", "q4", "q5", "c_elbo", "total", "max",
+                       "status"]
     by = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert [by["alice"][q] for q in ("q1", "q2", "q3", "q4", "q5")] == ["1", "0", "0", "0", "1"]
-    assert by["alice"]["total"] == "7" and by["alice"]["max"] == "10"
+    assert by["alice"]["total"] == "7" and by["alice"]["max"] == "13" and by["alice"]["c_elbo"] == "0"
     assert [by["bob"][q] for q in ("q1", "q2", "q3", "q4", "q5")] == ["1"] * 5
     assert by["bob"]["total"] == "5"
     book = json.loads((out / "gradebook.json").read_text())
-    assert book["questions"] == ["q1", "q2", "q3", "q4", "q5"] and book["max_points"] == 10
+    assert book["questions"] == ["q1", "q2", "q3", "q4", "q5"] and book["max_points"] == 13
     alice_items = next(s for s in book["students"] if s["student"] == "alice")["items"]
     assert alice_items["q3"]["messages"] == ["q3: not answered"]
     assert "plain value" in alice_items["q4"]["messages"][0]
@@ -55,7 +57,10 @@ def test_each_question_is_a_column_and_scored_statically(tmp_path: Path) -> None
     assert "`q2`" in feedback and "1.31" not in feedback and "0.5 " not in feedback
 
 
-def test_self_check_counts_the_questions(tmp_path: Path) -> None:
+def test_self_check_counts_the_questions(tmp_path: Path, monkeypatch) -> None:
+    from genlab.grading import challenges
+
+    monkeypatch.setattr(challenges, "lab_challenge", lambda lab: None)  # questions only (challenges: test_challenges)
     spec = replace(fixture_spec(), lab="02_fixture")
     lab = write_nb(tmp_path / "labs" / "02_fixture.ipynb",
                    lab_cells() + [(answers(q1="...", q2="...", q3="...", q4="...", q5="..."), ["question"])])
