@@ -156,6 +156,29 @@ def _registry_name(model: nn.Module, ch: Challenge) -> str:
                          f"{', '.join(ch.models)}; got a {type(model).__name__}")
 
 
+def _hidden(nn_: str) -> bool:
+    """Whether lab ``nn_``'s module exists but refuses to import (the grading sandbox hides it)."""
+    if not (Path(__file__).parent / f"lab{nn_}.py").is_file():
+        return False
+    try:
+        importlib.import_module(f"genlab.exercises.lab{nn_}")
+    except ImportError:
+        return True
+    return False
+
+
+def _any_registry_name(model: nn.Module) -> str:
+    from ..models import MODELS
+
+    name = getattr(model, "registry_name", None)
+    if name in MODELS:
+        return name
+    for cand, entry in MODELS.items():
+        if type(model) is entry[0]:
+            return cand
+    raise ChallengeError(f"the challenge takes a model built by genlab.models.build; got a {type(model).__name__}")
+
+
 def save_challenge(model: nn.Module, lab: str | int, folder: str | os.PathLike = ".") -> Path:
     """Save ``model`` as the lab's challenge file (``challenge_NN.pt`` in ``folder``) and return its path.
 
@@ -163,10 +186,16 @@ def save_challenge(model: nn.Module, lab: str | int, folder: str | os.PathLike =
     on the CPU. It is written to a temporary file in the same folder and renamed, so a
     crash leaves the previous file whole.
     """
-    ch = find(lab)
-    if ch is None:
+    nn_ = _nn(lab)
+    ch = find(nn_)
+    if ch is not None:
+        name, file = _registry_name(model, ch), ch.file
+    elif _hidden(nn_):
+        # Inside the grading sandbox the lab module (and with it the challenge entry) is hidden
+        # from submitted code; the measuring worker checks the model name against the entry.
+        name, file = _any_registry_name(model), artefact_name(nn_)
+    else:
         raise ChallengeError(f"lab {lab!r} has no challenge")
-    name = _registry_name(model, ch)
     cfg = getattr(model, "config", None)
     if not dataclasses.is_dataclass(cfg):
         raise ChallengeError(f"the model has no config dataclass at .config (build it with genlab.models.build({name!r}, ...))")
@@ -175,10 +204,10 @@ def save_challenge(model: nn.Module, lab: str | int, folder: str | os.PathLike =
     if bad:
         raise ChallengeError(f"config fields {bad} are not plain numbers or strings")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    payload = {"format": ARTEFACT_FORMAT, "lab": ch.lab, "model": name, "config": config, "state_dict": state}
+    payload = {"format": ARTEFACT_FORMAT, "lab": nn_, "model": name, "config": config, "state_dict": state}
     folder = Path(folder)
-    dest = folder / ch.file
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{ch.file}.", suffix=".tmp")
+    dest = folder / file
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{file}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)

@@ -426,7 +426,7 @@ def _lab07_submission(folder: Path, student: str, item: str | None = None, sourc
     nb = nbformat.read(repo_root() / "solutions" / "07_gpu_training.ipynb", as_version=4)
     if item is not None:
         cell = next(c for c in nb.cells if c.cell_type == "code" and "exercise" in c.metadata.get("tags", [])
-                    and c.source.lstrip().startswith(f"def {item}("))
+                    and any(line.startswith(f"def {item}(") for line in c.source.splitlines()))
         cell.source = source
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / f"{student}.ipynb")
