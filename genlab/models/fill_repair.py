@@ -57,7 +57,7 @@ class FillRepairConfig(ImageConfig):
             (the cheap one, for quick tests).
     """
 
-    width: int = 32
+    width: int = 24
     depth: int = 2
     fill: str = "biharmonic"
 
@@ -81,7 +81,7 @@ class FillResidualRepairer(RepairerBase):
           -> conv1x1 (zero-initialised) = residual               (B, C, H, W)
         raw = fill + residual; forward keeps the known pixels.
 
-    About 290k parameters (1.2 MB float32) with the defaults; fully convolutional.
+    About 290k parameters (1.2 MB float32) with the defaults (``width=24``); fully convolutional.
     """
 
     def __init__(self, cfg: FillRepairConfig | None = None) -> None:
