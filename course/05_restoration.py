@@ -319,7 +319,7 @@ for i, (mask_name, gain) in enumerate(gains.items()):
 
 # %% [markdown]
 # On photos the formula wins. The benchmark (`python -m bench --only restoration`, conv
-# repairer and CRNN, 10 epochs on 32x32 patches) finds biharmonic ahead of the best learned
+# repairer and CRNN, 10 epochs on 16x16 patches) finds biharmonic ahead of the best learned
 # model on every photo mask, by
 # 3.76<!--r:restore.photos.best_minus_biharmonic.centre_8x8|neg--> dB (centre 8x8),
 # 3.90<!--r:restore.photos.best_minus_biharmonic.5_row_band|neg--> dB (5-row band) and
@@ -331,6 +331,62 @@ for i, (mask_name, gain) in enumerate(gains.items()):
 # The comparison is the point: a learned repairer is only worth its cost where it beats the
 # formula, and on these photos, at this budget, it does not.
 
+# %% [markdown]
+# ### Starting from the formula
+#
+# If biharmonic is that good on photos, let the network *start* there.
+# `FillResidualRepairer` (registry name `fill_repair`) computes the biharmonic fill $f$, gives
+# a small U-Net the known pixels, the mask and $f$, and adds the U-Net's output to $f$ in the hole:
+# $\hat x = (1 - m) \odot x + m \odot (f + r_\theta([x \odot (1 - m), m, f]))$. Its last layer starts
+# at zero, so the untrained model *is* biharmonic; training can only add what interpolation
+# misses. Two more details matter on photos: the U-Net works in units of each patch's own
+# contrast (a flat sky patch gets a correction as small as its contrast), and
+# `FillRepairTask` trains on minus the mean hole PSNR per image, the figure the table
+# averages, with flips, rotations and gamma/contrast changes of every batch.
+# In fast mode this trains one epoch on 128 patches and scores 32, so its table shows little;
+# the figures quoted below are the registry's, from the benchmark.
+
+# %%
+from genlab.models import FillRepairConfig, FillResidualRepairer
+from genlab.train import FillRepairTask, LRDrop, fit, mask_mix
+
+torch.manual_seed(0)
+residual = FillResidualRepairer(FillRepairConfig(image_size=32, width=24)).to(device)
+photo_masks = {"center": {"hole": 16}, "block": {"hole": 16}, "rows": {"rows": 7},
+               "scattered_rows": {"rows": 6}, "strokes": {"strokes": 3, "width": 3}}
+fill_task = FillRepairTask(residual, lr=1e-3, masks=mask_mix(tuple(photo_masks), photo_masks), seed=0)
+fill_epochs = genlab.fast_or(1, 3)
+fit(fill_task, p_train, fill_epochs, batch_size=32, seed=0, device=device, progress=False,
+    callbacks=[LRDrop(fill_epochs, 0.75, 0.3)])
+res_table, res_out = evaluate_repairers(
+    {"residual on biharmonic": residual}, p_test,
+    [("center", {"hole": 16}), ("rows", {"rows": 5}), ("scattered_rows", {"rows": 6}),
+     ("strokes", {"strokes": 3, "width": 3})], return_outputs=True)
+res_table
+
+# %%
+key = "center {'hole': 16}"
+plot.show_rows({"input": res_out["masked"][key], "learned (residual)": res_out["residual on biharmonic"][key],
+                "biharmonic": res_out["biharmonic"][key], "truth": p_test}, n=8,
+               title="held-out photo patches, centre 16x16 hole")
+print({k: f"{v:+.2f} dB" for k, v in res_table.gain("residual on biharmonic").items()})
+
+# %% [markdown]
+# The benchmark (`python -m bench --only photos`: 3 epochs on 4,000 patches at 32 px, 2 epochs on
+# 2,000 at 64 px, 300 held-out test patches) puts this repairer level with biharmonic, not ahead:
+# at 32 px it is -0.10<!--r:bench.photos.photos_32px_centre_16x16_best_learned_biharmonic--> dB on the centre 16x16 block,
+# -0.08<!--r:bench.photos.photos_32px_5_row_band_best_learned_biharmonic--> dB on a 5-row band,
+# -0.03<!--r:bench.photos.photos_32px_6_scattered_rows_best_learned_biharmonic--> dB on 6 scattered rows and
+# -0.20<!--r:bench.photos.photos_32px_3_strokes_best_learned_biharmonic--> dB on strokes; at 64 px with the same 16x16 hole,
+# +0.10<!--r:bench.photos.photos_64px_centre_16x16_best_learned_biharmonic--> dB. Starting from the formula removed the 4-5 dB
+# deficit of the networks trained from scratch, but the target of issue 18 (+1 dB on every mask) is
+# not reached at this CPU budget. In the experiments behind it (docs/benchmarks.md, "Targets missed")
+# the model gained on its own training photos, and that gain did not carry over to the test photos:
+# ten photos are few. The
+# pictures show why the margin is small: on these patches the biharmonic fill is already close to
+# the truth except across sharp edges, which is where a larger model trained longer would have to win.
+
+# %% [markdown]
 # ## 7. Paint your own holes
 #
 # The mask painter shows a held-out digit; paint a hole with the mouse and watch the

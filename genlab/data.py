@@ -43,6 +43,7 @@ from .errors import DataMissingError, GenlabError, ShapeError, describe
 
 __all__ = [
     "DATASETS",
+    "EXTRA_TRAIN_PHOTOS",
     "PHOTO_SOURCES",
     "SEED",
     "TEST_PHOTOS",
@@ -52,6 +53,7 @@ __all__ = [
     "available_offline",
     "batches",
     "load",
+    "photo_training_patches",
     "make_loader",
     "random_translate",
 ]
@@ -265,6 +267,61 @@ def _photos(split: str, size: int, gray: bool) -> tuple[torch.Tensor, torch.Tens
             patches.append(small[:, top:top + size, left:left + size])
             labels.append(label)
     return torch.stack(patches).contiguous(), torch.tensor(labels, dtype=torch.int64)
+
+
+#: Extra scikit-image sample photos that ship with the package (no download) and are
+#: used only to *train* :func:`photo_training_patches`; none is a test photo (``cat`` is
+#: ``chelsea``, so it is not here).
+EXTRA_TRAIN_PHOTOS: tuple[str, ...] = ("stereo_motorcycle",)
+
+
+def photo_training_patches(size: int = 32, long_sides: tuple[int, ...] = (192, 288),
+                           extra: tuple[str, ...] = EXTRA_TRAIN_PHOTOS, per_photo: int = 400,
+                           gray: bool = True) -> torch.Tensor:
+    """More training patches than ``load("photos", "train")``: several scales and extra photos.
+
+    Crops ``per_photo`` random ``size x size`` patches from every *training* photo of
+    :data:`PHOTO_SOURCES` (never a test photo) shrunk so its long side is each of
+    ``long_sides`` pixels (192 is the scale of the test patches; larger sides give smoother,
+    less shrunk views), and from each photo of ``extra`` the same way. Deterministic (a fixed
+    RNG per photo and scale); the ``photos`` dataset itself is unchanged.
+
+    Args:
+        size: patch side in pixels.
+        long_sides: long sides the photos are shrunk to before cropping.
+        extra: extra scikit-image sample photos (training only).
+        per_photo: patches per photo and scale.
+        gray: 1 channel (luma) or 3.
+
+    Returns:
+        ``(N, C, size, size)`` float patches in ``[0, 1]``.
+    """
+    import skimage.data
+
+    images = [img for name, img in zip(PHOTO_SOURCES, _photo_images(bool(gray)), strict=True)
+              if name not in TEST_PHOTOS]
+    for name in extra:
+        if name in TEST_PHOTOS or name in ("cat",):
+            raise DatasetError(f"{name!r} is (or shows) a test photo; it cannot be a training photo.")
+        arr = getattr(skimage.data, name)()
+        arr = arr[0] if isinstance(arr, tuple) else arr  # stereo pairs: the left view
+        img = torch.as_tensor(arr, dtype=torch.float32) / 255.0
+        img = img.unsqueeze(0) if img.dim() == 2 else img[..., :3].permute(2, 0, 1)
+        images.append(_set_channels(img.unsqueeze(0), bool(gray))[0])
+    patches = []
+    for i, img in enumerate(images):
+        for j, side in enumerate(long_sides):
+            _, h, w = img.shape
+            scale = min(1.0, max(side / max(h, w), 1.5 * size / min(h, w)))
+            small = img if scale >= 1.0 else F.interpolate(
+                img.unsqueeze(0), size=(max(size, round(h * scale)), max(size, round(w * scale))),
+                mode="bilinear", align_corners=False, antialias=True)[0].clamp(0.0, 1.0)
+            _, hh, ww = small.shape
+            rng = random.Random(SEED * 7919 + 100 * i + j)
+            for _ in range(per_photo):
+                top, left = rng.randint(0, hh - size), rng.randint(0, ww - size)
+                patches.append(small[:, top:top + size, left:left + size])
+    return torch.stack(patches).contiguous()
 
 
 def _load_photos(split: str, size: int | None, gray: bool | None, limit: int | None,

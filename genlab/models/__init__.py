@@ -33,6 +33,7 @@ from .diffusion import (
     beta_schedule,
     timestep_embedding,
 )
+from .fill_repair import FillRepairConfig, FillResidualRepairer
 from .gan import (
     DCGAN,
     MLPGAN,
@@ -52,7 +53,7 @@ from .vae import MLPVAE, ConvVAE, VAEConfig, reparameterize
 __all__ = [
     "AEConfig", "CGANConfig", "CRNNConfig", "CRNNRepairer", "ClassifierConfig", "ConvAutoencoder",
     "ConvDecoder", "ConvEncoder", "ConvRepairer", "ConvVAE", "DCGAN", "DCGANDiscriminator",
-    "DCGANGenerator", "DDPM", "DiffusionConfig", "DigitsClassifier", "GANConfig", "GANPair",
+    "DCGANGenerator", "DDPM", "DiffusionConfig", "DigitsClassifier", "FillRepairConfig", "FillResidualRepairer", "GANConfig", "GANPair",
     "MLPAutoencoder", "MLPDiscriminator", "MLPGAN", "MLPGenerator", "MLPRepairer", "MLPVAE", "MODELS",
     "ModelConfigError", "NoiseSchedule", "PatchDiscriminator", "Pix2Pix", "RepairConfig", "TimeUNet",
     "ToyDiscriminator", "ToyGAN", "ToyGANConfig", "ToyGenerator", "UNet", "UNetConfig", "VAEConfig",
@@ -78,6 +79,7 @@ MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "mlp_repair": (MLPRepairer, RepairConfig),
     "conv_repair": (ConvRepairer, RepairConfig),
     "crnn": (CRNNRepairer, CRNNConfig),
+    "fill_repair": (FillResidualRepairer, FillRepairConfig),
     "classifier": (DigitsClassifier, ClassifierConfig),
     "unet": (UNet, UNetConfig),
     "ddpm": (DDPM, DiffusionConfig),

@@ -55,6 +55,7 @@ from .tasks import (
     AutoencoderTask,
     ClassifierTask,
     DiffusionTask,
+    FillRepairTask,
     GANTask,
     Pix2PixTask,
     RepairTask,
@@ -70,7 +71,7 @@ from .tasks import (
 
 __all__ = [
     "AutoencoderTask", "CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "ClassifierTask", "DEFAULT_MASKS",
-    "DiffusionTask", "FAMILIES", "FAMILY_TASKS", "GANTask", "History", "LRDrop", "Pix2PixTask", "RepairTask",
+    "DiffusionTask", "FAMILIES", "FAMILY_TASKS", "FillRepairTask", "GANTask", "History", "LRDrop", "Pix2PixTask", "RepairTask",
     "TASKS", "Task", "TrainConfig", "TrainContext", "TrainingDiverged", "VAETask", "atomic_write",
     "atomic_write_bytes", "autocast_settings", "build_task", "check_plain", "checkpoint_state",
     "discriminator_update", "fit", "gan_training_step", "gan_update", "generator_update",

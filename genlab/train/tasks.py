@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AutoencoderTask", "ClassifierTask", "DEFAULT_MASKS", "DiffusionTask", "FAMILIES", "FAMILY_TASKS",
-    "GANTask", "Pix2PixTask", "RepairTask", "TASKS", "Task", "VAETask", "build_task", "discriminator_update",
+    "FillRepairTask", "GANTask", "Pix2PixTask", "RepairTask", "TASKS", "Task", "VAETask", "build_task", "discriminator_update",
     "gan_training_step", "gan_update", "generator_update", "mask_mix",
 ]
 
@@ -532,6 +532,74 @@ class RepairTask(_MaskedTask, _SingleModelTask):
         return self.modules["model"](apply_mask(x, mask), mask).float().clamp(0, 1)
 
 
+class FillRepairTask(RepairTask):
+    r""":class:`RepairTask` for natural images, with photo augmentation of every batch.
+
+    With ``augment=True`` each training image is, before its mask is drawn, mapped by one of
+    the 8 symmetries of the square (flips and 90-degree rotations: a photo patch turned
+    over is still a plausible photo patch), and its intensities are changed by a random
+    gamma :math:`x \mapsto x^{\gamma}`, :math:`\log_2 \gamma \sim U(-0.5, 0.5)`, then a
+    contrast change around the patch mean by a factor in ``[0.7, 1.3]`` (clamped to
+    ``[0, 1]``). Everything is drawn from the task's generator, so a run is reproducible and
+    resumes exactly. Used by the ``fill_repair`` model (``genlab.models.FillResidualRepairer``).
+
+    Args:
+        augment: augment the training batches (evaluation never is).
+        loss: ``"psnr"`` (default): minus the mean over images of the hole PSNR,
+            :math:`\frac{10}{B}\sum_n \log_{10}(\mathrm{MSE}_n + 10^{-5})`, the figure the evaluation
+            averages; plain MSE lets busy patches dominate and spoils the smooth ones, where the
+            fill is already close to exact. Or any loss of :class:`RepairTask`.
+        **kw: what :class:`RepairTask` takes (``lr``, ``masks``, ``loss``, ``mask_params``).
+
+    Developed for the natural-image section of course/05_restoration.
+    """
+
+    LOSSES = (*RepairTask.LOSSES, "psnr")
+
+    def __init__(self, model: nn.Module, lr: float | None = None, masks: Any = DEFAULT_MASKS,
+                 loss: str = "psnr", mask_params: Mapping[str, Mapping[str, Any]] | None = None,
+                 augment: bool = True, **kw: Any) -> None:
+        super().__init__(model, lr, masks=masks, loss=loss, mask_params=mask_params, **kw)
+        self.augment = bool(augment)
+        self.hparams["augment"] = self.augment
+
+    def augment_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, C, H, W)`` (square) under random symmetries and intensity changes."""
+        b = x.shape[0]
+        g = self.generator
+        sym = torch.randint(0, 8, (b,), generator=g).tolist()
+        out = []
+        for i, k in enumerate(sym):
+            img = x[i]
+            if k & 4:
+                img = img.transpose(-1, -2)
+            if k & 2:
+                img = img.flip(-1)
+            if k & 1:
+                img = img.flip(-2)
+            out.append(img)
+        y = torch.stack(out)
+        gamma = (2.0 ** (torch.rand(b, 1, 1, 1, generator=g) - 0.5)).to(y.device, y.dtype)
+        contrast = (0.7 + 0.6 * torch.rand(b, 1, 1, 1, generator=g)).to(y.device, y.dtype)
+        y = y.clamp_min(0.0) ** gamma
+        mean = y.mean(dim=(1, 2, 3), keepdim=True)
+        return (mean + contrast * (y - mean)).clamp(0.0, 1.0)
+
+    def losses(self, batch, ctx=None):
+        x, y = batch
+        if self.augment and self.modules["model"].training and x.shape[-1] == x.shape[-2]:
+            x = self.augment_batch(x)
+        if self.loss_name != "psnr":
+            return super().losses((x, y), ctx)
+        mask = self.draw_masks(x)
+        x_hat = self.net("model")(apply_mask(x, mask), mask).float()
+        m = mask.float().expand_as(x_hat)
+        mse = ((x_hat - x.float()) ** 2 * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp_min(1.0)
+        # minus the mean hole PSNR (capped at 50 dB): what the evaluation averages, per image,
+        # so a smooth patch that the fill already gets right weighs as much as a busy one
+        return {"loss": 10.0 * torch.log10(mse + 1e-5).mean()}
+
+
 class ClassifierTask(_SingleModelTask):
     """Classifier: cross-entropy on labels; logs ``loss`` and ``accuracy``."""
 
@@ -751,7 +819,8 @@ def gan_training_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, 
 
 #: Task classes by name (used to rebuild a task from a checkpoint).
 TASKS: dict[str, type[Task]] = {cls.__name__: cls for cls in (
-    AutoencoderTask, VAETask, GANTask, RepairTask, ClassifierTask, DiffusionTask, Pix2PixTask)}
+    AutoencoderTask, VAETask, GANTask, RepairTask, FillRepairTask, ClassifierTask, DiffusionTask,
+    Pix2PixTask)}
 
 #: The task of every model of ``genlab.models.MODELS`` (``None``: not trained by ``fit``).
 FAMILY_TASKS: dict[str, type[Task] | None] = {
@@ -759,6 +828,7 @@ FAMILY_TASKS: dict[str, type[Task] | None] = {
     "vae": VAETask, "conv_vae": VAETask, "mlp_vae": VAETask,
     "gan": GANTask, "dcgan": GANTask, "cgan": GANTask,
     "mlp_repair": RepairTask, "conv_repair": RepairTask, "crnn": RepairTask, "unet": RepairTask,
+    "fill_repair": FillRepairTask,
     "classifier": ClassifierTask,
     "ddpm": DiffusionTask, "pix2pix": Pix2PixTask,
     "toy_gan": None,  # 2-D points, not images: genlab.toy.train_toy_gan trains it

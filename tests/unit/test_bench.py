@@ -99,6 +99,8 @@ EXPECTED = {
     "gan": ["DCGAN: FD / real FD", "DCGAN: classes covered", "MLP GAN: FD / real FD"],
     "restoration": ["digits centre 8x8: best learned - biharmonic",
                     "digits 5-row band: CRNN - conv repairer (seed mean)"],
+    "photos": [f"photos {size}px {mask}: best learned - biharmonic" for size in (32, 64)
+               for mask in ("centre 16x16", "5-row band", "6 scattered rows", "3 strokes")],
     "course": ["all notebooks, fast mode, total wall", "notebooks failing"],
     "grading": ["200 lab-02 submissions, 2 workers, wall (EXTRAPOLATED)"],
 }
