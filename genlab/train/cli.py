@@ -119,7 +119,7 @@ def _check_writable(folder: Path, what: str) -> None:
 
 
 def _package_weights_dir() -> Path:
-    return Path(__file__).resolve().parent / "weights"
+    return Path(__file__).resolve().parents[1] / "weights"  # genlab/weights, beside genlab/train
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -147,3 +148,19 @@ def test_preset_regenerates_a_weight_file_and_its_manifest_entry(tmp_path):
     assert entry["data"] == {"name": "digits", "split": "train", "size": 16, "limit": 64}
     model = load_pretrained("classifier", folder=folder)
     assert not model.training
+
+
+def test_presets_export_into_the_shipped_weights_folder():
+    """`genlab train --preset NAME` writes where genlab.weights reads: genlab/weights/NAME.pt."""
+    import argparse
+
+    import genlab
+    from genlab.train import cli
+
+    folder = cli._package_weights_dir()
+    assert folder == Path(genlab.__file__).resolve().parent / "weights"
+    for name, preset in cli.PRESETS.items():
+        assert (folder / preset["file"]).is_file(), name
+    args = argparse.Namespace(preset="dcgan", model=None, data=None, epochs=None, out=None, seed=None,
+                              batch_size=None, lr=None, size=None, export=None, limit=None)
+    assert Path(cli._settings(args)["export"]) == folder / cli.PRESETS["dcgan"]["file"]
