@@ -246,20 +246,24 @@ plot.show_rows({"input": out["masked"]["centre 8x8"], "biharmonic": out["biharmo
 # measures it on held-back data drawn from its own seed; `genlab.check_challenge("05")` measures it here on
 # public data. Without a handed-in file, the grader runs the cell below in fast mode (at most 30 s of CPU
 # time) and measures the file it saves.
-# The 30 s of fast mode reach the first threshold; full mode reaches all three.
+# In fast mode the solution below fine-tunes the shipped weights (`genlab train --preset conv_repair`) for one
+# epoch, which fits the 30 s; full mode trains from scratch for 30 epochs (it reached all three thresholds when we ran it).
 
 # %% tags=["challenge"]
 ### BEGIN SOLUTION
 # HINT: Train and save your challenge model here (the text above gives the target); genlab.hint("challenge_05") gives a hint in three steps.
 from genlab import data, models
+from genlab.weights import load_pretrained
 from genlab.masks import row_band
 
 torch.manual_seed(0)
-rep_c = models.build("conv_repair", image_size=16, channels=1, width=32)
+# fast mode (CI, the grader's fallback) fine-tunes the shipped weights; full mode trains from scratch
+rep_c = load_pretrained("conv_repair") if genlab.fast_or(True, False) else models.build(
+    "conv_repair", image_size=16, channels=1, width=32)
 x_c, _ = data.load("digits", "train", 16)
-opt_c = torch.optim.Adam(rep_c.parameters(), lr=2e-3)
+opt_c = torch.optim.Adam(rep_c.parameters(), lr=genlab.fast_or(2e-4, 2e-3))
 g_c = torch.Generator().manual_seed(0)
-for _ in range(genlab.fast_or(4, 30)):
+for _ in range(genlab.fast_or(1, 30)):
     for xb in data.batches(x_c, batch_size=64, generator=g_c):
         half = len(xb) // 2
         m_c = torch.cat([block_mask(half, 16, 8, generator=g_c), row_band(len(xb) - half, 16, 5, generator=g_c)])

@@ -525,4 +525,4 @@ CHALLENGE = Challenge(
     lab="06", cid="c_rows", title="a CRNN repairer with a high hole PSNR on held-back row and band masks",
     models=("crnn",), metric="hole_psnr", unit="dB of hole PSNR", thresholds=(15.0, 20.0, 24.0),
     higher_is_better=True, max_params=2_000_000,
-    options={"masks": [("rows", {"rows": 5}), ("scattered_rows", {"rows": 3})]}, fast_points=1)
+    options={"masks": [("rows", {"rows": 5}), ("scattered_rows", {"rows": 3})]})
