@@ -122,7 +122,7 @@ def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: s
             "worker_cpu_s_per_submission": round(cpu / max(1, n), 3),
             "idle_estimate_200_on_2_cores_s": round(200 * cpu / max(1, n) / 2, 1),
             "statuses": statuses, "lab": f"real labs/{spec.lab}" if real else "stand-in lab 02",
-            "full_marks": sum(r.total == spec.max_points for r in results)}
+            "full_marks": sum(r.total == sum(i.max_points for i in r.items.values()) for r in results)}
 
 
 def main(argv: list[str] | None = None) -> int:
