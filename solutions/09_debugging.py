@@ -556,7 +556,7 @@ mlp = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), 
 batch = torch.randn(64, 16)
 print("healthy:      ", dead_units(mlp, batch))
 with torch.no_grad():
-    mlp[0].bias -= 3.0
+    mlp[0].bias -= 1.0
 print("biases pushed:", dead_units(mlp, batch))
 
 # %% [markdown]

@@ -1,6 +1,7 @@
 """Exercise entries of lab 09: the contract, cases, probes and mistakes of each graded item.
 
-Grading spec of lab 09 (debugging): the eight fixed functions, graded on behaviour.
+Grading spec of lab 09 (debugging): the thirteen fixed functions and the stretch detector
+dead_units (per-layer share of dead ReLU units, no side effects), graded on behaviour.
 
 Pure tensor functions are compared with closed forms on fresh inputs; the ones
 that take modules or optimisers run a seeded scenario
