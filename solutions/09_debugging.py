@@ -18,6 +18,7 @@
 # * recognise thirteen classic bugs of generative-model code from their symptoms, five of them
 #   from tutorial code of the kind found online;
 # * fix each and explain why the fix works.
+# * write a detector for one training symptom (dead ReLU units) that leaves the model as it found it.
 #
 # **Prerequisites**: labs 02, 03, 04 and 06 (the bugs come from their models).
 #
@@ -43,6 +44,9 @@
 # | 11 | one loss and one optimiser for both players | `fixed_gan_losses` |
 # | 12 | a 784-unit head reshaped into another image size | `fixed_image_decoder` |
 # | 13 | the log of a raw logit | `fixed_log_prob_real` |
+#
+# The stretch exercise after them asks for a symptom detector, `dead_units`, with little
+# scaffolding; the challenge trains the fixed VAE pipeline.
 
 # %% tags=["setup"]
 # Setup: on Colab this installs genlab and copies the notebooks to your workspace; locally it changes nothing.
@@ -487,6 +491,73 @@ for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence
            fixed_discriminator_update, fixed_predict, fixed_ema_copy, fixed_discriminator_batch,
            fixed_training_batch, fixed_gan_losses, fixed_image_decoder, fixed_log_prob_real]:
     getattr(checks, f"check_{fn.__name__}")(fn)
+
+# %% [markdown]
+# ## Stretch: a symptom detector
+#
+# Several of the bugs above show up in a training run as *dead units*: ReLUs that output 0 for
+# every input (a too large learning rate, a bias pushed far below zero, inputs on the wrong
+# scale). A dead unit gets no gradient and never comes back. Write the detector a debugger
+# would reach for, `dead_units(model, x) -> dict[str, float]`. Contract:
+#
+# * **inputs**: any `nn.Module` and a batch `x` it accepts (a batch of one too; `(B, F)` for an
+#   MLP, `(B, C, H, W)` images with C = 1 or 3 for a convolutional net);
+# * **output**: one entry per `nn.ReLU` and `nn.LeakyReLU` module, at any depth, keyed by the
+#   name the model gives it (as in `model.named_modules()`, e.g. `"features.2.1"`), and nothing
+#   else; the value is the fraction, in [0, 1], of that layer's **units** that never fire
+#   (output > 0) for any example of `x`; a unit is a feature of a `(B, F)` output and a
+#   **channel** of a `(B, C, H, W)` output (it fires if it is positive at any position);
+# * measured in **evaluation behaviour** (dropout off, batch norm on its running statistics),
+#   each activation module being applied once per forward pass;
+# * **no side effects**: the model's `training` flag, every parameter's `requires_grad` and
+#   `.grad` (set or `None`), the hooks the caller registered, the batch-norm statistics and `x`
+#   are as they were before the call; no hook of yours is left behind.
+#
+# No recipe: decide how to build it so that every property holds.
+
+# %% tags=["exercise"]
+def dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Per ReLU/LeakyReLU module name: the fraction of its units that never fire on the batch x."""
+    ### BEGIN SOLUTION
+    # HINT: Implement dead_units; genlab.hint("dead_units") gives a hint in three steps.
+    acts = {name: m for name, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
+    fired: dict[str, torch.Tensor] = {}
+
+    def watch(name):
+        def hook(module, inputs, out):
+            # units on dim 1; alive if positive for some example at some position
+            fired[name] = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
+        return hook
+
+    was_training = model.training
+    handles = [m.register_forward_hook(watch(name)) for name, m in acts.items()]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {name: float((~fired[name]).double().mean()) for name in acts}
+    ### END SOLUTION
+
+
+# %%
+checks.check_dead_units(dead_units)
+
+# %% [markdown]
+# What the detector shows: a small MLP before and after its first layer's biases are pushed
+# down, as one step with a far too large learning rate can do.
+
+# %%
+torch.manual_seed(0)
+mlp = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+batch = torch.randn(64, 16)
+print("healthy:      ", dead_units(mlp, batch))
+with torch.no_grad():
+    mlp[0].bias -= 1.0
+print("biases pushed:", dead_units(mlp, batch))
 
 # %% [markdown]
 # ## Challenge: the fixed pipeline trains

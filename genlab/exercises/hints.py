@@ -525,6 +525,23 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "Use the library's numerically stable log-sigmoid, or the negated softplus of the negated "
         "score; never take the sigmoid first and the log afterwards.",
     ),
+    "dead_units": (
+        "A unit of a ReLU layer that outputs zero for every input gets no gradient and never "
+        "recovers: the network has lost it. A debugger measures this on a batch by watching each "
+        "activation layer's output during one forward pass, without training and without leaving "
+        "any trace on the model.",
+        "An activation's output has the batch first and the units second: (B, F) after a linear "
+        "layer, (B, C, H, W) after a convolution, where a unit is a channel. A unit is alive if its "
+        "output is above 0 for at least one example and one position; the layer's entry is the "
+        "number of units that are not alive divided by F (or C), a number in [0, 1]. A LeakyReLU "
+        "outputs a negative value instead of 0, so ask for > 0, not != 0.",
+        "Walk over all the model's modules with their full names, nested ones included, and keep "
+        "the ReLU and LeakyReLU ones. Give each a forward hook that records, per unit, whether it "
+        "fired anywhere in the batch, and keep the hook handles. Remember the model's mode, switch "
+        "to evaluation mode, run the batch once with gradient tracking off, and in a finally block "
+        "remove your handles (only yours) and restore the mode. Turn each record into the share of "
+        "silent units as a plain number. Leave the parameters, their gradients and the batch alone.",
+    ),
 }
 
 def _unknown(item: object) -> UnknownNameError:

@@ -1,6 +1,7 @@
 """Exercise entries of lab 09: the contract, cases, probes and mistakes of each graded item.
 
-Grading spec of lab 09 (debugging): the eight fixed functions, graded on behaviour.
+Grading spec of lab 09 (debugging): the thirteen fixed functions and the stretch detector
+dead_units (per-layer share of dead ReLU units, no side effects), graded on behaviour.
 
 Pure tensor functions are compared with closed forms on fresh inputs; the ones
 that take modules or optimisers run a seeded scenario
@@ -21,6 +22,7 @@ can show every symptom and still run top to bottom.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import torch
@@ -31,9 +33,11 @@ from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, randn
 from ._student import FAIL_MARK, CheckFailed, call, expect_close, expect_tensor, fail
 from .hints import HINTS
 from .scenarios import (
+    DeadMLP,
     Noisy,
     Tiny9D,
     Tiny9G,
+    dead_unit_names,
     ref_discriminator_update,
     ref_ema_copy,
     ref_predict,
@@ -674,6 +678,157 @@ _MISTAKES: dict[str, Mistakes] = {
 }
 
 
+# ------------------------------------------------------------------ stretch: a dead-unit detector
+
+def _ref_dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Per ReLU/LeakyReLU module: the fraction of its units (features, or channels) silent on all of x."""
+    acts = {n: m for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
+    alive: dict[str, torch.Tensor] = {}
+
+    def watch(name: str):
+        def hook(module, inputs, out):
+            # unit = dim 1; it is alive if it fired anywhere: any example, any position
+            alive[name] = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1)
+        return hook
+
+    was = model.training
+    handles = [m.register_forward_hook(watch(n)) for n, m in acts.items()]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return {n: float((~alive[n]).double().mean()) for n in acts}
+
+
+def _diagnose_dead_units(fn) -> str | None:
+    """A first call on the MLP of the scenarios: a dict naming every ReLU/LeakyReLU module, nested ones too."""
+    name = "dead_units"
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = DeadMLP()
+        x = torch.randn(8, 4) * 2 + 1
+    got = call(name, fn, model, x)
+    if not isinstance(got, dict):
+        fail(name, "a dict {layer name: fraction of dead units}", type(got).__name__)
+    names = dead_unit_names(model)
+    missing, extra = [k for k in names if k not in got], [k for k in got if k not in names]
+    if missing:
+        fail(name, f"one entry per ReLU or LeakyReLU module, named as the model names them: {names}",
+             f"no entry for {missing}",
+             "symptom: the detector is blind to part of the network; layers inside blocks, and leaky "
+             "layers, die too.")
+    if extra:
+        fail(name, f"entries only for the activation modules {names}", f"also {extra}")
+    return None
+
+
+def _mu_dead_units(model, x, *, kinds=(nn.ReLU, nn.LeakyReLU), modules=None, per_entry=False,
+                   remove=True, restore=True, grad=False):
+    """The reference with one thing done wrong (the keyword says which)."""
+    pairs = modules(model) if modules else [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
+    stats: dict[str, float] = {}
+
+    def watch(name):
+        def hook(module, inputs, out):
+            if per_entry:
+                stats[name] = float((out <= 0).double().mean())
+            else:
+                stats[name] = float((~(out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1)).double().mean())
+        return hook
+
+    was = model.training
+    handles = [m.register_forward_hook(watch(n)) for n, m in pairs]
+    model.eval()
+    if grad:
+        model(x).sum().backward()
+    else:
+        with torch.no_grad():
+            model(x)
+    if remove:
+        for h in handles:
+            h.remove()
+    if restore:
+        model.train(was)
+    return stats
+
+
+def _mu_dead_units_freeze(model, x):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    out = _mu_dead_units(model, x)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return out
+
+
+def _mu_dead_units_zero_grad(model, x):
+    model.zero_grad()
+    return _mu_dead_units(model, x)
+
+
+def _mu_dead_units_clear_hooks(model, x):
+    out = _mu_dead_units(model, x, remove=False)
+    for m in model.modules():
+        m._forward_hooks.clear()
+    return out
+
+
+def _mu_dead_units_in_place(model, x):
+    x.sub_(x.mean())  # "centre the batch first", into the caller's tensor
+    return _mu_dead_units(model, x)
+
+
+def _mu_dead_units_train_mode(model, x):
+    with torch.no_grad():
+        stats = {}
+        handles = [m.register_forward_hook(lambda mod, i, o, n=n: stats.__setitem__(
+            n, float((~(o > 0).transpose(0, 1).reshape(o.shape[1], -1).any(1)).double().mean())))
+            for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+        model(x)
+        for h in handles:
+            h.remove()
+    return stats
+
+
+def _mu_dead_units_per_position(model, x):
+    stats = {}
+
+    def watch(n):
+        return lambda mod, i, o: stats.__setitem__(n, float((~(o > 0).any(0)).double().mean()))
+
+    was = model.training
+    handles = [m.register_forward_hook(watch(n)) for n, m in model.named_modules()
+               if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+    model.eval()
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    model.train(was)
+    return stats
+
+
+_MISTAKES["dead_units"] = {
+    "hooks left registered": (lambda m, x: _mu_dead_units(m, x, remove=False), "hooks"),
+    "the caller's hooks cleared too": (_mu_dead_units_clear_hooks, "keep theirs"),
+    "mode not restored": (lambda m, x: _mu_dead_units(m, x, restore=False), "restore its mode"),
+    "measured in training mode": (_mu_dead_units_train_mode, "evaluation behaviour"),
+    "counted per batch entry, not per unit": (lambda m, x: _mu_dead_units(m, x, per_entry=True), "share of units"),
+    "every position a unit (conv)": (_mu_dead_units_per_position, "channels"),
+    "nested modules forgotten": (lambda m, x: _mu_dead_units(m, x, modules=lambda mm: [
+        (n, c) for n, c in mm.named_children() if isinstance(c, (nn.ReLU, nn.LeakyReLU))]), "no entry for"),
+    "LeakyReLU forgotten": (lambda m, x: _mu_dead_units(m, x, kinds=(nn.ReLU,)), "no entry for"),
+    "x modified in place": (_mu_dead_units_in_place, "in place"),
+    "gradients left in the parameters": (lambda m, x: _mu_dead_units(m, x, grad=True), "gradients changed"),
+    "the caller's gradients cleared": (_mu_dead_units_zero_grad, "gradients changed"),
+    "requires_grad not restored": (_mu_dead_units_freeze, "requires_grad"),
+}
+
+
 # --------------------------------------------------------------------------- the entry (grading contract)
 
 def _gen_output(flat, channels, size):
@@ -699,6 +854,11 @@ _EXTREME_TARGETS = torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
 
 def _flat(b: int, c: int, s: int):
     return lambda g: Call([randn(g, b, c * s * s), c, s])
+
+
+def _tag(case: Case, *tags: str) -> Case:
+    """The case with the contract properties it tests (see genlab.exercises.PROPERTIES)."""
+    return dataclasses.replace(case, tags=tags)
 
 
 def _bce_call(n: int, scale: float, confident: bool = False):
@@ -914,6 +1074,39 @@ LAB = Lab(
                         tags=("device-dtype",))],
             expected="log sigmoid(logits) elementwise: <= 0, finite with gradient ~1 at -120, the input's dtype.",
             hint='a score is not a probability. genlab.hint("fixed_log_prob_real", 2).',
+        ),
+        Item(
+            name="dead_units", hints=HINTS["dead_units"], diagnose=_diagnose_dead_units,
+            mistakes=_MISTAKES["dead_units"], points=2, compare="custom",
+            reference="genlab.exercises.lab09._ref_dead_units",
+            check=scenario_check("dead_units", _ref_dead_units, {
+                "names": "the keys are not exactly the names of the model's ReLU and LeakyReLU modules "
+                         "(nested ones included)",
+                "fractions": "the fractions differ from the share of units (features, or channels of a "
+                             "convolution) that never fire on the batch, in evaluation behaviour",
+                "fractions_from_eval": "called on a model in eval mode, the fractions differ",
+                "hooks_removed": "the hooks on the model are not as the caller left them: remove yours, keep theirs",
+                "train_mode_restored": "a model in training mode was left in eval mode: restore its mode",
+                "eval_mode_kept": "a model in eval mode was put in training mode: restore the mode it was in",
+                "requires_grad_restored": "the parameters' requires_grad flags changed",
+                "grads_untouched": "the parameters' gradients changed (added to, or cleared)",
+                "bn_stats_untouched": "batch-norm running statistics changed: measure in evaluation behaviour",
+                "x_unchanged": "the batch x was modified in place",
+            }, rtol=0.0, atol=1e-9),
+            cases=[_tag(scenario_case("public-mlp", "dead_units", [0, "mlp", 16]), "value", "behaviour", "side-effects"),
+                   _tag(scenario_case("public-conv", "dead_units", [1, "conv3", 4]), "value", "shape", "behaviour"),
+                   _tag(scenario_case("held-mlp", "dead_units", [2, "mlp", 12], public=False),
+                        "value", "behaviour", "side-effects"),
+                   _tag(scenario_case("held-mlp-b1", "dead_units", [3, "mlp", 1], public=False),
+                        "shape", "behaviour", "side-effects"),
+                   _tag(scenario_case("held-conv1", "dead_units", [4, "conv1", 6], public=False),
+                        "value", "shape", "behaviour"),
+                   _tag(scenario_case("held-conv3-b1", "dead_units", [5, "conv3", 1], public=False),
+                        "value", "shape", "side-effects")],
+            expected="{name of every ReLU/LeakyReLU module: share of its units (dim 1) that never fire on x}, "
+                     "measured in eval behaviour; mode, flags, gradients, hooks and x as the caller left them.",
+            hint='count per unit (a feature, or a channel) in evaluation behaviour, and leave the model as you '
+                 'found it. genlab.hint("dead_units", 2).',
         ),
     ],
 )

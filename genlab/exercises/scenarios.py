@@ -535,10 +535,114 @@ def ref_ema_copy(model):
     return ema
 
 
+# --------------------------------------------------------------------------- lab 09 stretch: dead units
+
+class DeadBlock(nn.Module):
+    """A nested block: Linear -> LeakyReLU -> Dropout (the leaky layer hides one level down)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.act, self.drop = nn.Linear(8, 6), nn.LeakyReLU(0.1), nn.Dropout(0.5)
+
+    def forward(self, h):
+        return self.drop(self.act(self.fc(h)))
+
+
+class DeadMLP(nn.Module):
+    """(B, 4) -> (B, 5) with batch norm, dropout, and dead units at every depth by construction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU())
+        self.block = DeadBlock()
+        self.out = nn.Linear(6, 5)
+        self.act = nn.ReLU()
+        with torch.no_grad():  # units that cannot fire in evaluation behaviour
+            self.inp[1].running_mean[:3] = 6.0
+            self.block.fc.bias[:2] = -20.0
+            self.out.bias[0] = -20.0
+
+    def forward(self, x):
+        return self.act(self.out(self.block(self.inp(x))))
+
+
+class DeadConv(nn.Module):
+    """(B, C, H, W) -> (B, 3); the units of a convolution's activation are its channels."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(),
+                                      nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.LeakyReLU(0.2)))
+        self.head = nn.Linear(6, 3)
+        with torch.no_grad():
+            self.features[0].bias[0] = -30.0
+            self.features[2][0].bias[1:4] = -30.0
+
+    def forward(self, x):
+        return self.head(self.features(x).mean((2, 3)))
+
+
+def dead_unit_names(model: nn.Module) -> list[str]:
+    """The names of the model's ReLU and LeakyReLU modules, at any depth."""
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+
+
+def dead_units(fn: Callable, args: list, ns: dict | None = None) -> Outputs:  # noqa: ARG001
+    """``fn(model, x)`` once from training mode, once from eval mode: the fractions and every side effect.
+
+    ``args``: ``[seed, kind, batch]``, ``kind`` "mlp", "conv1" or "conv3" (the input's channels).
+    """
+    seed, kind, n = int(args[0]), str(args[1]), int(args[2])
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = DeadMLP() if kind == "mlp" else DeadConv(int(kind[-1]))
+        x = torch.randn(n, 4) * 2 + 1 if kind == "mlp" else torch.randn(n, int(kind[-1]), 5, 7)
+        x_before = x.clone()
+        params = list(model.parameters())
+        params[-1].requires_grad_(False)  # the caller froze a layer: it stays frozen
+        flags = [p.requires_grad for p in params]
+        for p in params[::2]:  # the caller's gradients, half of them set, must survive the call
+            p.grad = torch.full_like(p, 0.5)
+        caller_hook = model.register_forward_hook(lambda m, i, o: None)
+        hooks = {k: (len(m._forward_hooks), len(m._forward_pre_hooks)) for k, m in model.named_modules()}
+        buffers = {k: v.clone() for k, v in model.named_buffers()}
+        model.train()
+        got = fn(model, x)
+        after_train = model.training
+        model.eval()
+        got_eval = fn(model, x)
+        after_eval = model.training
+        names = dead_unit_names(model)
+        for res in (got, got_eval):
+            if not isinstance(res, dict):
+                raise TypeError(f"dead_units returned a {type(res).__name__}, expected a dict {{layer name: fraction}}")
+        hooks_after = {k: (len(m._forward_hooks), len(m._forward_pre_hooks)) for k, m in model.named_modules()}
+        kept = caller_hook.id in model._forward_hooks
+        caller_hook.remove()
+
+        def fractions(res: dict) -> Tensor:
+            return torch.stack([as_float(res[k], f"the fraction of {k!r}") if k in res
+                                else torch.tensor(-1.0, dtype=torch.float64) for k in names])
+
+        grads_kept = all((p.grad is None) if i % 2 else (p.grad is not None and bool((p.grad == 0.5).all()))
+                         for i, p in enumerate(params))
+        return {"names": as_flag(set(got) == set(names)),
+                "fractions": fractions(got),
+                "fractions_from_eval": fractions(got_eval),
+                "hooks_removed": as_flag(hooks_after == hooks and kept),
+                "train_mode_restored": as_flag(after_train),
+                "eval_mode_kept": as_flag(not after_eval),
+                "requires_grad_restored": as_flag([p.requires_grad for p in params] == flags),
+                "grads_untouched": as_flag(grads_kept),
+                "bn_stats_untouched": as_flag(all(torch.equal(v, dict(model.named_buffers())[k])
+                                                for k, v in buffers.items())),
+                "x_unchanged": as_flag(torch.equal(x, x_before))}
+
+
 SCENARIOS: dict[str, Callable[..., Outputs]] = {
     "gan_step": gan_step, "dcgan_generator": dcgan_generator, "dcgan_discriminator": dcgan_discriminator,
     "crnn": crnn, "row_rnn": row_rnn, "d_update": d_update, "predict": predict,
-    "ema_copy": ema_copy,
+    "ema_copy": ema_copy, "dead_units": dead_units,
 }
 
 #: Scenarios that also receive the item's forbidden references (module classes detected by behaviour).

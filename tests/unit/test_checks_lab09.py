@@ -62,3 +62,16 @@ def test_unimplemented_is_reported():
     for item in ITEMS:
         with pytest.raises(CheckFailed, match="not implemented yet"):
             getattr(c, f"check_fixed_{item}")(todo)
+
+
+def test_stretch_dead_units_passes_and_a_leaky_blind_detector_is_named(capsys):
+    from torch import nn
+
+    assert c.check_dead_units(NS["dead_units"])
+
+    def relu_only(model, x):
+        full = NS["dead_units"](model, x)
+        return {k: v for k, v in full.items() if not isinstance(model.get_submodule(k), nn.LeakyReLU)}
+
+    with pytest.raises(CheckFailed, match="no entry for"):
+        c.check_dead_units(relu_only)
