@@ -21,7 +21,7 @@
 #
 # **Prerequisites**: lecture 03 (GAN theory).
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 8 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 8 s for the solution notebook, measured before its challenge cell was added (which trains a model more; not re-measured yet); not measured on a GPU. Add your own time for the exercises.
 #
 # You write the three functions every GAN is built from: the discriminator's loss, the
 # generator's loss (both forms) and the optimal discriminator. Then you check the theory

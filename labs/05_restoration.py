@@ -21,7 +21,7 @@
 #
 # **Prerequisites**: lecture 05 (image restoration) and lab 01.
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 75 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 75 s for the solution notebook, measured before its challenge cell was added (which trains a model more; not re-measured yet); not measured on a GPU. Add your own time for the exercises.
 #
 # You will write the four small pieces every inpainting pipeline is built from, each
 # followed by a check, then train a convolutional repairer with them and compare it with

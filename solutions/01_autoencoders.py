@@ -21,7 +21,7 @@
 #
 # **Prerequisites**: lecture 01 (autoencoders) and lab 00.
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 42 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) took 287.9<!--r:time.full.solutions.01_autoencoders@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU for the solution notebook (585.1<!--r:time.full.solutions.01_autoencoders--> s of wall time on a machine shared with other jobs; `genlab.results run`); not measured on a GPU. Add your own time for the exercises.
 #
 # You will build the two halves of a convolutional autoencoder and the noise that a
 # *denoising* autoencoder learns to remove, then train it on digits and look at what it

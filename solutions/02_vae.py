@@ -21,7 +21,7 @@
 #
 # **Prerequisites**: lecture 02 (VAEs) and lab 01.
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 40 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 40 s for the solution notebook, measured before its challenge cell was added (which trains a model more; not re-measured yet); not measured on a GPU. Add your own time for the exercises.
 #
 # A variational autoencoder needs three small functions on top of an encoder and a
 # decoder. You write them, each followed by a check, then train a convolutional VAE with

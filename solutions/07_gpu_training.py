@@ -22,7 +22,7 @@
 #
 # **Prerequisites**: lecture 07 (training on GPUs) and any of labs 01-06.
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 139 s for the solution run as a script, with other jobs sharing the CPU; not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 139 s for the solution run as a script, measured before its challenge cell was added (which trains a model more; not re-measured yet); not measured on a GPU. Add your own time for the exercises.
 #
 # You write four functions, and a fifth as a stretch:
 #

@@ -22,7 +22,7 @@
 #
 # **Prerequisites**: labs 02, 03, 04 and 06 (the bugs come from their models).
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 5 s for the solution notebook; not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 5 s for the solution notebook, measured before its challenge cell was added (which trains a model more; not re-measured yet); not measured on a GPU. Add your own time for the exercises.
 #
 # Each section shows a `broken_*` function with one classic mistake from the models of this
 # course, then runs a check on it: the check **fails and describes the symptom** you would
