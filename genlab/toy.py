@@ -22,6 +22,7 @@ Two kinds of helpers live here:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -287,7 +288,7 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
         A :class:`ToyGANRun`.
     """
     from .losses import discriminator_loss, generator_loss
-    from .train.tasks import plain_optimize
+    from .train.tasks import discriminator_update, generator_update, plain_optimize
 
     d_loss_fn = d_loss_fn or discriminator_loss
     g_loss_fn = g_loss_fn or generator_loss
@@ -316,32 +317,30 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
     snapshot(0, float("nan"), float("nan"))
     # Nets this small gain nothing from intra-op threads, and on a busy CPU their spin-waits cost
     # 30x (215 ms a step with 2 threads against 6 ms with 1, measured at a load average of 4).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _toy_steps(steps, d_steps, batch_size, z_dim, mixture, gen, g_net, d_net, optimize,
-                   d_loss_fn, g_loss_fn, non_saturating, when, snapshot)
-    finally:
-        torch.set_num_threads(threads)
+    with _one_thread():
+        for step in range(1, steps + 1):
+            for _ in range(d_steps):
+                real = mixture.sample(batch_size, generator=gen)
+                fake = g_net(torch.randn(batch_size, z_dim, generator=gen))
+                loss_d, _, _ = discriminator_update(d_net, real, fake, optimize, loss_fn=d_loss_fn)
+            fake = g_net(torch.randn(batch_size, z_dim, generator=gen))
+            loss_g = generator_update(d_net, fake, optimize, non_saturating=non_saturating, loss_fn=g_loss_fn)
+            if step in when:
+                snapshot(step, float(loss_d.detach()), float(loss_g.detach()))
     g_net.eval()
     d_net.eval()
     return run
 
 
-def _toy_steps(steps, d_steps, batch_size, z_dim, mixture, gen, g_net, d_net, optimize,
-               d_loss_fn, g_loss_fn, non_saturating, when, snapshot) -> None:
-    """The training steps of :func:`train_toy_gan` (D ``d_steps`` times, then G), snapshots included."""
-    from .train.tasks import discriminator_update, generator_update
-
-    for step in range(1, steps + 1):
-        for _ in range(d_steps):
-            real = mixture.sample(batch_size, generator=gen)
-            fake = g_net(torch.randn(batch_size, z_dim, generator=gen))
-            loss_d, _, _ = discriminator_update(d_net, real, fake, optimize, loss_fn=d_loss_fn)
-        fake = g_net(torch.randn(batch_size, z_dim, generator=gen))
-        loss_g = generator_update(d_net, fake, optimize, non_saturating=non_saturating, loss_fn=g_loss_fn)
-        if step in when:
-            snapshot(step, float(loss_d.detach()), float(loss_g.detach()))
+@contextlib.contextmanager
+def _one_thread():
+    """Run the block on one intra-op thread, then restore the caller's thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def show_snapshots(run: ToyGANRun, mixture: GaussianMixture2D, title: str | None = None, axes=None,
