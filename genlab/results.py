@@ -316,7 +316,7 @@ def run_notebooks(notebooks: list[Path], timeout: int = 1800, save_dir: Path | N
                 client.execute()
             except Exception as exc:  # report and go on: one failing notebook should not hide the rest
                 failed += 1
-                print(f"{rel}: FAILED: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}")
+                print(f"{rel}: FAILED: {type(exc).__name__}: {(str(exc).strip().splitlines() or [repr(exc)])[-1][:300]}")
                 continue
             wall = time.perf_counter() - t0
             if save_dir is not None:  # the executed notebook, for reading the figures the text describes

@@ -437,10 +437,13 @@ def main() -> int:
     ns: dict = {"__name__": "__main__", "__builtins__": builtins,
                 "get_ipython": lambda: None, "display": lambda *a, **k: None}
     t0 = time.perf_counter()
-    worker.run_cells(ns)
-    worker.run_items(ns)
-    worker.status["items_done"] = True  # a challenge cell that kills the worker leaves the items graded
-    worker.run_challenge(ns)
+    phases = worker.status["phase_seconds"] = {}  # where a submission's time goes (bench.grading reads it)
+    for phase, step in (("cells", worker.run_cells), ("items", worker.run_items), ("challenge", worker.run_challenge)):
+        t = time.perf_counter()
+        step(ns)
+        phases[phase] = round(time.perf_counter() - t, 3)
+        if phase == "items":
+            worker.status["items_done"] = True  # a challenge cell that kills the worker leaves the items graded
     worker.status["done"] = True
     worker.status["seconds"] = time.perf_counter() - t0
     worker.flush()
