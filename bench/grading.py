@@ -1,7 +1,11 @@
 """Grading throughput: grade N generated submissions (lab 02 by default) and report seconds per submission.
 
 ``python -m bench.grading --n 200 --workers 2`` (from a checkout) grades ``n`` copies of
-lab 02 with a mix of correct and wrong exercise cells. It uses the real
+lab 02 with a mix of correct and wrong exercise cells. ``--challenge`` says where each
+submission's challenge file comes from: ``handed-in`` (default; the file beside the
+notebook, as students hand it in: a lab-02 file is the shipped ``conv_vae``), ``cell`` (none
+handed in: the grader runs every submission's challenge cell in the sandbox, the costliest
+case) or ``none`` (no challenge cells, no files: the code items and questions alone). It uses the real
 ``labs/02_vae.ipynb`` and ``solutions/02_vae.ipynb`` when they exist and a
 built-in stand-in lab with the same graded functions otherwise (the cost of a
 submission is dominated by starting the worker and importing torch, not by
@@ -80,7 +84,28 @@ def _stub_variant(solution: Path, lab: Path, k: int, dest: Path) -> None:
     dest.write_text(json.dumps(nb))
 
 
-def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: str = "02") -> dict:
+CHALLENGE_MODES = ("handed-in", "cell", "none")
+
+
+def _challenge_bytes(lab: str) -> bytes | None:
+    """A challenge file to hand in beside every submission (lab 02: the shipped conv_vae), or None."""
+    if lab != "02_vae":
+        return None
+    from genlab.exercises.challenges import save_challenge
+    from genlab.weights import load_pretrained
+
+    with tempfile.TemporaryDirectory() as d:
+        return save_challenge(load_pretrained("conv_vae"), "02", d).read_bytes()
+
+
+def _strip_challenge_cells(path: Path) -> None:
+    nb = json.loads(path.read_text())
+    nb["cells"] = [c for c in nb["cells"] if "challenge" not in c.get("metadata", {}).get("tags", [])]
+    path.write_text(json.dumps(nb))
+
+
+def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: str = "02",
+              challenge: str = "handed-in") -> dict:
     """Grade ``n`` generated submissions of a lab; return timings (seconds, per submission, status counts).
 
     Lab 02 gets hand-written wrong cells (or a stand-in lab when its notebooks are
@@ -99,11 +124,20 @@ def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: s
         code_cells(read_notebook(lab))  # fail early on a broken lab
         subs = root / "subs"
         subs.mkdir()
+        if challenge not in CHALLENGE_MODES:
+            raise SystemExit(f"--challenge must be one of {', '.join(CHALLENGE_MODES)}, not {challenge!r}")
+        handed = _challenge_bytes(spec.lab) if challenge == "handed-in" else None
         for k in range(n):
+            dest = subs / f"student{k:04d}.ipynb"
             if spec.lab == "02_vae":
-                _variant(sol, k, subs / f"student{k:04d}.ipynb")
+                _variant(sol, k, dest)
             else:
-                _stub_variant(sol, lab, k, subs / f"student{k:04d}.ipynb")
+                _stub_variant(sol, lab, k, dest)
+            if challenge == "none":
+                _strip_challenge_cells(dest)
+            if handed is not None:
+                from genlab.grading.challenges import lab_challenge
+                (subs / f"student{k:04d}.{lab_challenge(spec.lab).file}").write_bytes(handed)
         t0 = time.perf_counter()
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         results = grade(spec, lab, subs, root / "out", seed=0, limits=Limits(timeout=timeout),
@@ -122,6 +156,8 @@ def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: s
             "worker_cpu_s_per_submission": round(cpu / max(1, n), 3),
             "idle_estimate_200_on_2_cores_s": round(200 * cpu / max(1, n) / 2, 1),
             "statuses": statuses, "lab": f"real labs/{spec.lab}" if real else "stand-in lab 02",
+            "challenge": challenge if handed is not None or challenge != "handed-in" else "none to hand in",
+            "challenge_points": round(sum(r.items[c].points for r in results for c in r.items if c.startswith("c_")), 1),
             "full_marks": sum(r.total == sum(i.max_points for i in r.items.values()) for r in results)}
 
 
@@ -131,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--lab", default="02", help="graded lab to bench (default 02)")
+    p.add_argument("--challenge", default="handed-in", choices=CHALLENGE_MODES,
+                   help="where the challenge files come from (default: handed in beside each notebook)")
     a = p.parse_args(argv)
-    print(json.dumps(run_bench(a.n, a.workers, a.timeout, a.lab), indent=2))
+    print(json.dumps(run_bench(a.n, a.workers, a.timeout, a.lab, a.challenge), indent=2))
     return 0
 
 

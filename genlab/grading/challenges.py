@@ -85,6 +85,11 @@ def challenge_job(ch: Challenge, cells: list[str], limits: Limits) -> dict:
             "max_bytes": MAX_ARTEFACT_BYTES}
 
 
+#: Files one measuring worker takes at most: starting a worker (Python, torch) costs more than
+#: measuring one small model, so a batch shares a worker; a file that breaks it is measured alone.
+MEASURE_BATCH = 16
+
+
 class ChallengeRunner:
     """Measures challenge files in their own sandbox (no overlays: no submitted code runs there)."""
 
@@ -95,38 +100,72 @@ class ChallengeRunner:
                              step_timeout=limits.challenge_eval, wall_factor=limits.wall_factor,
                              challenge_timeout=0.0, challenge_eval=limits.challenge_eval)
         self.sandbox = Sandbox(self.limits, workers, mode, [])
-        self.last_seconds = 0.0  # wall seconds of the last measuring worker (start-up included)
+        self.last_seconds = 0.0  # CPU seconds of the last file measured (what messages quote)
 
     def close(self) -> None:
         self.sandbox.close()
 
     def measure(self, data: bytes, seed: int) -> tuple[float | None, str | None]:
         """The metric of one file on the held-back data of ``seed``, or ``(None, why not)``."""
-        g = torch.Generator().manual_seed(seed)
-        inputs = {f"data/{k}": v for k, v in draw_data(self.ch, g).items()}
-        inputs["artefact"] = torch.frombuffer(bytearray(data), dtype=torch.uint8).clone() if data else \
-            torch.empty(0, dtype=torch.uint8)
-        wr = self.sandbox.run({"kind": "challenge", "lab": self.ch.lab}, inputs)
-        self.last_seconds = wr.seconds
-        st = wr.status.get("challenge") if isinstance(wr.status, dict) else None
-        if wr.timed_out or (isinstance(st, dict) and st.get("timeout")):
-            return None, (f"measuring the model took longer than {self.limits.challenge_eval:g} s of CPU time "
-                          "(a smaller model fits the budget)")
-        if not isinstance(st, dict):
-            return None, f"the measuring worker stopped without a result (exit code {wr.returncode})"
-        if st.get("error"):
-            return None, str(st["error"])[:600]
-        value = wr.results.get("challenge/value")
-        if value is None or value.numel() != 1:
-            return None, "the measuring worker sent no value"
-        v = float(value.reshape(-1)[0])
-        return (v if not math.isnan(v) else None), (None if not math.isnan(v) else "the metric is NaN")
+        (value, why, cpu), = self.measure_many([(data, seed)])
+        self.last_seconds = cpu
+        return value, why
+
+    def measure_many(self, files: list[tuple[bytes, int]]) -> list[tuple[float | None, str | None, float]]:
+        """``(value or None, why not, CPU seconds)`` of each ``(bytes, seed)``, in one worker.
+
+        Each file has its own CPU slice in the worker. Files the worker did not reach (it
+        crashed or ran out of time on one of them) are measured again, each in a worker of its
+        own, so one file never costs another its score.
+        """
+        if not files:
+            return []
+        inputs: dict[str, torch.Tensor] = {}
+        for i, (data, seed) in enumerate(files):
+            g = torch.Generator().manual_seed(seed)
+            inputs.update({f"{i}/data/{k}": v for k, v in draw_data(self.ch, g).items()})
+            inputs[f"{i}/artefact"] = (torch.frombuffer(bytearray(data), dtype=torch.uint8).clone() if data
+                                       else torch.empty(0, dtype=torch.uint8))
+        n = len(files)
+        wr = self.sandbox.run({"kind": "challenge", "lab": self.ch.lab, "count": n}, inputs,
+                              extra_cpu=(n - 1) * (self.limits.challenge_eval + 1.0))
+        per_file = wr.status.get("challenge") if isinstance(wr.status, dict) else None
+        per_file = per_file if isinstance(per_file, dict) else {}
+        out: list[tuple[float | None, str | None, float] | None] = []
+        for i in range(n):
+            st = per_file.get(str(i))
+            value = wr.results.get(f"challenge/{i}/value")
+            finished = isinstance(st, dict) and (st.get("error") or value is not None)
+            if not finished:
+                out.append(None)
+                continue
+            cpu = float(st.get("cpu_s") or 0.0) if isinstance(st.get("cpu_s"), (int, float)) else 0.0
+            if st.get("timeout"):
+                out.append((None, f"measuring the model took longer than {self.limits.challenge_eval:g} s of CPU "
+                                  "time (a smaller model fits the budget)", cpu))
+            elif st.get("error"):
+                out.append((None, str(st["error"])[:600], cpu))
+            elif value.numel() != 1:
+                out.append((None, "the measuring worker sent no value", cpu))
+            else:
+                v = float(value.reshape(-1)[0])
+                out.append((v, None, cpu) if not math.isnan(v) else (None, "the metric is NaN", cpu))
+        for i, r in enumerate(out):
+            if r is not None:
+                continue
+            if n > 1:  # the worker stopped on this file or an earlier one: this file alone decides now
+                out[i] = self.measure_many([files[i]])[0]
+            elif wr.timed_out:
+                out[i] = (None, f"measuring the model took longer than {self.limits.challenge_eval:g} s of CPU "
+                                "time (a smaller model fits the budget)", 0.0)
+            else:
+                out[i] = (None, f"the measuring worker stopped without a result (exit code {wr.returncode})", 0.0)
+        return out  # type: ignore[return-value]
 
 
-def grade_challenge(ch: Challenge, runner: ChallengeRunner, seed: int, handed_in: bytes | None,
-                    problem: str | None, produced: torch.Tensor | None, produced_note: str | None
-                    ) -> tuple[float, bool, list[str], str]:
-    """``(points, all thresholds reached, messages, source)`` of one submission's challenge."""
+def challenge_file(ch: Challenge, handed_in: bytes | None, problem: str | None, produced: torch.Tensor | None,
+                   produced_note: str | None) -> tuple[bytes | None, str, list[str]]:
+    """``(bytes to measure or None, where they came from, messages so far)`` of one submission."""
     msgs: list[str] = []
     if problem:
         msgs.append(problem)
@@ -136,14 +175,28 @@ def grade_challenge(ch: Challenge, runner: ChallengeRunner, seed: int, handed_in
     if data is None:
         msgs.append(produced_note or f"no {ch.file}: hand it in next to the notebook, or let your challenge "
                                      f"cell save it (genlab.save_challenge(model, {ch.lab!r}))")
-        return 0.0, False, msgs, "none"
-    value, why = runner.measure(data, seed)
+        return None, "none", msgs
+    return data, source, msgs
+
+
+def challenge_points(ch: Challenge, measured: tuple[float | None, str | None, float], source: str,
+                     msgs: list[str]) -> tuple[float, bool, list[str], str]:
+    """``(points, all thresholds reached, messages, source)`` from a measurement."""
+    value, why, cpu = measured
     if value is None:
-        msgs.append(f"{ch.file} ({source}) scored zero: {why}")
-        return 0.0, False, msgs, source
+        return 0.0, False, msgs + [f"{ch.file} ({source}) scored zero: {why}"], source
     pts, msg = score(ch, value)
-    msgs.append(f"{ch.file} ({source}): {msg} (measured in {runner.last_seconds:.1f} s)")
-    return pts, pts == ch.points, msgs, source
+    return pts, pts == ch.points, msgs + [f"{ch.file} ({source}): {msg} (measured in {cpu:.1f} s of CPU time)"], source
+
+
+def grade_challenge(ch: Challenge, runner: ChallengeRunner, seed: int, handed_in: bytes | None,
+                    problem: str | None, produced: torch.Tensor | None, produced_note: str | None
+                    ) -> tuple[float, bool, list[str], str]:
+    """``(points, all thresholds reached, messages, source)`` of one submission's challenge, measured now."""
+    data, source, msgs = challenge_file(ch, handed_in, problem, produced, produced_note)
+    if data is None:
+        return 0.0, False, msgs, source
+    return challenge_points(ch, runner.measure_many([(data, seed)])[0], source, msgs)
 
 
 def feedback_rows(lab: str, items: dict) -> list[str]:

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="isolation of the workers: bwrap (bubblewrap, the default; grading refuses to "
                              "start without it) or none (NO isolation: only for trusted notebooks; recorded "
                              "in gradebook.json)")
+    parser.add_argument("--challenge-timeout", type=float, default=Limits.challenge_timeout,
+                        help="CPU seconds for a submission's challenge cells when no challenge file is handed "
+                             f"in (default {Limits.challenge_timeout:g}); 0: never run them, only handed-in files count")
     parser.add_argument("--seed-file", type=Path, default=None,
                         help="read the seed from this file instead of --seed (keeps it off the command line)")
 
@@ -53,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
     except NotALabError as exc:
         print(f"genlab grade: {exc}", file=sys.stderr)
         return 2
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory)
+    ct = getattr(args, "challenge_timeout", Limits.challenge_timeout)
+    if not ct >= 0:  # also refuses NaN
+        print(f"genlab grade: --challenge-timeout must be 0 or more seconds, not {ct:g}", file=sys.stderr)
+        return 2
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory, challenge_timeout=ct)
     sandbox = getattr(args, "sandbox", "bwrap")
     if getattr(args, "seed_file", None) is not None:
         try:

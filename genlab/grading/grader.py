@@ -19,6 +19,7 @@ import secrets
 import stat
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -228,6 +229,8 @@ class Grader:
         self.challenge = C.lab_challenge(spec.lab)
         self.challenge_runner = (C.ChallengeRunner(self.challenge, self.limits, self.workers, sandbox)
                                  if self.challenge else None)
+        self._pending: list[tuple] | None = None  # challenge files waiting to be measured (grade_all)
+        self._pending_lock = threading.Lock()
 
     def close(self) -> None:
         self.sandbox.close()
@@ -255,22 +258,48 @@ class Grader:
             res.items[ch.cid] = ItemResult(ch.cid, 0.0, ch.points, False, [why])
 
     def _grade_challenge(self, res: SubmissionResult, seed: int, handed_in: bytes | None,
-                         problem: str | None, wr: WorkerResult | None) -> None:
-        """The challenge column: never raises, never touches the other columns."""
+                         problem: str | None, wr: WorkerResult | None, note: str | None = None) -> None:
+        """The challenge column: never raises, never touches the other columns.
+
+        Inside :meth:`grade_all` the file waits in ``self._pending`` and is measured with
+        others in one worker at the end of the batch; otherwise it is measured now.
+        """
         ch = self.challenge
         try:
             cst = (wr.status or {}).get("challenge") if wr is not None else None
-            note = None
             if isinstance(cst, dict) and cst.get("error"):
                 note = f"your challenge cell raised {str(cst['error'])[:400]}; no {ch.file} was graded"
             produced = wr.results.get("challenge/artefact") if wr is not None else None
-            pts, ok, msgs, source = C.grade_challenge(ch, self.challenge_runner, seed ^ 0x5EED, handed_in,
-                                                      problem, produced, note)
+            data, source, msgs = C.challenge_file(ch, handed_in, problem, produced, note)
         except Exception as exc:  # noqa: BLE001 - the batch must go on
-            pts, ok, msgs, source = 0.0, False, [f"challenge not graded (grader error: {type(exc).__name__}: {exc})"], "none"
+            self._set_challenge(res, (0.0, False, [f"challenge not graded (grader error: {type(exc).__name__}: {exc})"], "none"))
+            return
+        if data is None:
+            self._set_challenge(res, (0.0, False, msgs, source))
+            return
+        job = (res, data, seed ^ 0x5EED, source, msgs)
+        if self._pending is None:
+            self._measure([job])
+            return
+        self._set_challenge(res, (0.0, False, msgs + ["not measured (the batch stopped before measuring)"], source))
+        with self._pending_lock:
+            self._pending.append(job)
+
+    def _set_challenge(self, res: SubmissionResult, graded: tuple[float, bool, list[str], str]) -> None:
+        ch = self.challenge
+        pts, ok, msgs, source = graded
         ir = ItemResult(ch.cid, pts, ch.points, ok, msgs)
         ir.source = source  # type: ignore[attr-defined] - self-check reads where the file came from
         res.items[ch.cid] = ir
+
+    def _measure(self, jobs: list[tuple]) -> None:
+        """Measure the challenge files of ``jobs`` in one worker and score each submission's column."""
+        try:
+            measured = self.challenge_runner.measure_many([(data, seed) for _, data, seed, _, _ in jobs])
+        except Exception as exc:  # noqa: BLE001 - the batch must go on
+            measured = [(None, f"not measured (grader error: {type(exc).__name__}: {exc})", 0.0)] * len(jobs)
+        for (res, _, _, source, msgs), m in zip(jobs, measured, strict=True):
+            self._set_challenge(res, C.challenge_points(self.challenge, m, source, msgs))
 
     def _grade_one(self, res: SubmissionResult, path: Path | None) -> SubmissionResult:
         add_questions(res, self.spec.lab, path, item_result=ItemResult)  # concept questions: read statically, never run
@@ -296,15 +325,19 @@ class Grader:
         prepared, tensors, job_items = prepare(self.spec, seed)
         job = {"cells": prog.cells, "items": job_items, "protected": self.protected}
         handed_in, problem = (C.read_submitted(self.challenge, path) if self.challenge else (None, None))
+        no_cells = None
         if self.challenge is not None and handed_in is None:
             cells = [c.source for c in sub_cells if "challenge" in c.tags]
-            if cells:
+            if cells and self.limits.challenge_timeout > 0:
                 job["challenge"] = C.challenge_job(self.challenge, cells, self.limits)
+            elif cells:
+                no_cells = (f"no {self.challenge.file} handed in, and this grading run does not run challenge "
+                            "cells (--challenge-timeout 0): hand the file in next to the notebook")
         wr = self.sandbox.run(job, tensors)
         res.seconds, res.stdout = wr.seconds, wr.stdout
         self._score(res, prog, wr, prepared)
         if self.challenge is not None:
-            self._grade_challenge(res, seed, handed_in, problem, wr)
+            self._grade_challenge(res, seed, handed_in, problem, wr, no_cells)
         return res
 
     def _score(self, res: SubmissionResult, prog, wr: WorkerResult, prepared: list[Prepared]) -> None:
@@ -401,14 +434,24 @@ class Grader:
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(subs), desc=f"grading {self.spec.lab}", unit="submission")
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = {pool.submit(self._grade_entry, s): i for i, s in enumerate(subs)}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                if bar is not None:
-                    bar.update(1)
-        if bar is not None:
-            bar.close()
+        self._pending = []
+        try:
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                futures = {pool.submit(self._grade_entry, s): i for i, s in enumerate(subs)}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    if bar is not None:
+                        bar.update(1)
+                # The challenge files, several to a measuring worker (a worker's start-up costs
+                # more than measuring one small model), spread over the workers.
+                pending, self._pending = self._pending, None
+                k = max(min(self.workers, len(pending)), -(-len(pending) // C.MEASURE_BATCH))
+                for fut in [pool.submit(self._measure, pending[j::k]) for j in range(k)]:
+                    fut.result()
+        finally:
+            self._pending = None
+            if bar is not None:
+                bar.close()
         return [results[i] for i in range(len(subs))]
 
 

@@ -434,26 +434,29 @@ class Sandbox:
                     pass
         return apply
 
-    def run(self, job: dict, inputs: dict[str, torch.Tensor]) -> WorkerResult:
-        """Run one job (cells + items) on ``inputs``; the worker leaves nothing behind."""
+    def run(self, job: dict, inputs: dict[str, torch.Tensor], extra_cpu: float = 0.0) -> WorkerResult:
+        """Run one job (cells + items) on ``inputs``; the worker leaves nothing behind.
+
+        ``extra_cpu``: CPU seconds granted on top of the limits (a measuring job with several files).
+        """
         with self._lock:
             slot = self._free.pop()
         try:
             if self.mode == "none":
                 with tempfile.TemporaryDirectory(prefix="genlab-grade-") as scratch:
-                    return self._run(job, inputs, None, scratch)
-            return self._run(job, inputs, self.uids[slot], None)
+                    return self._run(job, inputs, None, scratch, extra_cpu)
+            return self._run(job, inputs, self.uids[slot], None, extra_cpu)
         finally:
             with self._lock:
                 self._free.append(slot)
 
     def _run(self, job: dict, inputs: dict[str, torch.Tensor], uid: int | None,
-             scratch: str | None) -> WorkerResult:
+             scratch: str | None, extra_cpu: float = 0.0) -> WorkerResult:
         res = WorkerResult()
         # Settings the worker needs travel with the job on its stdin; the uid and the limits that
         # matter are applied here, by the parent, and never read back from the worker.
         job = dict(job, step_timeout=self.limits.step(), max_output=LOG_KEEP * 4)
-        extra = float(self.limits.challenge_timeout) if job.get("challenge") else 0.0
+        extra = (float(self.limits.challenge_timeout) if job.get("challenge") else 0.0) + max(0.0, float(extra_cpu))
         # A measuring job runs no submitted code, and it needs the lab's challenge entry, which
         # lives in the lab module the overlays hide from submissions.
         overlays = [] if job.get("kind") == "challenge" else self.overlays

@@ -292,6 +292,7 @@ class Worker:
             if obj is None:
                 self.flush()
                 continue
+            t_item = time.process_time()
             for case in item["cases"]:
                 res: dict = {}
                 err = None
@@ -315,6 +316,7 @@ class Worker:
                 for k, v in res.items():
                     if _type(v) is _Tensor:
                         self.results[f"{name}/{case['name']}/{k}"] = v
+            st["cpu_s"] = round(time.process_time() - t_item, 3)
             self.flush()
 
     def run_challenge(self, ns: dict) -> None:
@@ -361,28 +363,46 @@ class Worker:
 
 
 def measure_challenge(job: dict, inputs: dict, results_fd: int) -> int:
-    """A measuring job (no submitted code): load the challenge file, measure it, send the number."""
+    """A measuring job (no submitted code): load each challenge file, measure it, send the numbers.
+
+    The job holds ``count`` files (inputs ``{i}/artefact`` and ``{i}/data/...``), each
+    measured within its own CPU slice; the status is sent after each one, so a file that
+    crashes the worker leaves the earlier ones measured (the parent measures the rest alone).
+    """
     from genlab.exercises.challenges import ChallengeError, evaluate_bytes, find
 
-    status: dict = {"challenge": {"error": None}, "done": False, "pid": _getpid()}
+    per_file: dict = {}
+    status: dict = {"challenge": per_file, "done": False, "pid": _getpid()}
     step = float(job.get("step_timeout") or 20.0)
     try:
         ch = find(_str(job.get("lab")))
         if ch is None:
             raise ChallengeError(f"lab {job.get('lab')!r} has no challenge")
-        raw = inputs.get("artefact")
+    except BaseException as exc:  # noqa: BLE001
+        status["error"] = _str(exc)[:MAX_MESSAGE]
+        ch = None
+    count = int(job.get("count") or 0) if ch is not None else 0
+    for i in range(count):
+        entry: dict = {"error": None}
+        per_file[str(i)] = entry
+        raw = inputs.get(f"{i}/artefact")
         data = raw.numpy().tobytes() if raw is not None else b""
-        d = {k[5:]: v for k, v in inputs.items() if k.startswith("data/")}
-        with _Slice(step):
-            value = evaluate_bytes(ch, data, d)
-        _write_frame(results_fd, {"t": "tensor", "key": "challenge/value", "dtype": "float64", "shape": [1]},
-                     torch.tensor([value], dtype=torch.float64).numpy().tobytes())
-    except StepTimeout:
-        status["challenge"] = {"error": f"took longer than {step:g} s of CPU time", "timeout": True}
-    except ChallengeError as exc:
-        status["challenge"] = {"error": _str(exc)[:MAX_MESSAGE]}
-    except BaseException as exc:  # noqa: BLE001 - e.g. a model that fails on the data
-        status["challenge"] = {"error": f"the model failed on the challenge data: {_short(exc)}"}
+        prefix = f"{i}/data/"
+        d = {k[len(prefix):]: v for k, v in inputs.items() if k.startswith(prefix)}
+        t0 = time.process_time()
+        try:
+            with _Slice(step):
+                value = evaluate_bytes(ch, data, d)
+            _write_frame(results_fd, {"t": "tensor", "key": f"challenge/{i}/value", "dtype": "float64", "shape": [1]},
+                         torch.tensor([value], dtype=torch.float64).numpy().tobytes())
+        except StepTimeout:
+            entry.update(error=f"took longer than {step:g} s of CPU time", timeout=True)
+        except ChallengeError as exc:
+            entry["error"] = _str(exc)[:MAX_MESSAGE]
+        except BaseException as exc:  # noqa: BLE001 - e.g. a model that fails on the data
+            entry["error"] = f"the model failed on the challenge data: {_short(exc)}"
+        entry["cpu_s"] = round(time.process_time() - t0, 3)
+        _write_frame(results_fd, {"t": "status", "status": status})
     status["done"] = True
     _write_frame(results_fd, {"t": "status", "status": status})
     _write_frame(results_fd, {"t": "end"})

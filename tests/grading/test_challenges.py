@@ -140,3 +140,58 @@ def test_good_files_score(batch, student):
 def test_bad_or_missing_files_score_zero_with_a_message(batch, student, words):
     c = batch[0][student]["items"]["c_recon"]
     assert c["points"] == 0 and any(words in m for m in c["messages"]), c["messages"]
+
+
+def test_a_batch_that_breaks_its_worker_costs_only_the_file_that_broke_it(trained):
+    """Several files share a measuring worker; one that kills it is measured alone, the rest keep their score."""
+    good = trained.read_bytes()
+    killer = b"KILL" + good  # the stand-in worker below dies on this one
+    calls: list[int] = []
+
+    class FakeSandbox:  # plays the measuring worker: measures in-process, dies on a KILL file
+        def run(self, job, inputs, extra_cpu=0.0):
+            from genlab.grading.sandbox import WorkerResult
+            n = job["count"]
+            calls.append(n)
+            wr, per_file = WorkerResult(), {}
+            wr.status = {"challenge": per_file}
+            for i in range(n):
+                raw = inputs[f"{i}/artefact"].numpy().tobytes()
+                if raw.startswith(b"KILL"):
+                    wr.returncode = -9  # died here: nothing more is reported
+                    return wr
+                d = {k.split("/", 2)[2]: v for k, v in inputs.items() if k.startswith(f"{i}/data/")}
+                wr.results[f"challenge/{i}/value"] = torch.tensor([challenges.evaluate_bytes(CH, raw, d)],
+                                                                  dtype=torch.float64)
+                per_file[str(i)] = {"error": None, "cpu_s": 0.1}
+            wr.status["done"] = True
+            return wr
+
+    runner = gc.ChallengeRunner.__new__(gc.ChallengeRunner)
+    runner.ch, runner.limits, runner.sandbox, runner.last_seconds = CH, Limits(), FakeSandbox(), 0.0
+    got = runner.measure_many([(good, 1), (killer, 2), (good, 3), (good, 4)])
+    assert calls == [4, 1, 1, 1]  # the batch, then each file it did not reach, alone
+    assert [v is not None for v, _, _ in got] == [True, False, True, True], got
+    assert "stopped without a result" in got[1][1]
+    # the same seed draws the same held-back data, alone or in a batch
+    assert got[0][0] == runner.measure_many([(good, 1)])[0][0]
+
+
+def test_challenge_timeout_zero_runs_no_challenge_cell(tmp_path):
+    """`genlab grade --challenge-timeout 0`: handed-in files only; a challenge cell is not run, and the message says so."""
+    os.chmod(tmp_path, 0o700)
+    lab = write_nb(tmp_path / "labs" / "01_fixture.ipynb", lab_cells())
+    subs = tmp_path / "subs"
+    write_nb(subs / "cell.ipynb", [*lab_cells(DOUBLE_OK, KL_OK), ("open('ran', 'w').write('x')\n" + TRAIN_CELL, ["challenge"])])
+    spec = dataclasses.replace(fixture_spec(), lab="01_fixture")
+    (r,) = grade(spec, lab, subs, tmp_path / "out", seed=3,
+                 limits=Limits(timeout=30, step_timeout=8, challenge_timeout=0), workers=1, progress=False)
+    c = r.items["c_recon"]
+    assert c.points == 0 and any("--challenge-timeout 0" in m for m in c.messages), c.messages
+    assert r.items["double"].passed  # the items are graded all the same
+
+
+def test_cli_refuses_a_negative_challenge_timeout(capsys):
+    from genlab.cli import main
+    assert main(["grade", "02", "subs", "--out", "o", "--challenge-timeout", "-1"]) == 2
+    assert "--challenge-timeout must be 0 or more" in capsys.readouterr().err
