@@ -22,7 +22,6 @@ Two kinds of helpers live here:
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -288,6 +287,7 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
         A :class:`ToyGANRun`.
     """
     from .losses import discriminator_loss, generator_loss
+    from .train.context import intra_op_threads
     from .train.tasks import discriminator_update, generator_update, plain_optimize
 
     d_loss_fn = d_loss_fn or discriminator_loss
@@ -317,7 +317,7 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
     snapshot(0, float("nan"), float("nan"))
     # Nets this small gain nothing from intra-op threads, and on a busy CPU their spin-waits cost
     # 30x (215 ms a step with 2 threads against 6 ms with 1, measured at a load average of 4).
-    with _one_thread():
+    with intra_op_threads(1):
         for step in range(1, steps + 1):
             for _ in range(d_steps):
                 real = mixture.sample(batch_size, generator=gen)
@@ -330,17 +330,6 @@ def train_toy_gan(mixture: GaussianMixture2D, steps: int = 2000, *, batch_size: 
     g_net.eval()
     d_net.eval()
     return run
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run the block on one intra-op thread, then restore the caller's thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def show_snapshots(run: ToyGANRun, mixture: GaussianMixture2D, title: str | None = None, axes=None,

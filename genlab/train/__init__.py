@@ -12,7 +12,7 @@ module                 what it holds
 ``loop``               ``fit``, ``TrainConfig``, lab 07's four functions, ``LRDrop``, ``resume_latest``
 ``tasks``              every Task, the GAN update, the mask sampler, the registry of families
 ``checkpoint``         the one checkpoint format: atomic writes, plain-data checks, RNG states
-``context``            ``History`` and ``TrainContext`` (what steps and callbacks see)
+``context``            ``History``, ``TrainContext`` (what steps and callbacks see), ``intra_op_threads``
 ``batches``            in-memory shuffling (checkpointed), loaders, DDP shards
 ``distributed``        joining torchrun's process group, DDP wrappers
 ``cli``                ``genlab train`` (presets rebuild the shipped weights)
@@ -34,7 +34,7 @@ from .checkpoint import (
     restore,
     write_checkpoint,
 )
-from .context import History, TrainContext, TrainingDiverged
+from .context import History, TrainContext, TrainingDiverged, intra_op_threads
 from .distributed import launched_by_torchrun
 from .loop import (
     LRDrop,
@@ -75,6 +75,6 @@ __all__ = [
     "TASKS", "Task", "TrainConfig", "TrainContext", "TrainingDiverged", "VAETask", "atomic_write",
     "atomic_write_bytes", "autocast_settings", "build_task", "check_plain", "checkpoint_state",
     "discriminator_update", "fit", "gan_training_step", "gan_update", "generator_update",
-    "launched_by_torchrun", "load_checkpoint", "mask_mix", "read_checkpoint", "resolve_amp", "restore",
+    "intra_op_threads", "launched_by_torchrun", "load_checkpoint", "mask_mix", "read_checkpoint", "resolve_amp", "restore",
     "resume_latest", "save_checkpoint", "train_epoch", "write_checkpoint",
 ]

@@ -29,6 +29,7 @@ import torch
 
 from ..errors import CheckpointError, GenlabError
 from .checkpoint import CHECKPOINT_NAME, atomic_write_bytes, check_plain
+from .context import intra_op_threads
 from .loop import LRDrop, fit
 from .tasks import FAMILIES, Task, mask_mix
 
@@ -46,19 +47,22 @@ _REPAIR_MASK_MIX: dict[str, Any] = {
 
 #: The shipped weights and exactly how each was trained (``genlab train --preset NAME``).
 #: ``task`` holds the task's own settings (masks, beta, ...); ``config`` the model's.
+#: ``threads``: every file was trained on one intra-op CPU thread; on two threads the same
+#: recipe rounds differently and ends elsewhere (dcgan: train loss 2.375 instead of 2.176).
 PRESETS: dict[str, dict[str, Any]] = {
     "classifier": {"model": "classifier", "data": "digits", "size": 16, "epochs": 15, "batch_size": 64,
-                   "lr": 2e-3, "seed": 0, "config": {}, "task": {}, "file": "classifier.pt"},
+                   "lr": 2e-3, "seed": 0, "threads": 1, "config": {}, "task": {}, "file": "classifier.pt"},
     "conv_vae": {"model": "conv_vae", "data": "digits", "size": 16, "epochs": 40, "batch_size": 64,
-                 "lr": 2e-3, "seed": 0, "config": {"latent_dim": 8}, "task": {"beta": 1.0},
+                 "lr": 2e-3, "seed": 0, "threads": 1, "config": {"latent_dim": 8}, "task": {"beta": 1.0},
                  "file": "conv_vae.pt"},
     "dcgan": {"model": "dcgan", "data": "digits", "size": 16, "epochs": 25, "batch_size": 64,
-              "lr": 2e-4, "seed": 0, "config": {}, "task": {"betas": (0.5, 0.999)}, "file": "dcgan.pt"},
+              "lr": 2e-4, "seed": 0, "threads": 1, "config": {}, "task": {"betas": (0.5, 0.999)}, "file": "dcgan.pt"},
     "conv_repair": {"model": "conv_repair", "data": "digits", "size": 16, "epochs": 60, "batch_size": 64,
-                    "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
+                    "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "threads": 1, "config": {},
+                    "task": dict(_REPAIR_MASK_MIX),
                     "file": "conv_repair.pt"},
     "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 60, "batch_size": 64,
-             "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "config": {}, "task": dict(_REPAIR_MASK_MIX),
+             "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "threads": 1, "config": {}, "task": dict(_REPAIR_MASK_MIX),
              "file": "crnn.pt"},
 }
 
@@ -93,6 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--lr", type=float, help=f"learning rate (default per model: {lrs})")
     opt.add_argument("--size", type=int, help="image side in pixels (default: the dataset's)")
     opt.add_argument("--limit", type=int, help="train on the first N items only (default: all)")
+    opt.add_argument("--threads", type=int, metavar="N", help="intra-op CPU threads while training "
+                     "(default: torch's; presets: 1, as the shipped weights were trained)")
     opt.add_argument("--export", help="also write a small weights-only .pt here (presets: genlab/weights/)")
     opt.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -137,7 +143,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
                              "leave MODEL out.")
     for key, value in (("model", args.model), ("data", args.data), ("epochs", args.epochs), ("out", args.out),
                        ("seed", args.seed), ("batch_size", args.batch_size), ("lr", args.lr),
-                       ("size", args.size), ("export", args.export)):
+                       ("size", args.size), ("export", args.export),
+                       ("threads", getattr(args, "threads", None))):
         if value is not None:
             settings[key] = value
     settings["limit"] = args.limit
@@ -169,7 +176,8 @@ def _resolve(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     for flag, key, ok in (("--epochs", "epochs", lambda v: v is None or v >= 1),
                           ("--batch-size", "batch_size", lambda v: v >= 1),
                           ("--lr", "lr", lambda v: v is None or v > 0),
-                          ("--limit", "limit", lambda v: v is None or v >= 1)):
+                          ("--limit", "limit", lambda v: v is None or v >= 1),
+                          ("--threads", "threads", lambda v: v is None or v >= 1)):
         if not ok(settings.get(key)):
             raise UsageError(f"{flag} must be {'> 0' if key == 'lr' else '>= 1'}, got {settings[key]}.")
     if settings.get("out"):
@@ -220,8 +228,9 @@ def export_weights(task: Task, path: str | os.PathLike, *, preset: str | None = 
     CPU copies so the file does not depend on the training device or memory format.
     """
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in task.model.state_dict().items()}
-    payload = {"format": WEIGHTS_FORMAT, "model": task.model_name, "config": task.model_config,
-               "state_dict": state, "preset": preset, "data": data, "metrics": metrics or {}}
+    payload = {"format": _own_copy(WEIGHTS_FORMAT), "model": _own_copy(task.model_name),
+               "config": task.model_config, "state_dict": state, "preset": _own_copy(preset),
+               "data": _own_copy(data), "metrics": metrics or {}}
     check_plain(payload)
     import io
 
@@ -232,6 +241,18 @@ def export_weights(task: Task, path: str | os.PathLike, *, preset: str | None = 
     from ..weights import file_sha256
 
     return file_sha256(path)
+
+
+def _own_copy(text: str | None) -> str | None:
+    """A new string object equal to ``text``.
+
+    pickle writes a string once and refers back to it when the *same object* comes again,
+    so the file's bytes (and sha256) would depend on whether ``model`` and ``preset`` are
+    one object: they are when ``main(["--preset", "dcgan"])`` is called from Python
+    (literals are interned), not when the shell passes ``--preset dcgan``. Separate copies
+    give the bytes of the shipped files however the export was reached.
+    """
+    return None if text is None else "".join(list(text))
 
 
 def _update_manifest(preset: str, settings: dict[str, Any], sha: str, file: Path, metrics: dict[str, Any]) -> None:
@@ -287,12 +308,20 @@ def _load_data(args: argparse.Namespace) -> tuple[dict[str, Any], tuple, tuple]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``genlab train``; returns the exit status (0 ok, 2 bad input, 1 training failed)."""
-    from .. import seed_everything
-
     try:
         settings, (x, y), test = _load_data(args)
     except (UsageError, GenlabError, ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
+    # From the model's first weights to the exported file: the thread count sets the rounding.
+    with intra_op_threads(settings.get("threads")):
+        return _train(args, settings, (x, y), test)
+
+
+def _train(args: argparse.Namespace, settings: dict[str, Any], train: tuple, test: tuple) -> int:
+    """Build the task, fit it, export; the exit status of :func:`run`."""
+    from .. import seed_everything
+
+    x, y = train
     size = int(x.shape[-1])
     settings["size"] = size
     config = {"image_size": size, "channels": int(x.shape[1]), **settings["config"]}
@@ -329,7 +358,8 @@ def _metrics_writer(path: Path, settings: dict[str, Any], task: Task, n_train: i
             "hparams": task.hparams,
             "data": {"name": settings["data"], "size": settings["size"], "limit": settings["limit"],
                      "n_train": n_train},
-            "seed": int(settings["seed"]), "batch_size": settings["batch_size"], "preset": preset}
+            "seed": int(settings["seed"]), "batch_size": settings["batch_size"], "preset": preset,
+            "threads": torch.get_num_threads()}
 
     def write_metrics(ctx: Any) -> None:
         if ctx.rank == 0:

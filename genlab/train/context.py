@@ -10,7 +10,7 @@ import copy
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,30 @@ from .checkpoint import atomic_write_bytes
 if TYPE_CHECKING:
     from .tasks import Task
 
-__all__ = ["History", "TrainContext", "TrainingDiverged"]
+__all__ = ["History", "TrainContext", "TrainingDiverged", "intra_op_threads"]
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """Run the block on ``n`` intra-op CPU threads, then restore the caller's count.
+
+    On the CPU, how a convolution's or a reduction's sum is split between threads
+    changes its rounding, so the bits of a trained model depend on the thread count:
+    the shipped weights were trained on one thread, and ``genlab train --preset``
+    pins it. One thread is also the fastest setting for these small models on a
+    busy machine (idle worker threads spin-wait). ``None`` leaves the count alone.
+    """
+    if n is None:
+        yield
+        return
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"the number of threads is an integer >= 1, got {n!r}.")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class TrainingDiverged(GenlabError, RuntimeError):

@@ -15,6 +15,10 @@ name            what it is (digits, 16x16, trained on the CPU by ``genlab train 
 ``manifest.json`` records, for each name: file, sha256, preset, model name and config,
 training data and settings, test metrics, date. Files load with
 ``torch.load(weights_only=True)``: they hold tensors and plain data only.
+``genlab train --preset NAME`` rebuilds a file byte for byte (same sha256) with the torch
+of the manifest on the CPU: the preset trains on one intra-op thread, as the shipped files
+were, because the thread count changes how sums round (checked on one x86-64 machine; a
+CPU with other vector instructions may still round differently).
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ def test_every_family_trains_on_digits(tmp_path, model):
     (["vae", "--data", "digits", "--epochs", "0"], "--epochs must be >= 1"),
     (["vae", "--epochs", "1"], "--data is required"),
     (["--preset", "nosuch"], "unknown preset"),
+    (["vae", "--data", "digits", "--epochs", "1", "--threads", "0"], "--threads must be >= 1"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "run"
@@ -164,3 +165,41 @@ def test_presets_export_into_the_shipped_weights_folder():
     args = argparse.Namespace(preset="dcgan", model=None, data=None, epochs=None, out=None, seed=None,
                               batch_size=None, lr=None, size=None, export=None, limit=None)
     assert Path(cli._settings(args)["export"]) == folder / cli.PRESETS["dcgan"]["file"]
+
+
+def test_presets_train_on_one_thread_and_restore_the_callers_count(tmp_path):
+    """The shipped weights were trained on one intra-op thread: on two, the sums round differently."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = tmp_path / "run"
+        assert train("--preset", "classifier", "--epochs", "1", "--limit", "64", "--out", str(out),
+                     "--export", str(tmp_path / "w" / "classifier.pt")) == 0
+        assert json.loads((out / "metrics.json").read_text())["threads"] == 1
+        assert torch.get_num_threads() == 2
+        assert all(p["threads"] == 1 for p in PRESETS.values())
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_exported_bytes_do_not_depend_on_which_string_objects_were_passed(tmp_path):
+    """pickle shares a string written twice as one object: `main([... "dcgan"])` from Python passes
+    the interned literal as preset *and* model, the shell passes a separate copy; both give one file."""
+    from genlab.train.cli import export_weights, make_task
+
+    torch.manual_seed(0)
+    task = make_task("classifier", {"image_size": 8, "channels": 1}, 1e-3)
+    shared = export_weights(task, tmp_path / "a.pt", preset=task.model_name, data="digits")
+    separate = export_weights(task, tmp_path / "b.pt", preset="".join(list(task.model_name)), data="digits")
+    assert shared == separate
+
+
+@pytest.mark.slow
+def test_the_classifier_preset_reproduces_the_shipped_file(tmp_path):
+    """The full recipe (15 epochs, about 40 s on one thread) gives the shipped bytes, sha256 included."""
+    from genlab.weights import WEIGHTS_DIR, manifest
+
+    export = tmp_path / "w" / "classifier.pt"
+    assert train("--preset", "classifier", "--out", str(tmp_path / "run"), "--export", str(export)) == 0
+    assert manifest(export.parent)["classifier"]["sha256"] == manifest()["classifier"]["sha256"]
+    assert export.read_bytes() == (WEIGHTS_DIR / "classifier.pt").read_bytes()
