@@ -22,7 +22,7 @@
 #
 # **Prerequisites**: labs 02, 03, 04 and 06 (the bugs come from their models).
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 5 s for the solution notebook, measured before its challenge cell was added (which trains a model more; not re-measured yet); not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) took 14.2<!--r:time.full.solutions.09_debugging@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU for the solution notebook, challenge cell included (10.6<!--r:time.full.solutions.09_debugging--> s of wall time on a machine shared with other jobs; `genlab.results run`); not measured on a GPU. Add your own time for the exercises.
 #
 # Each section shows a `broken_*` function with one classic mistake from the models of this
 # course, then runs a check on it: the check **fails and describes the symptom** you would

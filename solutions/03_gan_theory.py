@@ -21,7 +21,7 @@
 #
 # **Prerequisites**: lecture 03 (GAN theory).
 #
-# **Time**: full mode (`GENLAB_FAST` unset) on a 2-core CPU: 8 s for the solution notebook, measured before its challenge cell was added (which trains a model more; not re-measured yet); not measured on a GPU. Add your own time for the exercises.
+# **Time**: full mode (`GENLAB_FAST` unset) took 11.8<!--r:time.full.solutions.03_gan_theory@kernel_cpu_s--> s of kernel CPU time on a 2-core CPU for the solution notebook, challenge cell included (12.0<!--r:time.full.solutions.03_gan_theory--> s of wall time on a machine shared with other jobs; `genlab.results run`); not measured on a GPU. Add your own time for the exercises.
 #
 # You write the three functions every GAN is built from: the discriminator's loss, the
 # generator's loss (both forms) and the optimal discriminator. Then you check the theory

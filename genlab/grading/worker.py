@@ -458,7 +458,7 @@ def main() -> int:
                 "get_ipython": lambda: None, "display": lambda *a, **k: None}
     t0 = time.perf_counter()
     worker.status["startup_cpu_s"] = round(time.process_time(), 3)  # interpreter, torch, genlab, the stubs
-    phases = worker.status["phase_seconds"] = {}  # where a submission's time goes (bench.grading reads it)
+    phases = worker.status["phase_seconds"] = {}  # where a submission's time goes (for profiling the grader)
     for phase, step in (("cells", worker.run_cells), ("items", worker.run_items), ("challenge", worker.run_challenge)):
         t = time.perf_counter()
         step(ns)
