@@ -182,6 +182,26 @@ class Lab:
 LabSpec = Lab
 
 
+def build_lab(lab: str, title: str, items: list[Item], *, mistakes: dict[str, Mistakes],
+              namespace: dict[str, Any]) -> Lab:
+    """A :class:`Lab` whose items are wired by name to the tables their lab module keeps once.
+
+    Every item gets its hint ladder from :data:`genlab.exercises.hints.HINTS`; an item that
+    names no mistakes or no ``diagnose`` of its own gets ``mistakes[item.name]`` and the lab
+    module's ``_diagnose_<item.name>`` (looked up in ``namespace``, the module's ``globals()``),
+    where those exist. So an entry's declaration states only what is particular to it.
+    """
+    from .hints import HINTS  # the ladders of every lab, kept apart from the judging code
+
+    for it in items:
+        it.hints = HINTS[it.name]
+        if not it.mistakes:
+            it.mistakes = mistakes.get(it.name, {})
+        if it.diagnose is None:
+            it.diagnose = namespace.get(f"_diagnose_{it.name}")
+    return Lab(lab=lab, title=title, items=items)
+
+
 # --------------------------------------------------------------------------- judging
 
 def clone_call(call: Call) -> tuple[list, dict]:

@@ -26,9 +26,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand
+from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, rand
 from ._student import call, expect_tensor, fail
-from .hints import HINTS
 from .scenarios import like_input, output_check
 
 IMAGE_SIZE = 16
@@ -589,12 +588,9 @@ def _check_module(kind: str):
     return check
 
 
-LAB = Lab(
-    lab="01_autoencoders",
-    title="Autoencoders",
-    items=[
+LAB = build_lab("01_autoencoders", "Autoencoders", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="ConvEncoder", diagnose=_diagnose_ConvEncoder, mistakes=_MISTAKES['ConvEncoder'], points=3,
+            name="ConvEncoder", points=3,
             reference="genlab.models.autoencoder.ConvEncoder",
             compare="custom", check=_check_module("encoder"),
             cases=[
@@ -611,7 +607,7 @@ LAB = Lab(
             hint="each convolution of stride 2 halves the size; flatten the last map and end with a fully connected layer to latent_dim units.",
         ),
         Item(
-            name="ConvDecoder", diagnose=_diagnose_ConvDecoder, mistakes=_MISTAKES['ConvDecoder'], points=3,
+            name="ConvDecoder", points=3,
             reference="genlab.models.autoencoder.ConvDecoder",
             compare="custom", check=_check_module("decoder"),
             cases=[
@@ -627,7 +623,7 @@ LAB = Lab(
             hint="mirror the encoder: a fully connected layer to a small map, then transposed convolutions (kernel 4, stride 2, padding 1) that each double the size.",
         ),
         Item(
-            name="add_noise", diagnose=_diagnose_add_noise, mistakes=_MISTAKES['add_noise'], points=2,
+            name="add_noise", points=2,
             reference="genlab.masks.gaussian_noise",
             compare="custom", check=_check_add_noise,
             cases=[
@@ -654,8 +650,7 @@ LAB = Lab(
             hint="add standard-normal noise of the full shape of x, scaled by sigma, then clip to [0, 1]; not uniform noise, not x times the noise.",
         ),
         Item(
-            name="interpolate_codes", diagnose=_diagnose_interpolate_codes, mistakes=_MISTAKES['interpolate_codes'],
-            points=1, reference="genlab.exercises.lab01._ref_interpolate_codes",
+            name="interpolate_codes", points=1, reference="genlab.exercises.lab01._ref_interpolate_codes",
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _interp_call(4, 6)),
@@ -677,10 +672,6 @@ LAB = Lab(
         ),
     ],
 )
-
-# the hint ladder of every item lives in genlab.exercises.hints, once
-for _item in LAB.items:
-    _item.hints = HINTS[_item.name]
 
 
 # --------------------------------------------------------------------------- challenge

@@ -24,9 +24,8 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, rand, randn
 from ._student import call, expect_tensor, fail
-from .hints import HINTS
 from .scenarios import like_input, output_check
 
 
@@ -462,12 +461,9 @@ def _diagnose_iwae_bound(fn) -> str | None:
     return None
 
 
-LAB = Lab(
-    lab="02_vae",
-    title="Variational autoencoders",
-    items=[
+LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="reparameterize", diagnose=_diagnose_reparameterize, mistakes=_MISTAKES['reparameterize'], points=3,
+            name="reparameterize", points=3,
             reference="genlab.models.vae.reparameterize",
             also_forbidden=("genlab.models.vae.standard_normal",),
             compare="custom", check=_check_reparameterize,
@@ -495,7 +491,7 @@ LAB = Lab(
                  "fresh, standard normal, shaped like mu and on its device, in its dtype.",
         ),
         Item(
-            name="kl_divergence", diagnose=_diagnose_kl_divergence, mistakes=_MISTAKES['kl_divergence'], points=3,
+            name="kl_divergence", points=3,
             reference="genlab.losses.kl_divergence",
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
@@ -518,7 +514,7 @@ LAB = Lab(
             hint="sum over the latent dimension only (the second axis), keep the batch; check the sign of each term.",
         ),
         Item(
-            name="elbo_loss", diagnose=_diagnose_elbo_loss, mistakes=_MISTAKES['elbo_loss'], points=4,
+            name="elbo_loss", points=4,
             reference="genlab.losses.elbo_loss",
             also_forbidden=("genlab.losses.negative_elbo",),
             check=lambda call, out, ref: _same_dtype(call, out),
@@ -547,7 +543,7 @@ LAB = Lab(
             rtol=1e-4, atol=1e-4,
         ),
         Item(
-            name="iwae_bound", diagnose=_diagnose_iwae_bound, mistakes=_MISTAKES['iwae_bound'], points=2,
+            name="iwae_bound", points=2,
             reference="genlab.exercises.lab02._ref_iwae_bound",
             protected=("genlab.metrics.iwae_bound",),
             check=lambda call, out, ref: _same_dtype(call, out),
@@ -574,10 +570,6 @@ LAB = Lab(
         ),
     ],
 )
-
-# the hint ladder of every item lives in genlab.exercises.hints, once
-for _item in LAB.items:
-    _item.hints = HINTS[_item.name]
 
 
 # --------------------------------------------------------------------------- challenge

@@ -21,10 +21,9 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, on_meta, rand, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, rand, randn
 from ._core import preview as _preview
 from ._student import call, expect_close, expect_tensor, fail
-from .hints import HINTS
 
 
 def _logits(seed: int, n: int, scale: float = 2.0, shift: float = 0.0) -> torch.Tensor:
@@ -385,12 +384,9 @@ def _pair_sizes(n_real: int, n_fake: int, scale: float):
     return lambda g: Call([randn(g, n_real, scale=scale) + 0.5, randn(g, n_fake, scale=scale) - 0.5])
 
 
-LAB = Lab(
-    lab="03_gan_theory",
-    title="GAN theory",
-    items=[
+LAB = build_lab("03_gan_theory", "GAN theory", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="discriminator_loss", diagnose=_diagnose_discriminator_loss, mistakes=_MISTAKES['discriminator_loss'], points=3,
+            name="discriminator_loss", points=3,
             reference="genlab.losses.discriminator_loss",
             cases=[
                 Case("public-1", _pair(8, 1.0, 0.5), tags=("value", "side-effects")),
@@ -415,7 +411,7 @@ LAB = Lab(
                  "for each, averaged, then the two means added.",
         ),
         Item(
-            name="generator_loss", diagnose=_diagnose_generator_loss, mistakes=_MISTAKES['generator_loss'], points=3,
+            name="generator_loss", points=3,
             reference="genlab.losses.generator_loss",
             cases=[
                 Case("public-default", _fake(8, 2.0)),
@@ -444,7 +440,7 @@ LAB = Lab(
                  "must be the non-saturating loss.",
         ),
         Item(
-            name="optimal_discriminator", diagnose=_diagnose_optimal_discriminator, mistakes=_MISTAKES['optimal_discriminator'], points=2,
+            name="optimal_discriminator", points=2,
             reference="genlab.losses.optimal_discriminator",
             cases=[
                 Case("public-1", _densities((6,))),
@@ -461,7 +457,7 @@ LAB = Lab(
             rtol=1e-5, atol=1e-6,
         ),
         Item(
-            name="js_divergence", diagnose=_diagnose_js_divergence, mistakes=_MISTAKES['js_divergence'], points=2,
+            name="js_divergence", points=2,
             reference="genlab.exercises.lab03._ref_js_divergence",
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
@@ -486,10 +482,6 @@ LAB = Lab(
         ),
     ],
 )
-
-# the hint ladder of every item lives in genlab.exercises.hints, once
-for _item in LAB.items:
-    _item.hints = HINTS[_item.name]
 
 
 # --------------------------------------------------------------------------- challenge

@@ -25,9 +25,19 @@ from .. import losses as _lib_losses
 from .. import losses as _mc_losses
 from .. import masks as _lib_masks
 from .. import masks as _mc_masks
-from ._core import Call, Case, Gen, Item, Lab, Mistakes, noncontig, on_meta, rand, randint
+from ._core import (
+    Call,
+    Case,
+    Gen,
+    Item,
+    Mistakes,
+    build_lab,
+    noncontig,
+    on_meta,
+    rand,
+    randint,
+)
 from ._student import call, expect_close, expect_tensor, fail
-from .hints import HINTS
 from .scenarios import output_check
 
 
@@ -572,14 +582,10 @@ def _check_block_mask(call: Call, m: torch.Tensor, out: dict) -> str | None:  # 
 _BLOCK_STATS = (900, 5, 3)  # 9 legal corners, about 100 masks each
 
 
-LAB = Lab(
-    lab="05_restoration",
-    title="Image restoration",
-    items=[
+LAB = build_lab("05_restoration", "Image restoration", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="block_mask", diagnose=_diagnose_block_mask, mistakes=_MISTAKES['block_mask'], points=3,
-            reference="genlab.masks.block_mask", hints=HINTS["block_mask"],
-            also_forbidden=("genlab.masks.make_mask", "genlab.masks.center_block"),
+            name="block_mask", points=3,
+            reference="genlab.masks.block_mask", also_forbidden=("genlab.masks.make_mask", "genlab.masks.center_block"),
             compare="custom", check=_check_block_mask,
             cases=[
                 Case("public-1", _block_call(32, 16, 6, True), options={"repeat": 2, "seed": 1},
@@ -601,8 +607,8 @@ LAB = Lab(
             hint='where may a square that stays inside the image start? genlab.hint("block_mask", 2).',
         ),
         Item(
-            name="apply_mask", diagnose=_diagnose_apply_mask, mistakes=_MISTAKES['apply_mask'], points=2,
-            reference="genlab.masks.apply_mask", check=_same_dtype, hints=HINTS["apply_mask"],
+            name="apply_mask", points=2,
+            reference="genlab.masks.apply_mask", check=_same_dtype,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
@@ -623,8 +629,8 @@ LAB = Lab(
             hint='which pixels does a mask value of 1 mark? genlab.hint("apply_mask", 2).',
         ),
         Item(
-            name="masked_mse", diagnose=_diagnose_masked_mse, mistakes=_MISTAKES['masked_mse'], points=3,
-            reference="genlab.losses.masked_mse", check=_same_dtype, hints=HINTS["masked_mse"],
+            name="masked_mse", points=3,
+            reference="genlab.losses.masked_mse", check=_same_dtype,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
@@ -649,8 +655,8 @@ LAB = Lab(
             hint='what should the known pixels contribute, and what do you divide by? genlab.hint("masked_mse", 2).',
         ),
         Item(
-            name="composite", diagnose=_diagnose_composite, mistakes=_MISTAKES['composite'], points=2,
-            reference="genlab.masks.composite", check=_composite_checks, hints=HINTS["composite"],
+            name="composite", points=2,
+            reference="genlab.masks.composite", check=_composite_checks,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
@@ -671,8 +677,8 @@ LAB = Lab(
             hint='which of the two images may the hole come from? genlab.hint("composite", 2).',
         ),
         Item(
-            name="masked_l1_plus_edges", diagnose=_diagnose_design, mistakes=_MISTAKES["masked_l1_plus_edges"], points=3,
-            compare="custom", check=_check_design, hints=HINTS["masked_l1_plus_edges"],
+            name="masked_l1_plus_edges", diagnose=_diagnose_design, points=3,
+            compare="custom", check=_check_design,
             cases=[
                 Case("public-wrong-fill", _design_call(2, 1, 8, 8, "random"), options={"grad": [0]},
                      tags=("value", "gradients")),

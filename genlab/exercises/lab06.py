@@ -26,9 +26,8 @@ from torch import nn
 from .. import masks as _lib_masks
 from ..models import crnn as _lib_crnn
 from ..models import crnn as _mc_ref
-from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, randn
 from ._student import call, expect_close, expect_tensor, fail
-from .hints import HINTS
 from .scenarios import scenario_case
 
 _VIEW_HINT = ("right shape, wrong content: a plain .view/.reshape of (B, C, H, W) mixes channels and "
@@ -463,29 +462,26 @@ def _check_crnn(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     return None
 
 
-LAB = Lab(
-    lab="06_crnn",
-    title="CRNN",
-    items=[
+LAB = build_lab("06_crnn", "CRNN", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="rows_to_sequences", diagnose=_diagnose_rows_to_sequences, mistakes=_MISTAKES['rows_to_sequences'], points=3,
+            name="rows_to_sequences", points=3,
             reference="genlab.models.crnn.rows_to_sequences",
-            compare="exact", check=_same_dtype, hints=HINTS["rows_to_sequences"],
+            compare="exact", check=_same_dtype,
             cases=_reshape_cases(_feat_case, 2, 3, 4, 5),
             expected="(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to "
                      "right, with the channels as features; dtype and autograd graph kept.",
             hint='a plain reshape mixes channels and positions; genlab.hint("rows_to_sequences", 2).',
         ),
         Item(
-            name="sequences_to_rows", diagnose=_diagnose_sequences_to_rows, mistakes=_MISTAKES['sequences_to_rows'], points=3,
+            name="sequences_to_rows", points=3,
             reference="genlab.models.crnn.sequences_to_rows",
-            compare="exact", check=_same_dtype, hints=HINTS["sequences_to_rows"],
+            compare="exact", check=_same_dtype,
             cases=_reshape_cases(_seq, 2, 3, 4, 5),
             expected="(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences; dtype and autograd graph kept.",
             hint='split the first axis before moving the features; genlab.hint("sequences_to_rows", 2).',
         ),
         Item(
-            name="CRNN", diagnose=_diagnose_CRNN, mistakes=_MISTAKES['CRNN'], points=4,
+            name="CRNN", points=4,
             also_forbidden=("genlab.models.crnn.CRNNRepairer",),
             compare="custom", check=_check_crnn,
             cases=[dataclasses.replace(c, tags=("behaviour", "shape", "activations", "gradients", "side-effects"))
@@ -494,21 +490,18 @@ LAB = Lab(
             expected="forward(x_masked, mask): encoder on [x_masked, mask], row GRU then column GRU (residual), "
                      "decoder, sigmoid, composite; output (B, C, H, W), known pixels equal x_masked.",
             hint='columns are the rows of the map with its two spatial axes swapped; genlab.hint("CRNN", 3).',
-            hints=HINTS["CRNN"],
-        ),
+            ),
         Item(
-            name="cols_to_sequences", diagnose=_diagnose_cols_to_sequences, mistakes=_MISTAKES['cols_to_sequences'],
-            points=2, reference="genlab.models.crnn.cols_to_sequences",
-            compare="exact", check=_same_dtype, hints=HINTS["cols_to_sequences"],
+            name="cols_to_sequences", points=2, reference="genlab.models.crnn.cols_to_sequences",
+            compare="exact", check=_same_dtype,
             cases=_reshape_cases(_feat_case, 2, 3, 4, 5),
             expected="(B, C, H, W) -> (B*W, H, C): sequence b*W + j is column j of image b, read top to "
                      "bottom, with the channels as features; dtype and autograd graph kept.",
             hint='which axes become the batch of sequences, which the length? genlab.hint("cols_to_sequences", 2).',
         ),
         Item(
-            name="sequences_to_cols", diagnose=_diagnose_sequences_to_cols, mistakes=_MISTAKES['sequences_to_cols'],
-            points=2, reference="genlab.models.crnn.sequences_to_cols",
-            compare="exact", check=_same_dtype, hints=HINTS["sequences_to_cols"],
+            name="sequences_to_cols", points=2, reference="genlab.models.crnn.sequences_to_cols",
+            compare="exact", check=_same_dtype,
             cases=_reshape_cases(_seq_cols, 2, 3, 4, 5),
             expected="(B*W, H, C) -> (B, C, H, W), the inverse of cols_to_sequences; dtype and autograd graph kept.",
             hint='split the first axis into batch and width, then order the axes; genlab.hint("sequences_to_cols", 2).',

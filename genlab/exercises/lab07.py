@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._core import Case, Item, Lab, Mistakes
+from ._core import Case, Item, Mistakes, build_lab
 from ._scenarios07 import (
     _cpu_map_location,
     _Crash,
@@ -65,7 +65,6 @@ from ._scenarios07 import (
     accumulate_scenario,
 )
 from ._student import call, fail
-from .hints import HINTS
 from .scenarios import (
     scenario_case,
     scenario_check,
@@ -933,12 +932,9 @@ def _tag(case: Case, *tags: str) -> Case:
 _SETTINGS_PUBLIC = [["cuda", True, False], ["cuda", False, False], ["cpu", None, False], ["mps", None, False]]
 _SETTINGS_HELD = [["cuda", False, True], ["cpu", None, True], ["cuda", True, True], ["mps", None, True]]
 
-LAB = Lab(
-    lab="07_gpu_training",
-    title="GPU training",
-    items=[
+LAB = build_lab("07_gpu_training", "GPU training", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="autocast_settings", hints=HINTS["autocast_settings"], diagnose=_diagnose_autocast_settings, mistakes=_MISTAKES['autocast_settings'], points=2,
+            name="autocast_settings", points=2,
             reference="genlab.exercises.lab07.autocast_settings",
             compare="custom",
             check=scenario_check("autocast", autocast_settings, {
@@ -953,7 +949,7 @@ LAB = Lab(
             hint='accept a string or a device object alike; genlab.hint("autocast_settings", 2).',
         ),
         Item(
-            name="train_epoch", hints=HINTS["train_epoch"], diagnose=_diagnose_train_epoch, mistakes=_MISTAKES['train_epoch'], points=3,
+            name="train_epoch", points=3,
             reference="genlab.exercises.lab07.train_epoch",
             compare="custom",
             check=scenario_check("train_epoch", train_epoch, {
@@ -976,9 +972,7 @@ LAB = Lab(
                  'genlab.hint("train_epoch", 2).',
         ),
         Item(
-            name="train_epoch_accumulate", hints=HINTS["train_epoch_accumulate"],
-            diagnose=_diagnose_train_epoch_accumulate,
-            mistakes=_MISTAKES['train_epoch_accumulate'], points=2,
+            name="train_epoch_accumulate", points=2,
             reference="genlab.exercises.lab07.train_epoch_accumulate", compare="custom",
             check=scenario_check("train_epoch_accumulate", train_epoch_accumulate, {
                 "big_batch_max_abs_diff": "the weights differ from one step per group of k micro-batches on "
@@ -1001,7 +995,7 @@ LAB = Lab(
             hint='weigh each micro-batch by its share of its group\'s images. genlab.hint("train_epoch_accumulate", 2).',
         ),
         Item(
-            name="save_checkpoint", hints=HINTS["save_checkpoint"], diagnose=_diagnose_save_checkpoint, mistakes=_MISTAKES['save_checkpoint'], points=3,
+            name="save_checkpoint", points=3,
             reference="genlab.exercises.lab07.save_checkpoint", also_forbidden=("genlab.train.save_checkpoint",),
             compare="custom",
             check=scenario_check("save_checkpoint", save_checkpoint, {
@@ -1028,7 +1022,7 @@ LAB = Lab(
                  'genlab.hint("save_checkpoint", 3).',
         ),
         Item(
-            name="load_checkpoint", hints=HINTS["load_checkpoint"], diagnose=_diagnose_load_checkpoint, mistakes=_MISTAKES['load_checkpoint'], points=2,
+            name="load_checkpoint", points=2,
             reference="genlab.exercises.lab07.load_checkpoint", also_forbidden=("genlab.train.load_checkpoint",),
             compare="custom",
             check=scenario_check("load_checkpoint", load_checkpoint, {

@@ -29,9 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, randn
 from ._student import FAIL_MARK, CheckFailed, call, expect_close, expect_tensor, fail
-from .hints import HINTS
 from .scenarios import (
     DeadMLP,
     Noisy,
@@ -869,12 +868,9 @@ def _bce_call(n: int, scale: float, confident: bool = False):
     return make
 
 
-LAB = Lab(
-    lab="09_debugging",
-    title="Debugging",
-    items=[
+LAB = build_lab("09_debugging", "Debugging", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="fixed_generator_output", hints=HINTS["fixed_generator_output"], diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
+            name="fixed_generator_output", points=1, fallback=_gen_output, compare="exact",
             cases=[Case("public-1", _flat(4, 3, 4)),
                    Case("public-meta", on_meta(_flat(4, 3, 4)), tags=("device-dtype",)),
                    Case("held-meta", on_meta(_flat(4, 3, 4)), public=False, tags=("device-dtype",)),
@@ -887,7 +883,7 @@ LAB = Lab(
             hint="keep the batch axis as it is and split each row into the channels and the two image sides.",
         ),
         Item(
-            name="fixed_discriminator_loss", hints=HINTS["fixed_discriminator_loss"], diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
+            name="fixed_discriminator_loss", points=1, fallback=_d_loss,
             also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
                    Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 8)])), tags=("device-dtype",)),
@@ -903,7 +899,7 @@ LAB = Lab(
             hint="the fake term's target is 0 for every fake, shaped like its logits.",
         ),
         Item(
-            name="fixed_kl_divergence", hints=HINTS["fixed_kl_divergence"], diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
+            name="fixed_kl_divergence", points=1, fallback=_kl,
             also_forbidden=("genlab.losses.kl_divergence",),
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
                    Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), tags=("device-dtype",)),
@@ -919,7 +915,7 @@ LAB = Lab(
             hint="the broken version has every sign flipped.",
         ),
         Item(
-            name="fixed_row_rnn", hints=HINTS["fixed_row_rnn"], diagnose=_diagnose_fixed_row_rnn, mistakes=_MISTAKES['fixed_row_rnn'], points=2, compare="custom",
+            name="fixed_row_rnn", points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_row_rnn",),
             check=scenario_check("row_rnn", ref_row_rnn,
                                  {"out": "not the GRU run along every row of the map "
@@ -932,7 +928,7 @@ LAB = Lab(
             hint="one sequence per row with the channels as features (move the channels last before merging batch and height), and back the same way after the recurrent layer.",
         ),
         Item(
-            name="fixed_bce_loss", hints=HINTS["fixed_bce_loss"], diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
+            name="fixed_bce_loss", points=1, fallback=_bce,
             cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
                    Case("public-1", _bce_call(7, 3.0)),
                    Case("public-meta", on_meta(_bce_call(7, 3.0)), tags=("device-dtype",)),
@@ -947,7 +943,7 @@ LAB = Lab(
             hint="BCE-with-logits applies the sigmoid itself.",
         ),
         Item(
-            name="fixed_discriminator_update", hints=HINTS["fixed_discriminator_update"], diagnose=_diagnose_fixed_discriminator_update, mistakes=_MISTAKES['fixed_discriminator_update'], points=2, compare="custom",
+            name="fixed_discriminator_update", points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_discriminator_update",),
             check=scenario_check("d_update", ref_discriminator_update, {
                 "G_has_no_gradient": "D's loss put gradients into the generator: detach the fakes",
@@ -962,7 +958,7 @@ LAB = Lab(
             hint="the fakes must be cut from the generator's graph before the discriminator's loss.",
         ),
         Item(
-            name="fixed_predict", hints=HINTS["fixed_predict"], diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
+            name="fixed_predict", points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_predict",),
             check=scenario_check("predict", ref_predict, {
                 "repeatable": "two calls gave different outputs: dropout still active (evaluation mode?)",
@@ -978,7 +974,7 @@ LAB = Lab(
             hint="remember the mode, switch to evaluation mode without gradient tracking, and restore the remembered mode afterwards, even after an error.",
         ),
         Item(
-            name="fixed_ema_copy", hints=HINTS["fixed_ema_copy"], diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
+            name="fixed_ema_copy", points=2, compare="custom",
             protected=("genlab.exercises.scenarios.ref_ema_copy",),
             check=scenario_check("ema_copy", ref_ema_copy, {
                 "same_weights": "the copy does not start with the model's weights",
@@ -993,8 +989,7 @@ LAB = Lab(
             hint="assigning the model to a second name gives the same network, not a copy.",
         ),
         Item(
-            name="fixed_discriminator_batch", hints=HINTS["fixed_discriminator_batch"],
-            diagnose=_diagnose_fixed_discriminator_batch, mistakes=_MISTAKES['fixed_discriminator_batch'], points=1,
+            name="fixed_discriminator_batch", points=1,
             fallback=_ref_discriminator_batch, compare="exact",
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)]), tags=("value", "shape")),
                    Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), tags=("device-dtype",)),
@@ -1009,8 +1004,7 @@ LAB = Lab(
             hint='the "real" half of the batch must come from the data. genlab.hint("fixed_discriminator_batch", 2).',
         ),
         Item(
-            name="fixed_training_batch", hints=HINTS["fixed_training_batch"],
-            diagnose=_diagnose_fixed_training_batch, mistakes=_MISTAKES['fixed_training_batch'], points=1,
+            name="fixed_training_batch", points=1,
             compare="custom", check=_check_training_batch,
             cases=[Case("public-1", lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5]), tags=("value", "randomness")),
                    Case("public-meta", on_meta(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5])), tags=("device-dtype",)),
@@ -1023,8 +1017,7 @@ LAB = Lab(
             hint='a training batch is made of training images. genlab.hint("fixed_training_batch", 2).',
         ),
         Item(
-            name="fixed_gan_losses", hints=HINTS["fixed_gan_losses"],
-            diagnose=_diagnose_fixed_gan_losses, mistakes=_MISTAKES['fixed_gan_losses'], points=2,
+            name="fixed_gan_losses", points=2,
             fallback=_ref_gan_losses, also_forbidden=("genlab.losses.discriminator_loss", "genlab.losses.generator_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 6)]), tags=("value",)),
                    Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 6)])), tags=("device-dtype",)),
@@ -1043,8 +1036,7 @@ LAB = Lab(
             hint='two players, two objectives. genlab.hint("fixed_gan_losses", 2).',
         ),
         Item(
-            name="fixed_image_decoder", hints=HINTS["fixed_image_decoder"],
-            diagnose=_diagnose_fixed_image_decoder, mistakes=_MISTAKES['fixed_image_decoder'], points=1,
+            name="fixed_image_decoder", points=1,
             compare="custom", check=_check_image_decoder,
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 8), 3, 6, 10]), options={"grad": [0]},
                         tags=("shape", "gradients")),
@@ -1059,8 +1051,7 @@ LAB = Lab(
             hint='count the numbers an image holds. genlab.hint("fixed_image_decoder", 2).',
         ),
         Item(
-            name="fixed_log_prob_real", hints=HINTS["fixed_log_prob_real"],
-            diagnose=_diagnose_fixed_log_prob_real, mistakes=_MISTAKES['fixed_log_prob_real'], points=1,
+            name="fixed_log_prob_real", points=1,
             fallback=_ref_log_prob_real, atol=1e-4,
             cases=[Case("public-1", lambda g: Call([randn(g, 10, scale=3.0)]), options={"grad": [0]},
                         tags=("value", "gradients")),
@@ -1076,8 +1067,7 @@ LAB = Lab(
             hint='a score is not a probability. genlab.hint("fixed_log_prob_real", 2).',
         ),
         Item(
-            name="dead_units", hints=HINTS["dead_units"], diagnose=_diagnose_dead_units,
-            mistakes=_MISTAKES["dead_units"], points=2, compare="custom",
+            name="dead_units", points=2, compare="custom",
             reference="genlab.exercises.lab09._ref_dead_units",
             check=scenario_check("dead_units", _ref_dead_units, {
                 "names": "the keys are not exactly the names of the model's ReLU and LeakyReLU modules "
