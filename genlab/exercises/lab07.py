@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from ..train.loop import autocast_settings as _lib_autocast_settings
 from ._core import Case, Item, Mistakes, build_lab
 from ._scenarios07 import (
     _cpu_map_location,
@@ -82,26 +83,17 @@ CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "epoch", "rng")
 # (genlab.exercises.scenarios) that exercise a submission of it.
 
 def autocast_settings(device: Any, bf16_supported: bool | None = None) -> tuple[bool, torch.dtype, bool]:
-    device = torch.device(device)
-    if device.type == "cuda":
-        if bf16_supported is None:
-            bf16_supported = torch.cuda.is_bf16_supported()
-        return (True, torch.bfloat16, False) if bf16_supported else (True, torch.float16, True)
-    if device.type == "cpu":
-        return True, torch.bfloat16, False
-    return True, torch.float16, False
+    """The library's :func:`genlab.train.autocast_settings`, the one copy of this contract.
+
+    A function object of its own, so that the grading sandbox can make this reference
+    unavailable without disabling the library's (``genlab.train.fit`` runs in lab 07's
+    notebook); ``__wrapped__`` lets ``genlab build --check`` compare the solution cell
+    marked ``Same as genlab.exercises.lab07.autocast_settings`` with the library's code.
+    """
+    return _lib_autocast_settings(device, bf16_supported)
 
 
-
-
-
-
-
-
-
-
-
-
+autocast_settings.__wrapped__ = _lib_autocast_settings  # type: ignore[attr-defined]
 
 
 def train_epoch(model, batches, optimizer, scaler, device, amp):

@@ -680,18 +680,21 @@ _MISTAKES: dict[str, Mistakes] = {
 # ------------------------------------------------------------------ stretch: a dead-unit detector
 
 def _ref_dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Per ReLU/LeakyReLU module: the fraction of its units (features, or channels) silent on all of x."""
-    acts = {n: m for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
-    alive: dict[str, torch.Tensor] = {}
+    """Per ReLU/LeakyReLU module: the fraction of its units (features, or channels) silent on all of x.
+
+    The student-visible answer (solutions/09_debugging.py, marked ``Same as`` this) is this code.
+    """
+    acts = {name: m for name, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
+    fired: dict[str, torch.Tensor] = {}
 
     def watch(name: str):
         def hook(module, inputs, out):
             # unit = dim 1; it is alive if it fired anywhere: any example, any position
-            alive[name] = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1)
+            fired[name] = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
         return hook
 
-    was = model.training
-    handles = [m.register_forward_hook(watch(n)) for n, m in acts.items()]
+    was_training = model.training
+    handles = [m.register_forward_hook(watch(name)) for name, m in acts.items()]
     try:
         model.eval()
         with torch.no_grad():
@@ -699,8 +702,8 @@ def _ref_dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     finally:
         for h in handles:
             h.remove()
-        model.train(was)
-    return {n: float((~alive[n]).double().mean()) for n in acts}
+        model.train(was_training)
+    return {name: float((~fired[name]).double().mean()) for name in acts}
 
 
 def _diagnose_dead_units(fn) -> str | None:
