@@ -28,6 +28,7 @@ from torch import nn
 
 from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, rand
 from ._student import call, expect_tensor, fail
+from .challenges import Challenge
 from .scenarios import like_input, output_check
 
 IMAGE_SIZE = 16
@@ -588,6 +589,15 @@ def _check_module(kind: str):
     return check
 
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="01", cid="c_recon", title="an autoencoder that reconstructs held-back test digits closely",
+    models=("ae", "conv_ae"), metric="recon_mse", unit="MSE per pixel", thresholds=(0.03, 0.01, 0.005),
+    max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("01_autoencoders", "Autoencoders", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="ConvEncoder", points=3,
@@ -672,13 +682,3 @@ LAB = build_lab("01_autoencoders", "Autoencoders", mistakes=_MISTAKES, namespace
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="01", cid="c_recon", title="an autoencoder that reconstructs held-back test digits closely",
-    models=("ae", "conv_ae"), metric="recon_mse", unit="MSE per pixel", thresholds=(0.03, 0.01, 0.005),
-    max_params=1_000_000)

@@ -26,6 +26,7 @@ from .. import losses
 from .. import losses as _lib_losses
 from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, rand, randn
 from ._student import call, expect_tensor, fail
+from .challenges import Challenge
 from .scenarios import like_input, output_check
 
 
@@ -461,6 +462,15 @@ def _diagnose_iwae_bound(fn) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="02", cid="c_elbo", title="a VAE with a low negative ELBO on held-back test digits",
+    models=("conv_vae", "vae", "mlp_vae"), metric="neg_elbo", unit="nats per image", thresholds=(120.0, 110.0, 105.0),
+    max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="reparameterize", points=3,
@@ -570,13 +580,3 @@ LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namesp
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="02", cid="c_elbo", title="a VAE with a low negative ELBO on held-back test digits",
-    models=("conv_vae", "vae", "mlp_vae"), metric="neg_elbo", unit="nats per image", thresholds=(120.0, 110.0, 105.0),
-    max_params=1_000_000)

@@ -24,6 +24,7 @@ from .. import losses as _lib_losses
 from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, rand, randn
 from ._core import preview as _preview
 from ._student import call, expect_close, expect_tensor, fail
+from .challenges import Challenge
 
 
 def _logits(seed: int, n: int, scale: float = 2.0, shift: float = 0.0) -> torch.Tensor:
@@ -384,6 +385,15 @@ def _pair_sizes(n_real: int, n_fake: int, scale: float):
     return lambda g: Call([randn(g, n_real, scale=scale) + 0.5, randn(g, n_fake, scale=scale) - 0.5])
 
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="03", cid="c_modes", title="a toy GAN generator that covers the 8 modes of the ring",
+    models=("toy_gan",), metric="toy_modes", unit="modes covered (of 8)", thresholds=(4.0, 6.0, 8.0),
+    higher_is_better=True, fixed={}, max_params=200_000, n=2000)
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("03_gan_theory", "GAN theory", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="discriminator_loss", points=3,
@@ -482,13 +492,3 @@ LAB = build_lab("03_gan_theory", "GAN theory", mistakes=_MISTAKES, namespace=glo
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="03", cid="c_modes", title="a toy GAN generator that covers the 8 modes of the ring",
-    models=("toy_gan",), metric="toy_modes", unit="modes covered (of 8)", thresholds=(4.0, 6.0, 8.0),
-    higher_is_better=True, fixed={}, max_params=200_000, n=2000)

@@ -36,6 +36,7 @@ from .. import losses as _lib_losses
 from .. import losses as _mc_losses
 from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, randn
 from ._student import CheckFailed, call, fail
+from .challenges import Challenge
 from .scenarios import (
     GANStepSpy,
     TinyD,
@@ -635,6 +636,15 @@ def _tagged(cases: list[Case], tags: tuple[str, ...]) -> list[Case]:
     return [dataclasses.replace(c, tags=tags) for c in cases]
 
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="04", cid="c_fd", title="a generator whose samples are close to the test digits for the shipped classifier",
+    models=("dcgan", "gan"), metric="gen_fd", unit="classifier Frechet distance", thresholds=(1500.0, 800.0, 500.0),
+    max_params=2_000_000, options={"samples": 512})
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("04_gans_on_images", "GANs on images", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="Generator", points=3, also_forbidden=_FORBID_G,
@@ -689,13 +699,3 @@ LAB = build_lab("04_gans_on_images", "GANs on images", mistakes=_MISTAKES, names
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="04", cid="c_fd", title="a generator whose samples are close to the test digits for the shipped classifier",
-    models=("dcgan", "gan"), metric="gen_fd", unit="classifier Frechet distance", thresholds=(1500.0, 800.0, 500.0),
-    max_params=2_000_000, options={"samples": 512})

@@ -38,6 +38,7 @@ from ._core import (
     randint,
 )
 from ._student import call, expect_close, expect_tensor, fail
+from .challenges import Challenge
 from .scenarios import output_check
 
 
@@ -582,6 +583,16 @@ def _check_block_mask(call: Call, m: torch.Tensor, out: dict) -> str | None:  # 
 _BLOCK_STATS = (900, 5, 3)  # 9 legal corners, about 100 masks each
 
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="05", cid="c_gain", title="a repairer that beats biharmonic inpainting on held-back masks",
+    models=("conv_repair", "mlp_repair"), metric="hole_psnr", unit="dB of hole PSNR over biharmonic",
+    thresholds=(0.0, 2.0, 4.0), higher_is_better=True, max_params=2_000_000,
+    options={"masks": [("block", {"hole": 8}), ("rows", {"rows": 5})], "over": "biharmonic"})
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("05_restoration", "Image restoration", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="block_mask", points=3,
@@ -703,14 +714,3 @@ LAB = build_lab("05_restoration", "Image restoration", mistakes=_MISTAKES, names
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="05", cid="c_gain", title="a repairer that beats biharmonic inpainting on held-back masks",
-    models=("conv_repair", "mlp_repair"), metric="hole_psnr", unit="dB of hole PSNR over biharmonic",
-    thresholds=(0.0, 2.0, 4.0), higher_is_better=True, max_params=2_000_000,
-    options={"masks": [("block", {"hole": 8}), ("rows", {"rows": 5})], "over": "biharmonic"})

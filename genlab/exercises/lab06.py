@@ -28,6 +28,7 @@ from ..models import crnn as _lib_crnn
 from ..models import crnn as _mc_ref
 from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, randn
 from ._student import call, expect_close, expect_tensor, fail
+from .challenges import Challenge
 from .scenarios import scenario_case
 
 _VIEW_HINT = ("right shape, wrong content: a plain .view/.reshape of (B, C, H, W) mixes channels and "
@@ -462,6 +463,16 @@ def _check_crnn(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     return None
 
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="06", cid="c_rows", title="a CRNN repairer with a high hole PSNR on held-back row and band masks",
+    models=("crnn",), metric="hole_psnr", unit="dB of hole PSNR", thresholds=(15.0, 20.0, 24.0),
+    higher_is_better=True, max_params=2_000_000,
+    options={"masks": [("rows", {"rows": 5}), ("scattered_rows", {"rows": 3})]})
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("06_crnn", "CRNN", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="rows_to_sequences", points=3,
@@ -508,14 +519,3 @@ LAB = build_lab("06_crnn", "CRNN", mistakes=_MISTAKES, namespace=globals(), item
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="06", cid="c_rows", title="a CRNN repairer with a high hole PSNR on held-back row and band masks",
-    models=("crnn",), metric="hole_psnr", unit="dB of hole PSNR", thresholds=(15.0, 20.0, 24.0),
-    higher_is_better=True, max_params=2_000_000,
-    options={"masks": [("rows", {"rows": 5}), ("scattered_rows", {"rows": 3})]})

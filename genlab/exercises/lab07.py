@@ -66,6 +66,7 @@ from ._scenarios07 import (
     accumulate_scenario,
 )
 from ._student import call, fail
+from .challenges import Challenge
 from .scenarios import (
     scenario_case,
     scenario_check,
@@ -924,6 +925,15 @@ def _tag(case: Case, *tags: str) -> Case:
 _SETTINGS_PUBLIC = [["cuda", True, False], ["cuda", False, False], ["cpu", None, False], ["mps", None, False]]
 _SETTINGS_HELD = [["cuda", False, True], ["cpu", None, True], ["cuda", True, True], ["mps", None, True]]
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="07", cid="c_acc", title="a digit classifier, trained with your loop, accurate on held-back test digits",
+    models=("classifier",), metric="accuracy", unit="accuracy", thresholds=(0.90, 0.94, 0.96),
+    higher_is_better=True, max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("07_gpu_training", "GPU training", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="autocast_settings", points=2,
@@ -1038,13 +1048,3 @@ LAB = build_lab("07_gpu_training", "GPU training", mistakes=_MISTAKES, namespace
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="07", cid="c_acc", title="a digit classifier, trained with your loop, accurate on held-back test digits",
-    models=("classifier",), metric="accuracy", unit="accuracy", thresholds=(0.90, 0.94, 0.96),
-    higher_is_better=True, max_params=1_000_000)

@@ -31,6 +31,7 @@ from torch import nn
 
 from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, randn
 from ._student import FAIL_MARK, CheckFailed, call, expect_close, expect_tensor, fail
+from .challenges import Challenge
 from .scenarios import (
     DeadMLP,
     Noisy,
@@ -871,6 +872,15 @@ def _bce_call(n: int, scale: float, confident: bool = False):
     return make
 
 
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="09", cid="c_sanity", title="the fixed VAE pipeline's model passes a sanity target on held-back digits",
+    models=("mlp_vae",), metric="neg_elbo", unit="nats per image", thresholds=(130.0, 115.0, 107.0),
+    max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
 LAB = build_lab("09_debugging", "Debugging", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
             name="fixed_generator_output", points=1, fallback=_gen_output, compare="exact",
@@ -1103,13 +1113,3 @@ LAB = build_lab("09_debugging", "Debugging", mistakes=_MISTAKES, namespace=globa
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="09", cid="c_sanity", title="the fixed VAE pipeline's model passes a sanity target on held-back digits",
-    models=("mlp_vae",), metric="neg_elbo", unit="nats per image", thresholds=(130.0, 115.0, 107.0),
-    max_params=1_000_000)
