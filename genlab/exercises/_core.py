@@ -413,6 +413,20 @@ def noncontig(make: Callable[[torch.Generator], Call]) -> Callable[[torch.Genera
     return wrapped
 
 
+def layout_cases(make: Callable[[torch.Generator], Call], *, noncontig: bool = True) -> list[Case]:
+    """The layout cases of one draw: on the ``meta`` device, public and held back, then (unless
+    ``noncontig=False``) as non-contiguous views, public and held back.
+
+    ``make`` draws the values (see :func:`on_meta` and :func:`noncontig` for what each variant tests).
+    """
+    cases = [Case("public-meta", on_meta(make), tags=("device-dtype",)),
+             Case("held-meta", on_meta(make), public=False, tags=("device-dtype",))]
+    if noncontig:
+        cases += [Case("public-noncontig", _noncontig(make), tags=("shape",)),
+                  Case("held-noncontig", _noncontig(make), public=False, tags=("shape",))]
+    return cases
+
+
 def randn(g: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
     """Standard normal draws from the parent's generator."""
     return torch.randn(*shape, generator=g) * scale
@@ -467,3 +481,6 @@ def outputs_of(outputs: dict[str, torch.Tensor], prefix: str = "out") -> torch.T
         parts.append(outputs[f"{prefix}.{i}"])
         i += 1
     return tuple(parts) if parts else None
+
+
+_noncontig = noncontig  # under another name where a keyword argument shadows it

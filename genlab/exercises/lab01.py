@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, rand
+from ._core import Call, Case, Item, Mistakes, build_lab, layout_cases, rand
 from ._student import call, expect_tensor, fail
 from .challenges import Challenge
 from .scenarios import like_input, output_check
@@ -639,10 +639,7 @@ LAB = build_lab("01_autoencoders", "Autoencoders", mistakes=_MISTAKES, namespace
             cases=[
                 Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2},
                      tags=("value", "randomness", "side-effects")),
-                Case("public-meta", on_meta(_noise_case(0.1)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_noise_case(0.1)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_noise_case(0.1)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_noise_case(0.1)), public=False, tags=("shape",)),
+                *layout_cases(_noise_case(0.1)),
                 Case("public-zero", _noise_case(0.0, None), options={"seed": 3}, tags=("extreme",)),
                 Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}, tags=("activations",)),
                 Case("public-float16", _noise_case(0.1, dtype=torch.float16), options={"seed": 8},
@@ -664,10 +661,7 @@ LAB = build_lab("01_autoencoders", "Autoencoders", mistakes=_MISTAKES, namespace
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _interp_call(4, 6)),
-                Case("public-meta", on_meta(_interp_call(4, 6)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_interp_call(4, 6)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_interp_call(4, 6)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_interp_call(4, 6)), public=False, tags=("shape",)),
+                *layout_cases(_interp_call(4, 6)),
                 Case("public-two", _interp_call(3, 2), tags=("value", "shape")),
                 Case("public-grad", _interp_call(2, 5), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _interp_call(3, 4, torch.float64), tags=("device-dtype",)),

@@ -24,7 +24,16 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Mistakes, build_lab, noncontig, on_meta, rand, randn
+from ._core import (
+    Call,
+    Case,
+    Item,
+    Mistakes,
+    build_lab,
+    layout_cases,
+    rand,
+    randn,
+)
 from ._student import call, expect_tensor, fail
 from .challenges import Challenge
 from .scenarios import like_input, output_check
@@ -480,8 +489,7 @@ LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namesp
             cases=[
                 Case("public-1", lambda g: _reparam_case(g, 3), public=True,
                      options={"grad": [0, 1], "seed": 1234, "repeat": 2}, tags=("value", "gradients", "randomness")),
-                Case("public-meta", on_meta(lambda g: _reparam_case(g, 3)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(lambda g: _reparam_case(g, 3)), public=False, tags=("device-dtype",)),
+                *layout_cases(lambda g: _reparam_case(g, 3), noncontig=False),
                 Case("public-extreme", _reparam_extreme, options={"grad": [0, 1], "seed": 7},
                      tags=("extreme", "gradients")),
                 Case("public-float16", _as(lambda g: _reparam_case(g, 3), torch.float16), options={"seed": 5, "grad": [0, 1]},
@@ -506,10 +514,7 @@ LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namesp
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _kl_call(1.0, 4, 3), tags=("value", "side-effects")),
-                Case("public-meta", on_meta(_kl_call(1.0, 4, 3)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_kl_call(1.0, 4, 3)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_kl_call(1.0, 4, 3)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_kl_call(1.0, 4, 3)), public=False, tags=("shape",)),
+                *layout_cases(_kl_call(1.0, 4, 3)),
                 Case("public-batch1", _kl_call(1.0, 1, 5), tags=("shape",)),
                 Case("public-extreme", _kl_extreme, tags=("extreme",)),
                 Case("public-grad", _kl_call(1.0, 3, 4), options={"grad": [0, 1]}, tags=("gradients",)),
@@ -530,10 +535,7 @@ LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namesp
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _elbo_call(4, 4, 2, binary=True)),
-                Case("public-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_elbo_call(4, 4, 2, binary=True)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_elbo_call(4, 4, 2, binary=True)), public=False, tags=("shape",)),
+                *layout_cases(_elbo_call(4, 4, 2, binary=True)),
                 Case("public-extreme", _elbo_extreme, tags=("extreme",)),
                 Case("public-rgb", _elbo_call(2, 5, 3, binary=False, c=3, width=7), tags=("shape",)),
                 Case("public-grad", _elbo_call(3, 4, 2, binary=True), options={"grad": [1, 2, 3]},
@@ -559,8 +561,7 @@ LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namesp
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _iwae_call(4, 16)),
-                Case("public-meta", on_meta(_iwae_call(4, 16)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_iwae_call(4, 16)), public=False, tags=("device-dtype",)),
+                *layout_cases(_iwae_call(4, 16), noncontig=False),
                 Case("public-k1", _iwae_call(3, 1), tags=("value", "extreme")),
                 Case("public-stable", _iwae_very_negative, tags=("extreme",)),
                 Case("public-grad", _iwae_call(3, 8), options={"grad": [0]}, tags=("gradients",)),

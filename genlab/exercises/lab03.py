@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, rand, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, layout_cases, on_meta, rand, randn
 from ._core import preview as _preview
 from ._student import call, expect_close, expect_tensor, fail
 from .challenges import Challenge
@@ -400,8 +400,7 @@ LAB = build_lab("03_gan_theory", "GAN theory", mistakes=_MISTAKES, namespace=glo
             reference="genlab.losses.discriminator_loss",
             cases=[
                 Case("public-1", _pair(8, 1.0, 0.5), tags=("value", "side-effects")),
-                Case("public-meta", on_meta(_pair(8, 1.0, 0.5)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_pair(8, 1.0, 0.5)), public=False, tags=("device-dtype",)),
+                *layout_cases(_pair(8, 1.0, 0.5), noncontig=False),
                 Case("public-extreme", _extreme_pair, tags=("extreme",)),
                 Case("public-float64", _as(_pair(6, 2.0), torch.float64), tags=("device-dtype",)),
                 Case("held-1", _pair(32, 3.0, 1.0), public=False),
@@ -454,8 +453,7 @@ LAB = build_lab("03_gan_theory", "GAN theory", mistakes=_MISTAKES, namespace=glo
             reference="genlab.losses.optimal_discriminator",
             cases=[
                 Case("public-1", _densities((6,))),
-                Case("public-meta", on_meta(_densities((6,))), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_densities((6,))), public=False, tags=("device-dtype",)),
+                *layout_cases(_densities((6,)), noncontig=False),
                 Case("public-tiny", _tiny_densities, tags=("extreme", "device-dtype")),
                 Case("held-1", _densities((4, 5)), public=False),
                 Case("held-tiny", _tiny_densities, public=False, tags=("extreme", "device-dtype")),
@@ -472,8 +470,7 @@ LAB = build_lab("03_gan_theory", "GAN theory", mistakes=_MISTAKES, namespace=glo
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _js_call(4, 5)),
-                Case("public-meta", on_meta(_js_call(4, 5)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_js_call(4, 5)), public=False, tags=("device-dtype",)),
+                *layout_cases(_js_call(4, 5), noncontig=False),
                 Case("public-zeros", _js_call(3, 6, zeros=True), tags=("extreme",)),
                 Case("public-grad", _js_call(2, 4), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _as(_js_call(3, 4), torch.float64), tags=("device-dtype",)),

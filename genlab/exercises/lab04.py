@@ -34,7 +34,7 @@ from torch import nn
 from .. import losses
 from .. import losses as _lib_losses
 from .. import losses as _mc_losses
-from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, layout_cases, randn
 from ._student import CheckFailed, call, fail
 from .challenges import Challenge
 from .scenarios import (
@@ -495,8 +495,7 @@ def _scalar_same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG00
 
 def _hinge_d_cases() -> list[Case]:
     c = [Case("public-1", _hinge_d_call(8, "mixed", "mixed")),
-         Case("public-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), tags=("device-dtype",)),
-         Case("held-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), public=False, tags=("device-dtype",)),
+         *layout_cases(_hinge_d_call(8, "mixed", "mixed"), noncontig=False),
          Case("public-confident-right", _hinge_d_call(4, "30", "-30"), tags=("extreme",)),
          Case("public-grad", _hinge_d_call(6, "mixed", "mixed"), options={"grad": [0, 1]}, tags=("gradients",)),
          Case("public-unequal-batches", _hinge_d_call(4, "mixed", "mixed", b_fake=6), tags=("shape",)),
@@ -515,8 +514,7 @@ def _hinge_d_cases() -> list[Case]:
 
 def _hinge_g_cases() -> list[Case]:
     return [Case("public-1", _hinge_g_call(8, "mixed")),
-            Case("public-meta", on_meta(_hinge_g_call(8, "mixed")), tags=("device-dtype",)),
-            Case("held-meta", on_meta(_hinge_g_call(8, "mixed")), public=False, tags=("device-dtype",)),
+            *layout_cases(_hinge_g_call(8, "mixed"), noncontig=False),
             Case("public-confident-fooled", _hinge_g_call(4, "30"), tags=("extreme",)),
             Case("public-grad", _hinge_g_call(6, "mixed"), options={"grad": [0]}, tags=("gradients",)),
             Case("public-float64", _hinge_g_call(3, "mixed", torch.float64), tags=("device-dtype",)),
