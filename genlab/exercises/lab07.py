@@ -42,11 +42,12 @@ Developed in course/07_gpu_training (lab 07).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ from ._scenarios07 import (
     _io_save_observations,
     _IOSpy,
     accumulate_scenario,
+    write_half_checkpoint,
 )
 from ._student import call, fail
 from .challenges import Challenge
@@ -482,13 +484,18 @@ def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
          f"{run['scale'][1]:g}", "save the scaler's state (None without a scaler) and load it back.")
 
 
+@contextlib.contextmanager
+def _checkpoint_probe() -> Iterator[tuple[Path, _Net, torch.optim.Optimizer]]:
+    """A scratch folder, a fresh ``_Net`` and its Adam optimiser (lr 1e-2): where a checkpoint probe runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model = _Net()
+        yield Path(tmp), model, torch.optim.Adam(model.parameters(), lr=1e-2)
+
+
 def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
     """Readable with weights_only=True, the agreed keys, atomic, and enough for an exact resume."""
     name = "save_checkpoint"
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = _Net()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with _checkpoint_probe() as (folder, model, opt):
         path = folder / "first.pt"
         call(name, fn, path, model, opt, None, 3)
         if not path.is_file():
@@ -515,11 +522,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         real_save = torch.save
 
         def crashing_save(obj, f, *args, **kwargs):
-            if isinstance(f, (str, os.PathLike)):
-                with open(f, "wb") as handle:
-                    handle.write(b"PK\x03\x04 half a checkpoint")
-            else:
-                f.write(b"PK\x03\x04 half a checkpoint")
+            write_half_checkpoint(f)
             raise _Crash("disk full (simulated by the check)")
 
         torch.save = crashing_save
@@ -597,10 +600,7 @@ def _diagnose_save_io(name: str, fn: Callable[..., Any], folder: Path, model: nn
 def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
     """weights_only=True, returns the epoch, restores model/optimiser/scaler/RNG: exact resume."""
     name = "load_checkpoint"
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = _Net()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with _checkpoint_probe() as (folder, model, opt):
         path = folder / "c.pt"
         save_checkpoint(path, model, opt, None, 5)
 
