@@ -296,23 +296,23 @@ def _ms_fixed_row_rnn(rnn, feat):
     return _ms_sequences_to_rows(out, b, h)
 
 
-def _ms_update_no_detach(generator, discriminator, opt_d, z, real):
-    fake = generator(z)
+def _ms_d_step(discriminator, opt_d, real, fake):
+    """One SGD step of D on real (1) and ``fake`` (0); whether G gets gradients is the caller's fakes'."""
     loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
     opt_d.zero_grad()
     loss.backward()
     opt_d.step()
     return loss.detach()
+
+
+def _ms_update_no_detach(generator, discriminator, opt_d, z, real):
+    return _ms_d_step(discriminator, opt_d, real, generator(z))
 
 
 def _ms_fixed_discriminator_update(generator, discriminator, opt_d, z, real):
     with torch.no_grad():
         fake = generator(z)
-    loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
-    opt_d.zero_grad()
-    loss.backward()
-    opt_d.step()
-    return loss.detach()
+    return _ms_d_step(discriminator, opt_d, real, fake)
 
 
 def _ms_update_loss_after(generator, discriminator, opt_d, z, real):
