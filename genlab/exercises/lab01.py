@@ -20,6 +20,7 @@ it adds (mean, standard deviation, Gaussian shape, clamping, freshness).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -98,15 +99,26 @@ def _expect_gradients(name: str, model: nn.Module, inp: torch.Tensor) -> None:
              "no detaching, no NumPy round trip and no gradient-free block in forward")
 
 
-def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the graded class
-    """``ConvEncoder(latent_dim)``: ``(B, 1, 16, 16)`` images -> ``(B, latent_dim)`` codes."""
-    name = "ConvEncoder"
+def _each_latent_dim(name: str, cls: Callable[..., nn.Module],
+                     draw: Callable[[torch.Generator, int], torch.Tensor], grad: bool):
+    """For latent_dim 16 then 3: ``(g, d, model, input, output)``, the model built under seed 0 and
+    its input drawn by ``draw(g, d)`` from one generator seeded 0 that the caller keeps drawing from."""
     g = torch.Generator().manual_seed(0)
     for d in (16, 3):
         torch.manual_seed(0)
         model = _build(name, cls, d)
-        x = torch.rand(5, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g)
-        z = call(name, model, x)
+        inp = draw(g, d)
+        with contextlib.nullcontext() if grad else torch.no_grad():
+            out = call(name, model, inp)
+        yield g, d, model, inp, out
+
+
+def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the graded class
+    """``ConvEncoder(latent_dim)``: ``(B, 1, 16, 16)`` images -> ``(B, latent_dim)`` codes."""
+    name = "ConvEncoder"
+    images = lambda g, d: torch.rand(5, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g)  # noqa: ARG005, E731
+    # the last model, input and generator are probed further after the loop
+    for g, d, model, x, z in _each_latent_dim(name, cls, images, grad=True):  # noqa: B007
         _expect_shape(name, z, (5, d), f"one code of latent_dim = {d} per image",
                       "flatten the conv features with .flatten(1) and end with nn.Linear(..., latent_dim); "
                       "use the latent_dim argument, not a fixed number")
@@ -137,13 +149,8 @@ def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the gr
 def _diagnose_ConvDecoder(cls) -> str | None:  # noqa: N802 - named after the graded class
     """``ConvDecoder(latent_dim)``: ``(B, latent_dim)`` codes -> ``(B, 1, 16, 16)`` logits."""
     name = "ConvDecoder"
-    g = torch.Generator().manual_seed(0)
-    for d in (16, 3):
-        torch.manual_seed(0)
-        model = _build(name, cls, d)
-        z = torch.randn(6, d, generator=g)
-        with torch.no_grad():
-            out = call(name, model, z)
+    codes = lambda g, d: torch.randn(6, d, generator=g)  # noqa: E731
+    for g, _d, model, z, out in _each_latent_dim(name, cls, codes, grad=False):  # noqa: B007 - as above
         _expect_shape(name, out, (6, 1, IMAGE_SIZE, IMAGE_SIZE), "one 1x16x16 image of logits per code",
                       "Linear -> (B, 64*4*4), nn.Unflatten(1, (64, 4, 4)), then two "
                       "ConvTranspose2d(k=4, s=2, p=1): 4 -> 8 -> 16")
