@@ -31,7 +31,9 @@ is not editing.
 
 **Marked copies.** A solution cell that starts with one or more lines
 ``# Same as genlab.<module>.<function>`` must define that function with the same
-code as each library object named. "The same" means equal once normalised: both
+code as each library object named (``# Same as genlab.<module>.<function> as <name>``
+when the cell's function is called ``<name>``, e.g. a private ``_ref_`` reference; the
+names aside, the code must be the same). "The same" means equal once normalised: both
 parsed with ``ast``, docstrings and type annotations dropped, then unparsed, so
 comments, blank lines, quoting, line wrapping and type hints (the library has them,
 a notebook cell need not) do not count; names, defaults and every statement do.
@@ -49,6 +51,7 @@ import argparse
 import ast
 import hashlib
 import importlib
+import inspect
 import json
 import os
 import re
@@ -367,7 +370,8 @@ def holds_work(path: Path) -> bool:
     return cells_digest(cells) != stamp
 
 
-SAME_AS = re.compile(r"^#\s*Same as\s+(genlab(?:\.\w+)+)\s*$")
+#: ``# Same as genlab.a.b.f`` or ``# Same as genlab.a.b._ref_f as f`` (the cell's function has another name).
+SAME_AS = re.compile(r"^#\s*Same as\s+(genlab(?:\.\w+)+)(?:\s+as\s+(\w+))?\s*$")
 
 
 def _normalised(node: ast.AST) -> str:
@@ -389,12 +393,18 @@ def _normalised(node: ast.AST) -> str:
 def _library_def(dotted: str) -> tuple[ast.AST, str] | None:
     """The definition of ``genlab.a.b.name`` parsed from its source, and ``file:line`` (None if not found).
 
-    A name a module re-exports (``genlab.train.fit``) is looked up where it is defined.
+    A name a module re-exports (``genlab.train.fit``) is looked up where it is defined; a
+    function that only delegates to the library's and says so with ``__wrapped__`` (lab
+    07's ``autocast_settings``) is looked up as the function it wraps.
     """
     module_name, _, name = dotted.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-        home = importlib.import_module(getattr(getattr(module, name), "__module__", module_name))
+        obj = getattr(module, name)
+        if callable(obj) and hasattr(obj, "__wrapped__"):
+            obj = inspect.unwrap(obj)
+            name = getattr(obj, "__name__", name)
+        home = importlib.import_module(getattr(obj, "__module__", module_name) or module_name)
     except (ImportError, AttributeError):
         return None
     if not getattr(home, "__file__", None):
@@ -404,6 +414,13 @@ def _library_def(dotted: str) -> tuple[ast.AST, str] | None:
     node = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                  and n.name == name), None)
     return None if node is None else (node, f"{path.parent.name}/{path.name}:{node.lineno}")
+
+
+def _renamed(node: ast.AST, name: str) -> ast.AST:
+    """A copy of a definition under another name (``Same as ... as f``: only the names may differ)."""
+    copy = ast.parse(ast.unparse(node)).body[0]
+    copy.name = name  # type: ignore[attr-defined]
+    return copy
 
 
 def same_as_problems(root: Path) -> list[str]:
@@ -416,10 +433,10 @@ def same_as_problems(root: Path) -> list[str]:
             m = SAME_AS.match(line.strip())
             if not m:
                 continue
-            dotted = m.group(1)
+            dotted, alias = m.group(1), m.group(2)
             stop = next((i for i in range(no, len(lines)) if lines[i].startswith("# %%")), len(lines))
             cell = "\n".join(l for l in lines[no:stop] if CODE_BEGIN not in l and CODE_END not in l)
-            name = dotted.rpartition(".")[2]
+            name = alias or dotted.rpartition(".")[2]  # the function's name in the cell
             try:
                 tree = ast.parse(cell)
             except SyntaxError as exc:
@@ -432,7 +449,7 @@ def same_as_problems(root: Path) -> list[str]:
                 problems.append(f"{rel}:{no}: marked 'Same as {dotted}' but the cell defines no {name}.")
             elif theirs is None:
                 problems.append(f"{rel}:{no}: marked 'Same as {dotted}' but the library has no such function.")
-            elif _normalised(mine) != _normalised(theirs[0]):
+            elif _normalised(_renamed(mine, getattr(theirs[0], "name", name))) != _normalised(theirs[0]):
                 problems.append(f"{rel}:{no}: {name} differs from {dotted} ({theirs[1]}) (docstrings, "
                                 "type hints, comments and layout aside); change one to match the other.")
     return problems

@@ -228,6 +228,13 @@ def _on_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def _from_preset(attr: str, doc: str) -> property:
+    """A read-only attribute of :class:`CourseData` that is its preset's (an int: size, channels, batch)."""
+    def get(self: CourseData) -> int:
+        return getattr(self.preset, attr)
+    return property(get, doc=doc)
+
+
 @dataclass
 class CourseData:
     """The data of one notebook run: the dataset, its preset, and helpers that apply it.
@@ -250,20 +257,9 @@ class CourseData:
         """The dataset's entry in ``genlab.data.DATASETS``."""
         return _data.DATASETS[self.name]
 
-    @property
-    def image_size(self) -> int:
-        """Side of the images, in pixels."""
-        return self.preset.image_size
-
-    @property
-    def channels(self) -> int:
-        """1 (gray) or 3 (colour)."""
-        return self.preset.channels
-
-    @property
-    def batch_size(self) -> int:
-        """Training batch size of the preset."""
-        return self.preset.batch_size
+    image_size = _from_preset("image_size", "Side of the images, in pixels.")
+    channels = _from_preset("channels", "1 (gray) or 3 (colour).")
+    batch_size = _from_preset("batch_size", "Training batch size of the preset.")
 
     @property
     def n_classes(self) -> int:

@@ -516,6 +516,7 @@ for fn in [fixed_generator_output, fixed_discriminator_loss, fixed_kl_divergence
 # No recipe: decide how to build it so that every property holds.
 
 # %% tags=["exercise"]
+# Same as genlab.exercises.lab09._ref_dead_units as dead_units
 def dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     """Per ReLU/LeakyReLU module name: the fraction of its units that never fire on the batch x."""
     ### BEGIN SOLUTION

@@ -182,6 +182,26 @@ class Lab:
 LabSpec = Lab
 
 
+def build_lab(lab: str, title: str, items: list[Item], *, mistakes: dict[str, Mistakes],
+              namespace: dict[str, Any]) -> Lab:
+    """A :class:`Lab` whose items are wired by name to the tables their lab module keeps once.
+
+    Every item gets its hint ladder from :data:`genlab.exercises.hints.HINTS`; an item that
+    names no mistakes or no ``diagnose`` of its own gets ``mistakes[item.name]`` and the lab
+    module's ``_diagnose_<item.name>`` (looked up in ``namespace``, the module's ``globals()``),
+    where those exist. So an entry's declaration states only what is particular to it.
+    """
+    from .hints import HINTS  # the ladders of every lab, kept apart from the judging code
+
+    for it in items:
+        it.hints = HINTS[it.name]
+        if not it.mistakes:
+            it.mistakes = mistakes.get(it.name, {})
+        if it.diagnose is None:
+            it.diagnose = namespace.get(f"_diagnose_{it.name}")
+    return Lab(lab=lab, title=title, items=items)
+
+
 # --------------------------------------------------------------------------- judging
 
 def clone_call(call: Call) -> tuple[list, dict]:
@@ -393,6 +413,20 @@ def noncontig(make: Callable[[torch.Generator], Call]) -> Callable[[torch.Genera
     return wrapped
 
 
+def layout_cases(make: Callable[[torch.Generator], Call], *, noncontig: bool = True) -> list[Case]:
+    """The layout cases of one draw: on the ``meta`` device, public and held back, then (unless
+    ``noncontig=False``) as non-contiguous views, public and held back.
+
+    ``make`` draws the values (see :func:`on_meta` and :func:`noncontig` for what each variant tests).
+    """
+    cases = [Case("public-meta", on_meta(make), tags=("device-dtype",)),
+             Case("held-meta", on_meta(make), public=False, tags=("device-dtype",))]
+    if noncontig:
+        cases += [Case("public-noncontig", _noncontig(make), tags=("shape",)),
+                  Case("held-noncontig", _noncontig(make), public=False, tags=("shape",))]
+    return cases
+
+
 def randn(g: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
     """Standard normal draws from the parent's generator."""
     return torch.randn(*shape, generator=g) * scale
@@ -447,3 +481,6 @@ def outputs_of(outputs: dict[str, torch.Tensor], prefix: str = "out") -> torch.T
         parts.append(outputs[f"{prefix}.{i}"])
         i += 1
     return tuple(parts) if parts else None
+
+
+_noncontig = noncontig  # under another name where a keyword argument shadows it

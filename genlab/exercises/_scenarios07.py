@@ -300,6 +300,15 @@ class _Payload:
         return (_payload_ran, ())
 
 
+def write_half_checkpoint(f: Any) -> None:
+    """What a crash in the middle of ``torch.save`` leaves at ``f`` (a path or a file object): half a file."""
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "wb") as fh:
+            fh.write(b"PK\x03\x04 half a checkpoint")
+    else:
+        f.write(b"PK\x03\x04 half a checkpoint")
+
+
 class _IOSpy:
     """Patches torch.save / torch.load / os.replace / os.rename to record (and optionally crash) them.
 
@@ -322,11 +331,7 @@ class _IOSpy:
             target = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", None)
             spy.saved_to.append(Path(target) if isinstance(target, (str, os.PathLike)) else None)
             if spy.crash == "save":
-                if isinstance(f, (str, os.PathLike)):
-                    with open(f, "wb") as fh:
-                        fh.write(b"PK\x03\x04 half a checkpoint")
-                else:
-                    f.write(b"PK\x03\x04 half a checkpoint")
+                write_half_checkpoint(f)
                 raise _Crash("disk full in the middle of the write (simulated)")
             real_save(obj, f, *a, **k)
 

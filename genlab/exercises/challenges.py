@@ -12,8 +12,8 @@ The grader loads it in a sandboxed worker that runs no submitted code (see
 the grading run's seed, and gives one point per threshold reached.
 :func:`check_challenge` does the same in the student's process on public data.
 
-How to add a lab's challenge: define ``CHALLENGE = Challenge(...)`` at the end of
-``labNN.py`` with a metric of :data:`METRICS` (or a new one there) and thresholds
+How to add a lab's challenge: define ``CHALLENGE = Challenge(...)`` in
+``labNN.py`` (before its entries) with a metric of :data:`METRICS` (or a new one there) and thresholds
 measured on the solution's artefact (full marks) and on an untrained model (zero).
 """
 
@@ -123,7 +123,7 @@ def _nn(lab: str | int) -> str:
 
 
 def find(lab: str | int) -> Challenge | None:
-    """The challenge of a lab (``CHALLENGE`` at the end of its ``labNN.py``), or None."""
+    """The challenge of a lab (``CHALLENGE`` in its ``labNN.py``), or None."""
     try:
         module = importlib.import_module(f"genlab.exercises.lab{_nn(lab)}")
     except ImportError:

@@ -20,15 +20,16 @@ it adds (mean, standard deviation, Gaussian shape, clamping, freshness).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand
+from ._core import Call, Case, Item, Mistakes, build_lab, layout_cases, rand
 from ._student import call, expect_tensor, fail
-from .hints import HINTS
+from .challenges import Challenge
 from .scenarios import like_input, output_check
 
 IMAGE_SIZE = 16
@@ -98,15 +99,26 @@ def _expect_gradients(name: str, model: nn.Module, inp: torch.Tensor) -> None:
              "no detaching, no NumPy round trip and no gradient-free block in forward")
 
 
-def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the graded class
-    """``ConvEncoder(latent_dim)``: ``(B, 1, 16, 16)`` images -> ``(B, latent_dim)`` codes."""
-    name = "ConvEncoder"
+def _each_latent_dim(name: str, cls: Callable[..., nn.Module],
+                     draw: Callable[[torch.Generator, int], torch.Tensor], grad: bool):
+    """For latent_dim 16 then 3: ``(g, d, model, input, output)``, the model built under seed 0 and
+    its input drawn by ``draw(g, d)`` from one generator seeded 0 that the caller keeps drawing from."""
     g = torch.Generator().manual_seed(0)
     for d in (16, 3):
         torch.manual_seed(0)
         model = _build(name, cls, d)
-        x = torch.rand(5, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g)
-        z = call(name, model, x)
+        inp = draw(g, d)
+        with contextlib.nullcontext() if grad else torch.no_grad():
+            out = call(name, model, inp)
+        yield g, d, model, inp, out
+
+
+def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the graded class
+    """``ConvEncoder(latent_dim)``: ``(B, 1, 16, 16)`` images -> ``(B, latent_dim)`` codes."""
+    name = "ConvEncoder"
+    images = lambda g, d: torch.rand(5, 1, IMAGE_SIZE, IMAGE_SIZE, generator=g)  # noqa: ARG005, E731
+    # the last model, input and generator are probed further after the loop
+    for g, d, model, x, z in _each_latent_dim(name, cls, images, grad=True):  # noqa: B007
         _expect_shape(name, z, (5, d), f"one code of latent_dim = {d} per image",
                       "flatten the conv features with .flatten(1) and end with nn.Linear(..., latent_dim); "
                       "use the latent_dim argument, not a fixed number")
@@ -137,13 +149,8 @@ def _diagnose_ConvEncoder(cls) -> str | None:  # noqa: N802 - named after the gr
 def _diagnose_ConvDecoder(cls) -> str | None:  # noqa: N802 - named after the graded class
     """``ConvDecoder(latent_dim)``: ``(B, latent_dim)`` codes -> ``(B, 1, 16, 16)`` logits."""
     name = "ConvDecoder"
-    g = torch.Generator().manual_seed(0)
-    for d in (16, 3):
-        torch.manual_seed(0)
-        model = _build(name, cls, d)
-        z = torch.randn(6, d, generator=g)
-        with torch.no_grad():
-            out = call(name, model, z)
+    codes = lambda g, d: torch.randn(6, d, generator=g)  # noqa: E731
+    for g, _d, model, z, out in _each_latent_dim(name, cls, codes, grad=False):  # noqa: B007 - as above
         _expect_shape(name, out, (6, 1, IMAGE_SIZE, IMAGE_SIZE), "one 1x16x16 image of logits per code",
                       "Linear -> (B, 64*4*4), nn.Unflatten(1, (64, 4, 4)), then two "
                       "ConvTranspose2d(k=4, s=2, p=1): 4 -> 8 -> 16")
@@ -589,12 +596,18 @@ def _check_module(kind: str):
     return check
 
 
-LAB = Lab(
-    lab="01_autoencoders",
-    title="Autoencoders",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="01", cid="c_recon", title="an autoencoder that reconstructs held-back test digits closely",
+    models=("ae", "conv_ae"), metric="recon_mse", unit="MSE per pixel", thresholds=(0.03, 0.01, 0.005),
+    max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("01_autoencoders", "Autoencoders", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="ConvEncoder", diagnose=_diagnose_ConvEncoder, mistakes=_MISTAKES['ConvEncoder'], points=3,
+            name="ConvEncoder", points=3,
             reference="genlab.models.autoencoder.ConvEncoder",
             compare="custom", check=_check_module("encoder"),
             cases=[
@@ -611,7 +624,7 @@ LAB = Lab(
             hint="each convolution of stride 2 halves the size; flatten the last map and end with a fully connected layer to latent_dim units.",
         ),
         Item(
-            name="ConvDecoder", diagnose=_diagnose_ConvDecoder, mistakes=_MISTAKES['ConvDecoder'], points=3,
+            name="ConvDecoder", points=3,
             reference="genlab.models.autoencoder.ConvDecoder",
             compare="custom", check=_check_module("decoder"),
             cases=[
@@ -627,16 +640,13 @@ LAB = Lab(
             hint="mirror the encoder: a fully connected layer to a small map, then transposed convolutions (kernel 4, stride 2, padding 1) that each double the size.",
         ),
         Item(
-            name="add_noise", diagnose=_diagnose_add_noise, mistakes=_MISTAKES['add_noise'], points=2,
+            name="add_noise", points=2,
             reference="genlab.masks.gaussian_noise",
             compare="custom", check=_check_add_noise,
             cases=[
                 Case("public-1", _noise_case(0.1), options={"seed": 7, "repeat": 2},
                      tags=("value", "randomness", "side-effects")),
-                Case("public-meta", on_meta(_noise_case(0.1)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_noise_case(0.1)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_noise_case(0.1)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_noise_case(0.1)), public=False, tags=("shape",)),
+                *layout_cases(_noise_case(0.1)),
                 Case("public-zero", _noise_case(0.0, None), options={"seed": 3}, tags=("extreme",)),
                 Case("public-clamp", _noise_case(0.5, None), options={"seed": 5}, tags=("activations",)),
                 Case("public-float16", _noise_case(0.1, dtype=torch.float16), options={"seed": 8},
@@ -654,15 +664,11 @@ LAB = Lab(
             hint="add standard-normal noise of the full shape of x, scaled by sigma, then clip to [0, 1]; not uniform noise, not x times the noise.",
         ),
         Item(
-            name="interpolate_codes", diagnose=_diagnose_interpolate_codes, mistakes=_MISTAKES['interpolate_codes'],
-            points=1, reference="genlab.exercises.lab01._ref_interpolate_codes",
+            name="interpolate_codes", points=1, reference="genlab.exercises.lab01._ref_interpolate_codes",
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _interp_call(4, 6)),
-                Case("public-meta", on_meta(_interp_call(4, 6)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_interp_call(4, 6)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_interp_call(4, 6)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_interp_call(4, 6)), public=False, tags=("shape",)),
+                *layout_cases(_interp_call(4, 6)),
                 Case("public-two", _interp_call(3, 2), tags=("value", "shape")),
                 Case("public-grad", _interp_call(2, 5), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _interp_call(3, 4, torch.float64), tags=("device-dtype",)),
@@ -677,17 +683,3 @@ LAB = Lab(
         ),
     ],
 )
-
-# the hint ladder of every item lives in genlab.exercises.hints, once
-for _item in LAB.items:
-    _item.hints = HINTS[_item.name]
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="01", cid="c_recon", title="an autoencoder that reconstructs held-back test digits closely",
-    models=("ae", "conv_ae"), metric="recon_mse", unit="MSE per pixel", thresholds=(0.03, 0.01, 0.005),
-    max_params=1_000_000)

@@ -24,9 +24,18 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, rand, randn
+from ._core import (
+    Call,
+    Case,
+    Item,
+    Mistakes,
+    build_lab,
+    layout_cases,
+    rand,
+    randn,
+)
 from ._student import call, expect_tensor, fail
-from .hints import HINTS
+from .challenges import Challenge
 from .scenarios import like_input, output_check
 
 
@@ -462,20 +471,25 @@ def _diagnose_iwae_bound(fn) -> str | None:
     return None
 
 
-LAB = Lab(
-    lab="02_vae",
-    title="Variational autoencoders",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="02", cid="c_elbo", title="a VAE with a low negative ELBO on held-back test digits",
+    models=("conv_vae", "vae", "mlp_vae"), metric="neg_elbo", unit="nats per image", thresholds=(120.0, 110.0, 105.0),
+    max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("02_vae", "Variational autoencoders", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="reparameterize", diagnose=_diagnose_reparameterize, mistakes=_MISTAKES['reparameterize'], points=3,
+            name="reparameterize", points=3,
             reference="genlab.models.vae.reparameterize",
             also_forbidden=("genlab.models.vae.standard_normal",),
             compare="custom", check=_check_reparameterize,
             cases=[
                 Case("public-1", lambda g: _reparam_case(g, 3), public=True,
                      options={"grad": [0, 1], "seed": 1234, "repeat": 2}, tags=("value", "gradients", "randomness")),
-                Case("public-meta", on_meta(lambda g: _reparam_case(g, 3)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(lambda g: _reparam_case(g, 3)), public=False, tags=("device-dtype",)),
+                *layout_cases(lambda g: _reparam_case(g, 3), noncontig=False),
                 Case("public-extreme", _reparam_extreme, options={"grad": [0, 1], "seed": 7},
                      tags=("extreme", "gradients")),
                 Case("public-float16", _as(lambda g: _reparam_case(g, 3), torch.float16), options={"seed": 5, "grad": [0, 1]},
@@ -495,15 +509,12 @@ LAB = Lab(
                  "fresh, standard normal, shaped like mu and on its device, in its dtype.",
         ),
         Item(
-            name="kl_divergence", diagnose=_diagnose_kl_divergence, mistakes=_MISTAKES['kl_divergence'], points=3,
+            name="kl_divergence", points=3,
             reference="genlab.losses.kl_divergence",
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _kl_call(1.0, 4, 3), tags=("value", "side-effects")),
-                Case("public-meta", on_meta(_kl_call(1.0, 4, 3)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_kl_call(1.0, 4, 3)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_kl_call(1.0, 4, 3)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_kl_call(1.0, 4, 3)), public=False, tags=("shape",)),
+                *layout_cases(_kl_call(1.0, 4, 3)),
                 Case("public-batch1", _kl_call(1.0, 1, 5), tags=("shape",)),
                 Case("public-extreme", _kl_extreme, tags=("extreme",)),
                 Case("public-grad", _kl_call(1.0, 3, 4), options={"grad": [0, 1]}, tags=("gradients",)),
@@ -518,16 +529,13 @@ LAB = Lab(
             hint="sum over the latent dimension only (the second axis), keep the batch; check the sign of each term.",
         ),
         Item(
-            name="elbo_loss", diagnose=_diagnose_elbo_loss, mistakes=_MISTAKES['elbo_loss'], points=4,
+            name="elbo_loss", points=4,
             reference="genlab.losses.elbo_loss",
             also_forbidden=("genlab.losses.negative_elbo",),
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _elbo_call(4, 4, 2, binary=True)),
-                Case("public-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_elbo_call(4, 4, 2, binary=True)), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(_elbo_call(4, 4, 2, binary=True)), tags=("shape",)),
-                Case("held-noncontig", noncontig(_elbo_call(4, 4, 2, binary=True)), public=False, tags=("shape",)),
+                *layout_cases(_elbo_call(4, 4, 2, binary=True)),
                 Case("public-extreme", _elbo_extreme, tags=("extreme",)),
                 Case("public-rgb", _elbo_call(2, 5, 3, binary=False, c=3, width=7), tags=("shape",)),
                 Case("public-grad", _elbo_call(3, 4, 2, binary=True), options={"grad": [1, 2, 3]},
@@ -547,14 +555,13 @@ LAB = Lab(
             rtol=1e-4, atol=1e-4,
         ),
         Item(
-            name="iwae_bound", diagnose=_diagnose_iwae_bound, mistakes=_MISTAKES['iwae_bound'], points=2,
+            name="iwae_bound", points=2,
             reference="genlab.exercises.lab02._ref_iwae_bound",
             protected=("genlab.metrics.iwae_bound",),
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _iwae_call(4, 16)),
-                Case("public-meta", on_meta(_iwae_call(4, 16)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_iwae_call(4, 16)), public=False, tags=("device-dtype",)),
+                *layout_cases(_iwae_call(4, 16), noncontig=False),
                 Case("public-k1", _iwae_call(3, 1), tags=("value", "extreme")),
                 Case("public-stable", _iwae_very_negative, tags=("extreme",)),
                 Case("public-grad", _iwae_call(3, 8), options={"grad": [0]}, tags=("gradients",)),
@@ -574,17 +581,3 @@ LAB = Lab(
         ),
     ],
 )
-
-# the hint ladder of every item lives in genlab.exercises.hints, once
-for _item in LAB.items:
-    _item.hints = HINTS[_item.name]
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="02", cid="c_elbo", title="a VAE with a low negative ELBO on held-back test digits",
-    models=("conv_vae", "vae", "mlp_vae"), metric="neg_elbo", unit="nats per image", thresholds=(120.0, 110.0, 105.0),
-    max_params=1_000_000)

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 
 from .. import losses
 from .. import losses as _lib_losses
-from ._core import Call, Case, Item, Lab, Mistakes, on_meta, rand, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, layout_cases, on_meta, rand, randn
 from ._core import preview as _preview
 from ._student import call, expect_close, expect_tensor, fail
-from .hints import HINTS
+from .challenges import Challenge
 
 
 def _logits(seed: int, n: int, scale: float = 2.0, shift: float = 0.0) -> torch.Tensor:
@@ -385,17 +385,22 @@ def _pair_sizes(n_real: int, n_fake: int, scale: float):
     return lambda g: Call([randn(g, n_real, scale=scale) + 0.5, randn(g, n_fake, scale=scale) - 0.5])
 
 
-LAB = Lab(
-    lab="03_gan_theory",
-    title="GAN theory",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="03", cid="c_modes", title="a toy GAN generator that covers the 8 modes of the ring",
+    models=("toy_gan",), metric="toy_modes", unit="modes covered (of 8)", thresholds=(4.0, 6.0, 8.0),
+    higher_is_better=True, fixed={}, max_params=200_000, n=2000)
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("03_gan_theory", "GAN theory", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="discriminator_loss", diagnose=_diagnose_discriminator_loss, mistakes=_MISTAKES['discriminator_loss'], points=3,
+            name="discriminator_loss", points=3,
             reference="genlab.losses.discriminator_loss",
             cases=[
                 Case("public-1", _pair(8, 1.0, 0.5), tags=("value", "side-effects")),
-                Case("public-meta", on_meta(_pair(8, 1.0, 0.5)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_pair(8, 1.0, 0.5)), public=False, tags=("device-dtype",)),
+                *layout_cases(_pair(8, 1.0, 0.5), noncontig=False),
                 Case("public-extreme", _extreme_pair, tags=("extreme",)),
                 Case("public-float64", _as(_pair(6, 2.0), torch.float64), tags=("device-dtype",)),
                 Case("held-1", _pair(32, 3.0, 1.0), public=False),
@@ -415,7 +420,7 @@ LAB = Lab(
                  "for each, averaged, then the two means added.",
         ),
         Item(
-            name="generator_loss", diagnose=_diagnose_generator_loss, mistakes=_MISTAKES['generator_loss'], points=3,
+            name="generator_loss", points=3,
             reference="genlab.losses.generator_loss",
             cases=[
                 Case("public-default", _fake(8, 2.0)),
@@ -444,12 +449,11 @@ LAB = Lab(
                  "must be the non-saturating loss.",
         ),
         Item(
-            name="optimal_discriminator", diagnose=_diagnose_optimal_discriminator, mistakes=_MISTAKES['optimal_discriminator'], points=2,
+            name="optimal_discriminator", points=2,
             reference="genlab.losses.optimal_discriminator",
             cases=[
                 Case("public-1", _densities((6,))),
-                Case("public-meta", on_meta(_densities((6,))), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_densities((6,))), public=False, tags=("device-dtype",)),
+                *layout_cases(_densities((6,)), noncontig=False),
                 Case("public-tiny", _tiny_densities, tags=("extreme", "device-dtype")),
                 Case("held-1", _densities((4, 5)), public=False),
                 Case("held-tiny", _tiny_densities, public=False, tags=("extreme", "device-dtype")),
@@ -461,13 +465,12 @@ LAB = Lab(
             rtol=1e-5, atol=1e-6,
         ),
         Item(
-            name="js_divergence", diagnose=_diagnose_js_divergence, mistakes=_MISTAKES['js_divergence'], points=2,
+            name="js_divergence", points=2,
             reference="genlab.exercises.lab03._ref_js_divergence",
             check=lambda call, out, ref: _same_dtype(call, out),
             cases=[
                 Case("public-1", _js_call(4, 5)),
-                Case("public-meta", on_meta(_js_call(4, 5)), tags=("device-dtype",)),
-                Case("held-meta", on_meta(_js_call(4, 5)), public=False, tags=("device-dtype",)),
+                *layout_cases(_js_call(4, 5), noncontig=False),
                 Case("public-zeros", _js_call(3, 6, zeros=True), tags=("extreme",)),
                 Case("public-grad", _js_call(2, 4), options={"grad": [0, 1]}, tags=("gradients",)),
                 Case("public-float64", _as(_js_call(3, 4), torch.float64), tags=("device-dtype",)),
@@ -486,17 +489,3 @@ LAB = Lab(
         ),
     ],
 )
-
-# the hint ladder of every item lives in genlab.exercises.hints, once
-for _item in LAB.items:
-    _item.hints = HINTS[_item.name]
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="03", cid="c_modes", title="a toy GAN generator that covers the 8 modes of the ring",
-    models=("toy_gan",), metric="toy_modes", unit="modes covered (of 8)", thresholds=(4.0, 6.0, 8.0),
-    higher_is_better=True, fixed={}, max_params=200_000, n=2000)

@@ -34,9 +34,9 @@ from torch import nn
 from .. import losses
 from .. import losses as _lib_losses
 from .. import losses as _mc_losses
-from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, layout_cases, randn
 from ._student import CheckFailed, call, fail
-from .hints import HINTS
+from .challenges import Challenge
 from .scenarios import (
     GANStepSpy,
     TinyD,
@@ -495,8 +495,7 @@ def _scalar_same_dtype(call: Call, out: dict, ref) -> str | None:  # noqa: ARG00
 
 def _hinge_d_cases() -> list[Case]:
     c = [Case("public-1", _hinge_d_call(8, "mixed", "mixed")),
-         Case("public-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), tags=("device-dtype",)),
-         Case("held-meta", on_meta(_hinge_d_call(8, "mixed", "mixed")), public=False, tags=("device-dtype",)),
+         *layout_cases(_hinge_d_call(8, "mixed", "mixed"), noncontig=False),
          Case("public-confident-right", _hinge_d_call(4, "30", "-30"), tags=("extreme",)),
          Case("public-grad", _hinge_d_call(6, "mixed", "mixed"), options={"grad": [0, 1]}, tags=("gradients",)),
          Case("public-unequal-batches", _hinge_d_call(4, "mixed", "mixed", b_fake=6), tags=("shape",)),
@@ -515,8 +514,7 @@ def _hinge_d_cases() -> list[Case]:
 
 def _hinge_g_cases() -> list[Case]:
     return [Case("public-1", _hinge_g_call(8, "mixed")),
-            Case("public-meta", on_meta(_hinge_g_call(8, "mixed")), tags=("device-dtype",)),
-            Case("held-meta", on_meta(_hinge_g_call(8, "mixed")), public=False, tags=("device-dtype",)),
+            *layout_cases(_hinge_g_call(8, "mixed"), noncontig=False),
             Case("public-confident-fooled", _hinge_g_call(4, "30"), tags=("extreme",)),
             Case("public-grad", _hinge_g_call(6, "mixed"), options={"grad": [0]}, tags=("gradients",)),
             Case("public-float64", _hinge_g_call(3, "mixed", torch.float64), tags=("device-dtype",)),
@@ -636,12 +634,18 @@ def _tagged(cases: list[Case], tags: tuple[str, ...]) -> list[Case]:
     return [dataclasses.replace(c, tags=tags) for c in cases]
 
 
-LAB = Lab(
-    lab="04_gans_on_images",
-    title="GANs on images",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="04", cid="c_fd", title="a generator whose samples are close to the test digits for the shipped classifier",
+    models=("dcgan", "gan"), metric="gen_fd", unit="classifier Frechet distance", thresholds=(1500.0, 800.0, 500.0),
+    max_params=2_000_000, options={"samples": 512})
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("04_gans_on_images", "GANs on images", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="Generator", diagnose=_diagnose_Generator, mistakes=_MISTAKES['Generator'], points=3, also_forbidden=_FORBID_G,
+            name="Generator", points=3, also_forbidden=_FORBID_G,
             compare="custom", check=_check_generator,
             cases=_tagged([scenario_case("public-1", "dcgan_generator", [0, 6, 8]),
                            scenario_case("held-1", "dcgan_generator", [3, 5, 12], public=False)],
@@ -649,10 +653,9 @@ LAB = Lab(
             expected="a network module built with z_dim and width: z (B, z_dim) -> images (B, 1, 16, 16) in [0, 1], "
                      "with transposed convolutions, trainable.",
             hint='the codes are a 1 x 1 image with z_dim channels; genlab.hint("Generator", 2).',
-            hints=HINTS["Generator"],
-        ),
+            ),
         Item(
-            name="Discriminator", diagnose=_diagnose_Discriminator, mistakes=_MISTAKES['Discriminator'], points=3, also_forbidden=_FORBID_D,
+            name="Discriminator", points=3, also_forbidden=_FORBID_D,
             compare="custom", check=_check_discriminator,
             cases=_tagged([scenario_case("public-1", "dcgan_discriminator", [0, 6]),
                            scenario_case("held-1", "dcgan_discriminator", [4, 5], public=False)],
@@ -660,10 +663,9 @@ LAB = Lab(
             expected="a network module built with width: images (B, 1, 16, 16) -> logits (B,), with strided "
                      "convolutions, no sigmoid, trainable.",
             hint='one unbounded number per image; genlab.hint("Discriminator", 2).',
-            hints=HINTS["Discriminator"],
-        ),
+            ),
         Item(
-            name="gan_training_step", diagnose=_diagnose_gan_training_step, mistakes=_MISTAKES['gan_training_step'], points=4,
+            name="gan_training_step", points=4,
             also_forbidden=("genlab.exercises.lab04._variant_step",),
             compare="custom",
             protected=("genlab.exercises.scenarios.ref_gan_training_step",),
@@ -674,35 +676,24 @@ LAB = Lab(
             expected="one D step (real -> 1, detached fakes -> 0), then one G step through the updated D with "
                      "the non-saturating loss; returns {'loss_d': float, 'loss_g': float}.",
             hint='which update may reach which network, and in what order? genlab.hint("gan_training_step", 2).',
-            hints=HINTS["gan_training_step"],
-        ),
+            ),
         Item(
             name="hinge_discriminator_loss",
             diagnose=_probe("hinge_discriminator_loss", torch.tensor([2.0, -0.5]), torch.tensor([-3.0, 0.5])),
-            mistakes=_MISTAKES["hinge_discriminator_loss"], points=2,
+            points=2,
             reference="genlab.exercises.lab04.hinge_discriminator_loss", check=_scalar_same_dtype,
-            cases=_hinge_d_cases(), hints=HINTS["hinge_discriminator_loss"],
+            cases=_hinge_d_cases(),
             expected="mean(relu(1 - D(real))) + mean(relu(1 + D(fake))): each batch averaged on its own, a 0-d "
                      "tensor in the logits' dtype, differentiable in both.",
             hint='what does a real image with a logit far above the margin cost? genlab.hint("hinge_discriminator_loss", 2).',
         ),
         Item(
             name="hinge_generator_loss", diagnose=_probe("hinge_generator_loss", torch.tensor([2.0, -0.5])),
-            mistakes=_MISTAKES["hinge_generator_loss"], points=1,
+            points=1,
             reference="genlab.exercises.lab04.hinge_generator_loss", check=_scalar_same_dtype,
-            cases=_hinge_g_cases(), hints=HINTS["hinge_generator_loss"],
+            cases=_hinge_g_cases(),
             expected="-mean(D(G(z))): a 0-d tensor in the logits' dtype, no margin, differentiable.",
             hint='does the generator stop at the margin? genlab.hint("hinge_generator_loss", 2).',
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="04", cid="c_fd", title="a generator whose samples are close to the test digits for the shipped classifier",
-    models=("dcgan", "gan"), metric="gen_fd", unit="classifier Frechet distance", thresholds=(1500.0, 800.0, 500.0),
-    max_params=2_000_000, options={"samples": 512})

@@ -25,9 +25,19 @@ from .. import losses as _lib_losses
 from .. import losses as _mc_losses
 from .. import masks as _lib_masks
 from .. import masks as _mc_masks
-from ._core import Call, Case, Gen, Item, Lab, Mistakes, noncontig, on_meta, rand, randint
+from ._core import (
+    Call,
+    Case,
+    Gen,
+    Item,
+    Mistakes,
+    build_lab,
+    layout_cases,
+    rand,
+    randint,
+)
 from ._student import call, expect_close, expect_tensor, fail
-from .hints import HINTS
+from .challenges import Challenge
 from .scenarios import output_check
 
 
@@ -572,14 +582,20 @@ def _check_block_mask(call: Call, m: torch.Tensor, out: dict) -> str | None:  # 
 _BLOCK_STATS = (900, 5, 3)  # 9 legal corners, about 100 masks each
 
 
-LAB = Lab(
-    lab="05_restoration",
-    title="Image restoration",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="05", cid="c_gain", title="a repairer that beats biharmonic inpainting on held-back masks",
+    models=("conv_repair", "mlp_repair"), metric="hole_psnr", unit="dB of hole PSNR over biharmonic",
+    thresholds=(0.0, 2.0, 4.0), higher_is_better=True, max_params=2_000_000,
+    options={"masks": [("block", {"hole": 8}), ("rows", {"rows": 5})], "over": "biharmonic"})
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("05_restoration", "Image restoration", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="block_mask", diagnose=_diagnose_block_mask, mistakes=_MISTAKES['block_mask'], points=3,
-            reference="genlab.masks.block_mask", hints=HINTS["block_mask"],
-            also_forbidden=("genlab.masks.make_mask", "genlab.masks.center_block"),
+            name="block_mask", points=3,
+            reference="genlab.masks.block_mask", also_forbidden=("genlab.masks.make_mask", "genlab.masks.center_block"),
             compare="custom", check=_check_block_mask,
             cases=[
                 Case("public-1", _block_call(32, 16, 6, True), options={"repeat": 2, "seed": 1},
@@ -601,14 +617,11 @@ LAB = Lab(
             hint='where may a square that stays inside the image start? genlab.hint("block_mask", 2).',
         ),
         Item(
-            name="apply_mask", diagnose=_diagnose_apply_mask, mistakes=_MISTAKES['apply_mask'], points=2,
-            reference="genlab.masks.apply_mask", check=_same_dtype, hints=HINTS["apply_mask"],
+            name="apply_mask", points=2,
+            reference="genlab.masks.apply_mask", check=_same_dtype,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
-                Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
-                Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
-                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
+                *layout_cases(lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-fill", lambda g: Call([rand(g, 2, 1, 6, 6), _mask(g, 2, 6)], {"fill": 0.5})),
                 Case("public-float16", _images(1, 2, 3, 4, 5, torch.float16), tags=("device-dtype",)),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), _mask(g, 3, 8)], {"fill": 1.0}),
@@ -623,14 +636,11 @@ LAB = Lab(
             hint='which pixels does a mask value of 1 mark? genlab.hint("apply_mask", 2).',
         ),
         Item(
-            name="masked_mse", diagnose=_diagnose_masked_mse, mistakes=_MISTAKES['masked_mse'], points=3,
-            reference="genlab.losses.masked_mse", check=_same_dtype, hints=HINTS["masked_mse"],
+            name="masked_mse", points=3,
+            reference="genlab.losses.masked_mse", check=_same_dtype,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
-                Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
-                Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
-                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
+                *layout_cases(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-float64", _images(2, 2, 1, 5, 5, torch.float64), tags=("device-dtype",)),
                 Case("public-grad", _images(2, 2, 1, 4, 4), options={"grad": [0]}, tags=("gradients", "side-effects")),
                 Case("held-1", lambda g: Call([rand(g, 4, 1, 8, 8), rand(g, 4, 1, 8, 8), _mask(g, 4, 8)]),
@@ -649,14 +659,11 @@ LAB = Lab(
             hint='what should the known pixels contribute, and what do you divide by? genlab.hint("masked_mse", 2).',
         ),
         Item(
-            name="composite", diagnose=_diagnose_composite, mistakes=_MISTAKES['composite'], points=2,
-            reference="genlab.masks.composite", check=_composite_checks, hints=HINTS["composite"],
+            name="composite", points=2,
+            reference="genlab.masks.composite", check=_composite_checks,
             cases=[
                 Case("public-1", lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
-                Case("public-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("device-dtype",)),
-                Case("held-meta", on_meta(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("device-dtype",)),
-                Case("public-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), tags=("shape",)),
-                Case("held-noncontig", noncontig(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])), public=False, tags=("shape",)),
+                *layout_cases(lambda g: Call([rand(g, 2, 1, 6, 6), rand(g, 2, 1, 6, 6), _mask(g, 2, 6)])),
                 Case("public-grad", _images(2, 2, 3, 4, 5), options={"grad": [0]}, tags=("gradients", "side-effects")),
                 Case("public-float64", _images(2, 2, 1, 4, 4, torch.float64), tags=("device-dtype",)),
                 Case("held-rgb", lambda g: Call([rand(g, 3, 3, 8, 8), rand(g, 3, 3, 8, 8), _mask(g, 3, 8)]),
@@ -671,8 +678,8 @@ LAB = Lab(
             hint='which of the two images may the hole come from? genlab.hint("composite", 2).',
         ),
         Item(
-            name="masked_l1_plus_edges", diagnose=_diagnose_design, mistakes=_MISTAKES["masked_l1_plus_edges"], points=3,
-            compare="custom", check=_check_design, hints=HINTS["masked_l1_plus_edges"],
+            name="masked_l1_plus_edges", diagnose=_diagnose_design, points=3,
+            compare="custom", check=_check_design,
             cases=[
                 Case("public-wrong-fill", _design_call(2, 1, 8, 8, "random"), options={"grad": [0]},
                      tags=("value", "gradients")),
@@ -697,14 +704,3 @@ LAB = Lab(
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="05", cid="c_gain", title="a repairer that beats biharmonic inpainting on held-back masks",
-    models=("conv_repair", "mlp_repair"), metric="hole_psnr", unit="dB of hole PSNR over biharmonic",
-    thresholds=(0.0, 2.0, 4.0), higher_is_better=True, max_params=2_000_000,
-    options={"masks": [("block", {"hole": 8}), ("rows", {"rows": 5})], "over": "biharmonic"})

@@ -26,9 +26,9 @@ from torch import nn
 from .. import masks as _lib_masks
 from ..models import crnn as _lib_crnn
 from ..models import crnn as _mc_ref
-from ._core import Call, Case, Item, Lab, Mistakes, on_meta, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, on_meta, randn
 from ._student import call, expect_close, expect_tensor, fail
-from .hints import HINTS
+from .challenges import Challenge
 from .scenarios import scenario_case
 
 _VIEW_HINT = ("right shape, wrong content: a plain .view/.reshape of (B, C, H, W) mixes channels and "
@@ -443,6 +443,13 @@ def _reshape_cases(make, b, c, h, w) -> list[Case]:
     ]
 
 
+def _reshape_item(name: str, points: int, make, expected: str, hint: str) -> Item:
+    """The entry of a reshape of ``genlab.models.crnn``: exact values in the input's dtype, on
+    the cases of :func:`_reshape_cases` drawn by ``make``; ``expected`` and ``hint`` are its feedback lines."""
+    return Item(name=name, points=points, reference=f"genlab.models.crnn.{name}", compare="exact",
+                check=_same_dtype, cases=_reshape_cases(make, 2, 3, 4, 5), expected=expected, hint=hint)
+
+
 def _check_crnn(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     _, batch, h, w = call.args
     if int(out.get("is_reference", torch.tensor(0))):
@@ -463,29 +470,26 @@ def _check_crnn(call: Call, out: dict, ref) -> str | None:  # noqa: ARG001
     return None
 
 
-LAB = Lab(
-    lab="06_crnn",
-    title="CRNN",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="06", cid="c_rows", title="a CRNN repairer with a high hole PSNR on held-back row and band masks",
+    models=("crnn",), metric="hole_psnr", unit="dB of hole PSNR", thresholds=(15.0, 20.0, 24.0),
+    higher_is_better=True, max_params=2_000_000,
+    options={"masks": [("rows", {"rows": 5}), ("scattered_rows", {"rows": 3})]})
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("06_crnn", "CRNN", mistakes=_MISTAKES, namespace=globals(), items=[
+        _reshape_item("rows_to_sequences", 3, _feat_case,
+                      "(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to "
+                      "right, with the channels as features; dtype and autograd graph kept.",
+                      'a plain reshape mixes channels and positions; genlab.hint("rows_to_sequences", 2).'),
+        _reshape_item("sequences_to_rows", 3, _seq,
+                      "(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences; dtype and autograd graph kept.",
+                      'split the first axis before moving the features; genlab.hint("sequences_to_rows", 2).'),
         Item(
-            name="rows_to_sequences", diagnose=_diagnose_rows_to_sequences, mistakes=_MISTAKES['rows_to_sequences'], points=3,
-            reference="genlab.models.crnn.rows_to_sequences",
-            compare="exact", check=_same_dtype, hints=HINTS["rows_to_sequences"],
-            cases=_reshape_cases(_feat_case, 2, 3, 4, 5),
-            expected="(B, C, H, W) -> (B*H, W, C): sequence b*H + r is row r of image b, read left to "
-                     "right, with the channels as features; dtype and autograd graph kept.",
-            hint='a plain reshape mixes channels and positions; genlab.hint("rows_to_sequences", 2).',
-        ),
-        Item(
-            name="sequences_to_rows", diagnose=_diagnose_sequences_to_rows, mistakes=_MISTAKES['sequences_to_rows'], points=3,
-            reference="genlab.models.crnn.sequences_to_rows",
-            compare="exact", check=_same_dtype, hints=HINTS["sequences_to_rows"],
-            cases=_reshape_cases(_seq, 2, 3, 4, 5),
-            expected="(B*H, W, C) -> (B, C, H, W), the inverse of rows_to_sequences; dtype and autograd graph kept.",
-            hint='split the first axis before moving the features; genlab.hint("sequences_to_rows", 2).',
-        ),
-        Item(
-            name="CRNN", diagnose=_diagnose_CRNN, mistakes=_MISTAKES['CRNN'], points=4,
+            name="CRNN", points=4,
             also_forbidden=("genlab.models.crnn.CRNNRepairer",),
             compare="custom", check=_check_crnn,
             cases=[dataclasses.replace(c, tags=("behaviour", "shape", "activations", "gradients", "side-effects"))
@@ -494,35 +498,13 @@ LAB = Lab(
             expected="forward(x_masked, mask): encoder on [x_masked, mask], row GRU then column GRU (residual), "
                      "decoder, sigmoid, composite; output (B, C, H, W), known pixels equal x_masked.",
             hint='columns are the rows of the map with its two spatial axes swapped; genlab.hint("CRNN", 3).',
-            hints=HINTS["CRNN"],
-        ),
-        Item(
-            name="cols_to_sequences", diagnose=_diagnose_cols_to_sequences, mistakes=_MISTAKES['cols_to_sequences'],
-            points=2, reference="genlab.models.crnn.cols_to_sequences",
-            compare="exact", check=_same_dtype, hints=HINTS["cols_to_sequences"],
-            cases=_reshape_cases(_feat_case, 2, 3, 4, 5),
-            expected="(B, C, H, W) -> (B*W, H, C): sequence b*W + j is column j of image b, read top to "
-                     "bottom, with the channels as features; dtype and autograd graph kept.",
-            hint='which axes become the batch of sequences, which the length? genlab.hint("cols_to_sequences", 2).',
-        ),
-        Item(
-            name="sequences_to_cols", diagnose=_diagnose_sequences_to_cols, mistakes=_MISTAKES['sequences_to_cols'],
-            points=2, reference="genlab.models.crnn.sequences_to_cols",
-            compare="exact", check=_same_dtype, hints=HINTS["sequences_to_cols"],
-            cases=_reshape_cases(_seq_cols, 2, 3, 4, 5),
-            expected="(B*W, H, C) -> (B, C, H, W), the inverse of cols_to_sequences; dtype and autograd graph kept.",
-            hint='split the first axis into batch and width, then order the axes; genlab.hint("sequences_to_cols", 2).',
-        ),
+            ),
+        _reshape_item("cols_to_sequences", 2, _feat_case,
+                      "(B, C, H, W) -> (B*W, H, C): sequence b*W + j is column j of image b, read top to "
+                      "bottom, with the channels as features; dtype and autograd graph kept.",
+                      'which axes become the batch of sequences, which the length? genlab.hint("cols_to_sequences", 2).'),
+        _reshape_item("sequences_to_cols", 2, _seq_cols,
+                      "(B*W, H, C) -> (B, C, H, W), the inverse of cols_to_sequences; dtype and autograd graph kept.",
+                      'split the first axis into batch and width, then order the axes; genlab.hint("sequences_to_cols", 2).'),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="06", cid="c_rows", title="a CRNN repairer with a high hole PSNR on held-back row and band masks",
-    models=("crnn",), metric="hole_psnr", unit="dB of hole PSNR", thresholds=(15.0, 20.0, 24.0),
-    higher_is_better=True, max_params=2_000_000,
-    options={"masks": [("rows", {"rows": 5}), ("scattered_rows", {"rows": 3})]})

@@ -42,11 +42,12 @@ Developed in course/07_gpu_training (lab 07).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._core import Case, Item, Lab, Mistakes
+from ..train.loop import autocast_settings as _lib_autocast_settings
+from ._core import Case, Item, Mistakes, build_lab
 from ._scenarios07 import (
     _cpu_map_location,
     _Crash,
@@ -63,9 +65,10 @@ from ._scenarios07 import (
     _io_save_observations,
     _IOSpy,
     accumulate_scenario,
+    write_half_checkpoint,
 )
 from ._student import call, fail
-from .hints import HINTS
+from .challenges import Challenge
 from .scenarios import (
     scenario_case,
     scenario_check,
@@ -83,26 +86,17 @@ CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "epoch", "rng")
 # (genlab.exercises.scenarios) that exercise a submission of it.
 
 def autocast_settings(device: Any, bf16_supported: bool | None = None) -> tuple[bool, torch.dtype, bool]:
-    device = torch.device(device)
-    if device.type == "cuda":
-        if bf16_supported is None:
-            bf16_supported = torch.cuda.is_bf16_supported()
-        return (True, torch.bfloat16, False) if bf16_supported else (True, torch.float16, True)
-    if device.type == "cpu":
-        return True, torch.bfloat16, False
-    return True, torch.float16, False
+    """The library's :func:`genlab.train.autocast_settings`, the one copy of this contract.
+
+    A function object of its own, so that the grading sandbox can make this reference
+    unavailable without disabling the library's (``genlab.train.fit`` runs in lab 07's
+    notebook); ``__wrapped__`` lets ``genlab build --check`` compare the solution cell
+    marked ``Same as genlab.exercises.lab07.autocast_settings`` with the library's code.
+    """
+    return _lib_autocast_settings(device, bf16_supported)
 
 
-
-
-
-
-
-
-
-
-
-
+autocast_settings.__wrapped__ = _lib_autocast_settings  # type: ignore[attr-defined]
 
 
 def train_epoch(model, batches, optimizer, scaler, device, amp):
@@ -490,13 +484,18 @@ def _resume_failure(name: str, run: dict[str, Any], state: dict | None) -> None:
          f"{run['scale'][1]:g}", "save the scaler's state (None without a scaler) and load it back.")
 
 
+@contextlib.contextmanager
+def _checkpoint_probe() -> Iterator[tuple[Path, _Net, torch.optim.Optimizer]]:
+    """A scratch folder, a fresh ``_Net`` and its Adam optimiser (lr 1e-2): where a checkpoint probe runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model = _Net()
+        yield Path(tmp), model, torch.optim.Adam(model.parameters(), lr=1e-2)
+
+
 def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
     """Readable with weights_only=True, the agreed keys, atomic, and enough for an exact resume."""
     name = "save_checkpoint"
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = _Net()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with _checkpoint_probe() as (folder, model, opt):
         path = folder / "first.pt"
         call(name, fn, path, model, opt, None, 3)
         if not path.is_file():
@@ -523,11 +522,7 @@ def _diagnose_save_checkpoint(fn: Callable[..., Any]) -> str | None:
         real_save = torch.save
 
         def crashing_save(obj, f, *args, **kwargs):
-            if isinstance(f, (str, os.PathLike)):
-                with open(f, "wb") as handle:
-                    handle.write(b"PK\x03\x04 half a checkpoint")
-            else:
-                f.write(b"PK\x03\x04 half a checkpoint")
+            write_half_checkpoint(f)
             raise _Crash("disk full (simulated by the check)")
 
         torch.save = crashing_save
@@ -605,10 +600,7 @@ def _diagnose_save_io(name: str, fn: Callable[..., Any], folder: Path, model: nn
 def _diagnose_load_checkpoint(fn: Callable[..., Any]) -> str | None:
     """weights_only=True, returns the epoch, restores model/optimiser/scaler/RNG: exact resume."""
     name = "load_checkpoint"
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        model = _Net()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with _checkpoint_probe() as (folder, model, opt):
         path = folder / "c.pt"
         save_checkpoint(path, model, opt, None, 5)
 
@@ -933,12 +925,18 @@ def _tag(case: Case, *tags: str) -> Case:
 _SETTINGS_PUBLIC = [["cuda", True, False], ["cuda", False, False], ["cpu", None, False], ["mps", None, False]]
 _SETTINGS_HELD = [["cuda", False, True], ["cpu", None, True], ["cuda", True, True], ["mps", None, True]]
 
-LAB = Lab(
-    lab="07_gpu_training",
-    title="GPU training",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="07", cid="c_acc", title="a digit classifier, trained with your loop, accurate on held-back test digits",
+    models=("classifier",), metric="accuracy", unit="accuracy", thresholds=(0.90, 0.94, 0.96),
+    higher_is_better=True, max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("07_gpu_training", "GPU training", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="autocast_settings", hints=HINTS["autocast_settings"], diagnose=_diagnose_autocast_settings, mistakes=_MISTAKES['autocast_settings'], points=2,
+            name="autocast_settings", points=2,
             reference="genlab.exercises.lab07.autocast_settings",
             compare="custom",
             check=scenario_check("autocast", autocast_settings, {
@@ -953,7 +951,7 @@ LAB = Lab(
             hint='accept a string or a device object alike; genlab.hint("autocast_settings", 2).',
         ),
         Item(
-            name="train_epoch", hints=HINTS["train_epoch"], diagnose=_diagnose_train_epoch, mistakes=_MISTAKES['train_epoch'], points=3,
+            name="train_epoch", points=3,
             reference="genlab.exercises.lab07.train_epoch",
             compare="custom",
             check=scenario_check("train_epoch", train_epoch, {
@@ -976,9 +974,7 @@ LAB = Lab(
                  'genlab.hint("train_epoch", 2).',
         ),
         Item(
-            name="train_epoch_accumulate", hints=HINTS["train_epoch_accumulate"],
-            diagnose=_diagnose_train_epoch_accumulate,
-            mistakes=_MISTAKES['train_epoch_accumulate'], points=2,
+            name="train_epoch_accumulate", points=2,
             reference="genlab.exercises.lab07.train_epoch_accumulate", compare="custom",
             check=scenario_check("train_epoch_accumulate", train_epoch_accumulate, {
                 "big_batch_max_abs_diff": "the weights differ from one step per group of k micro-batches on "
@@ -1001,7 +997,7 @@ LAB = Lab(
             hint='weigh each micro-batch by its share of its group\'s images. genlab.hint("train_epoch_accumulate", 2).',
         ),
         Item(
-            name="save_checkpoint", hints=HINTS["save_checkpoint"], diagnose=_diagnose_save_checkpoint, mistakes=_MISTAKES['save_checkpoint'], points=3,
+            name="save_checkpoint", points=3,
             reference="genlab.exercises.lab07.save_checkpoint", also_forbidden=("genlab.train.save_checkpoint",),
             compare="custom",
             check=scenario_check("save_checkpoint", save_checkpoint, {
@@ -1028,7 +1024,7 @@ LAB = Lab(
                  'genlab.hint("save_checkpoint", 3).',
         ),
         Item(
-            name="load_checkpoint", hints=HINTS["load_checkpoint"], diagnose=_diagnose_load_checkpoint, mistakes=_MISTAKES['load_checkpoint'], points=2,
+            name="load_checkpoint", points=2,
             reference="genlab.exercises.lab07.load_checkpoint", also_forbidden=("genlab.train.load_checkpoint",),
             compare="custom",
             check=scenario_check("load_checkpoint", load_checkpoint, {
@@ -1052,13 +1048,3 @@ LAB = Lab(
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="07", cid="c_acc", title="a digit classifier, trained with your loop, accurate on held-back test digits",
-    models=("classifier",), metric="accuracy", unit="accuracy", thresholds=(0.90, 0.94, 0.96),
-    higher_is_better=True, max_params=1_000_000)

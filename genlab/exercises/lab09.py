@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import Call, Case, Item, Lab, Mistakes, noncontig, on_meta, randn
+from ._core import Call, Case, Item, Mistakes, build_lab, layout_cases, randn
 from ._student import FAIL_MARK, CheckFailed, call, expect_close, expect_tensor, fail
-from .hints import HINTS
+from .challenges import Challenge
 from .scenarios import (
     DeadMLP,
     Noisy,
@@ -44,6 +44,7 @@ from .scenarios import (
     ref_row_rnn,
     scenario_case,
     scenario_check,
+    scenario_item,
 )
 
 # ------------------------------------------------------------------ 1. flat output -> image
@@ -295,23 +296,23 @@ def _ms_fixed_row_rnn(rnn, feat):
     return _ms_sequences_to_rows(out, b, h)
 
 
-def _ms_update_no_detach(generator, discriminator, opt_d, z, real):
-    fake = generator(z)
+def _ms_d_step(discriminator, opt_d, real, fake):
+    """One SGD step of D on real (1) and ``fake`` (0); whether G gets gradients is the caller's fakes'."""
     loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
     opt_d.zero_grad()
     loss.backward()
     opt_d.step()
     return loss.detach()
+
+
+def _ms_update_no_detach(generator, discriminator, opt_d, z, real):
+    return _ms_d_step(discriminator, opt_d, real, generator(z))
 
 
 def _ms_fixed_discriminator_update(generator, discriminator, opt_d, z, real):
     with torch.no_grad():
         fake = generator(z)
-    loss = _ms_discriminator_loss(discriminator(real), discriminator(fake))
-    opt_d.zero_grad()
-    loss.backward()
-    opt_d.step()
-    return loss.detach()
+    return _ms_d_step(discriminator, opt_d, real, fake)
 
 
 def _ms_update_loss_after(generator, discriminator, opt_d, z, real):
@@ -681,18 +682,21 @@ _MISTAKES: dict[str, Mistakes] = {
 # ------------------------------------------------------------------ stretch: a dead-unit detector
 
 def _ref_dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Per ReLU/LeakyReLU module: the fraction of its units (features, or channels) silent on all of x."""
-    acts = {n: m for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
-    alive: dict[str, torch.Tensor] = {}
+    """Per ReLU/LeakyReLU module: the fraction of its units (features, or channels) silent on all of x.
+
+    The student-visible answer (solutions/09_debugging.py, marked ``Same as`` this) is this code.
+    """
+    acts = {name: m for name, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
+    fired: dict[str, torch.Tensor] = {}
 
     def watch(name: str):
         def hook(module, inputs, out):
             # unit = dim 1; it is alive if it fired anywhere: any example, any position
-            alive[name] = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(1)
+            fired[name] = (out > 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
         return hook
 
-    was = model.training
-    handles = [m.register_forward_hook(watch(n)) for n, m in acts.items()]
+    was_training = model.training
+    handles = [m.register_forward_hook(watch(name)) for name, m in acts.items()]
     try:
         model.eval()
         with torch.no_grad():
@@ -700,8 +704,8 @@ def _ref_dead_units(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     finally:
         for h in handles:
             h.remove()
-        model.train(was)
-    return {n: float((~alive[n]).double().mean()) for n in acts}
+        model.train(was_training)
+    return {name: float((~fired[name]).double().mean()) for name in acts}
 
 
 def _diagnose_dead_units(fn) -> str | None:
@@ -869,17 +873,20 @@ def _bce_call(n: int, scale: float, confident: bool = False):
     return make
 
 
-LAB = Lab(
-    lab="09_debugging",
-    title="Debugging",
-    items=[
+# --------------------------------------------------------------------------- challenge
+# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
+CHALLENGE = Challenge(
+    lab="09", cid="c_sanity", title="the fixed VAE pipeline's model passes a sanity target on held-back digits",
+    models=("mlp_vae",), metric="neg_elbo", unit="nats per image", thresholds=(130.0, 115.0, 107.0),
+    max_params=1_000_000)
+
+
+# --------------------------------------------------------------------------- the entries
+LAB = build_lab("09_debugging", "Debugging", mistakes=_MISTAKES, namespace=globals(), items=[
         Item(
-            name="fixed_generator_output", hints=HINTS["fixed_generator_output"], diagnose=_diagnose_fixed_generator_output, mistakes=_MISTAKES['fixed_generator_output'], points=1, fallback=_gen_output, compare="exact",
+            name="fixed_generator_output", points=1, fallback=_gen_output, compare="exact",
             cases=[Case("public-1", _flat(4, 3, 4)),
-                   Case("public-meta", on_meta(_flat(4, 3, 4)), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(_flat(4, 3, 4)), public=False, tags=("device-dtype",)),
-                   Case("public-noncontig", noncontig(_flat(4, 3, 4)), tags=("shape",)),
-                   Case("held-noncontig", noncontig(_flat(4, 3, 4)), public=False, tags=("shape",)),
+                   *layout_cases(_flat(4, 3, 4)),
                    Case("held-1", _flat(2, 1, 5), public=False),
                    Case("held-2", _flat(3, 2, 3), public=False),
                    Case("held-b1", _flat(1, 3, 4), public=False, tags=("shape",))],
@@ -887,11 +894,10 @@ LAB = Lab(
             hint="keep the batch axis as it is and split each row into the channels and the two image sides.",
         ),
         Item(
-            name="fixed_discriminator_loss", hints=HINTS["fixed_discriminator_loss"], diagnose=_diagnose_fixed_discriminator_loss, mistakes=_MISTAKES['fixed_discriminator_loss'], points=1, fallback=_d_loss,
+            name="fixed_discriminator_loss", points=1, fallback=_d_loss,
             also_forbidden=("genlab.losses.discriminator_loss", "genlab.exercises.lab09._ref_d_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 8)])),
-                   Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 8)])), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 8)])), public=False, tags=("device-dtype",)),
+                   *layout_cases(lambda g: Call([randn(g, 8), randn(g, 8)]), noncontig=False),
                    Case("held-1", lambda g: Call([randn(g, 6, scale=3.0) + 1, randn(g, 10, scale=3.0) - 1]),
                         public=False),
                    Case("held-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
@@ -903,13 +909,10 @@ LAB = Lab(
             hint="the fake term's target is 0 for every fake, shaped like its logits.",
         ),
         Item(
-            name="fixed_kl_divergence", hints=HINTS["fixed_kl_divergence"], diagnose=_diagnose_fixed_kl_divergence, mistakes=_MISTAKES['fixed_kl_divergence'], points=1, fallback=_kl,
+            name="fixed_kl_divergence", points=1, fallback=_kl,
             also_forbidden=("genlab.losses.kl_divergence",),
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
-                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), public=False, tags=("device-dtype",)),
-                   Case("public-noncontig", noncontig(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), tags=("shape",)),
-                   Case("held-noncontig", noncontig(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])), public=False, tags=("shape",)),
+                   *layout_cases(lambda g: Call([randn(g, 4, 3), randn(g, 4, 3)])),
                    Case("held-1", lambda g: Call([randn(g, 9, 6, scale=2.0), randn(g, 9, 6)]), public=False),
                    Case("held-extreme", lambda g: Call([randn(g, 2, 3), torch.tensor([[-20.0, 20.0, 0.0], [20.0, -20.0, 5.0]])]),
                         public=False, tags=("extreme",)),
@@ -918,25 +921,18 @@ LAB = Lab(
             expected="0.5 * sum_j (exp(logvar) + mu^2 - 1 - logvar) per example, shape (B,), >= 0.",
             hint="the broken version has every sign flipped.",
         ),
+        scenario_item("fixed_row_rnn", 2, "row_rnn", ref_row_rnn,
+                      public=[[0, 2, 3, 4, 5, 4, 1]], held=[[1, 3, 2, 3, 6, 3, 0], [2, 1, 4, 5, 3, 2, 1]],
+                      rtol=1e-4, atol=1e-5,
+                      expected="(B, C, H, W) -> sequences (B*H, W, C) -> GRU -> (B, D*hidden, H, W).",
+                      hint="one sequence per row with the channels as features (move the channels last before merging batch and height), and back the same way after the recurrent layer.",
+                      messages={"out": "not the GRU run along every row of the map "
+                                       "(view instead of permute? rows and columns swapped?)"}),
         Item(
-            name="fixed_row_rnn", hints=HINTS["fixed_row_rnn"], diagnose=_diagnose_fixed_row_rnn, mistakes=_MISTAKES['fixed_row_rnn'], points=2, compare="custom",
-            protected=("genlab.exercises.scenarios.ref_row_rnn",),
-            check=scenario_check("row_rnn", ref_row_rnn,
-                                 {"out": "not the GRU run along every row of the map "
-                                         "(view instead of permute? rows and columns swapped?)"},
-                                 rtol=1e-4, atol=1e-5),
-            cases=[scenario_case("public-1", "row_rnn", [0, 2, 3, 4, 5, 4, 1]),
-                   scenario_case("held-1", "row_rnn", [1, 3, 2, 3, 6, 3, 0], public=False),
-                   scenario_case("held-2", "row_rnn", [2, 1, 4, 5, 3, 2, 1], public=False)],
-            expected="(B, C, H, W) -> sequences (B*H, W, C) -> GRU -> (B, D*hidden, H, W).",
-            hint="one sequence per row with the channels as features (move the channels last before merging batch and height), and back the same way after the recurrent layer.",
-        ),
-        Item(
-            name="fixed_bce_loss", hints=HINTS["fixed_bce_loss"], diagnose=_diagnose_fixed_bce_loss, mistakes=_MISTAKES['fixed_bce_loss'], points=1, fallback=_bce,
+            name="fixed_bce_loss", points=1, fallback=_bce,
             cases=[Case("public-confident", _bce_call(6, 1.0, confident=True)),
                    Case("public-1", _bce_call(7, 3.0)),
-                   Case("public-meta", on_meta(_bce_call(7, 3.0)), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(_bce_call(7, 3.0)), public=False, tags=("device-dtype",)),
+                   *layout_cases(_bce_call(7, 3.0), noncontig=False),
                    Case("held-1", _bce_call(12, 2.0), public=False),
                    Case("held-extreme", lambda g: Call([_EXTREME_LOGITS.clone(), _EXTREME_TARGETS.clone()]),
                         public=False, tags=("extreme",)),
@@ -946,61 +942,45 @@ LAB = Lab(
             expected="the binary cross-entropy computed from the logits themselves, not from their sigmoid.",
             hint="BCE-with-logits applies the sigmoid itself.",
         ),
+        scenario_item("fixed_discriminator_update", 2, "d_update", ref_discriminator_update,
+                      public=[[0, 16]], held=[[3, 10]], rtol=1e-4, atol=1e-6,
+                      expected="one D step on real (1) and detached fakes (0); the generator keeps its weights and gets "
+                               "no gradient; returns the loss.",
+                      hint="the fakes must be cut from the generator's graph before the discriminator's loss.",
+                      messages={
+                          "G_has_no_gradient": "D's loss put gradients into the generator: detach the fakes",
+                          "G_unchanged": "the generator's weights changed during a D update",
+                          "loss": "the returned loss is not D's loss (real = 1, fake = 0) before the step",
+                          "D_weights": "D's weights after the step differ from one SGD step on its loss",
+                      }),
+        scenario_item("fixed_predict", 2, "predict", ref_predict,
+                      public=[[0, 8]], held=[[4, 5]], rtol=1e-5, atol=1e-6,
+                      expected="outputs in eval behaviour without a graph; the model left in the mode it was in.",
+                      hint="remember the mode, switch to evaluation mode without gradient tracking, and restore the remembered mode afterwards, even after an error.",
+                      messages={
+                          "repeatable": "two calls gave different outputs: dropout still active (evaluation mode?)",
+                          "bn_stats_untouched": "predicting changed batch-norm running statistics: predict in evaluation mode",
+                          "out": "the outputs differ from the model's evaluation behaviour",
+                          "no_graph": "the outputs require grad: predict without gradient tracking",
+                          "train_mode_restored": "a model in training mode was left in eval mode: restore its mode",
+                          "eval_mode_kept": "a model in eval mode was put in training mode: restore the mode it was in",
+                      }),
+        scenario_item("fixed_ema_copy", 2, "ema_copy", ref_ema_copy,
+                      public=[[0]], held=[[5]],
+                      expected="an independent deep copy of the model whose parameters need no gradient, the original untouched.",
+                      hint="assigning the model to a second name gives the same network, not a copy.",
+                      messages={
+                          "same_weights": "the copy does not start with the model's weights",
+                          "no_shared_storage": "the copy shares parameters with the model: use copy.deepcopy",
+                          "independent": "the copy moves when the model is updated",
+                          "frozen": "the copy's parameters must not require grad",
+                          "original_trainable": "the original model was frozen too: freeze only the copy",
+                      }),
         Item(
-            name="fixed_discriminator_update", hints=HINTS["fixed_discriminator_update"], diagnose=_diagnose_fixed_discriminator_update, mistakes=_MISTAKES['fixed_discriminator_update'], points=2, compare="custom",
-            protected=("genlab.exercises.scenarios.ref_discriminator_update",),
-            check=scenario_check("d_update", ref_discriminator_update, {
-                "G_has_no_gradient": "D's loss put gradients into the generator: detach the fakes",
-                "G_unchanged": "the generator's weights changed during a D update",
-                "loss": "the returned loss is not D's loss (real = 1, fake = 0) before the step",
-                "D_weights": "D's weights after the step differ from one SGD step on its loss",
-            }, rtol=1e-4, atol=1e-6),
-            cases=[scenario_case("public-1", "d_update", [0, 16]),
-                   scenario_case("held-1", "d_update", [3, 10], public=False)],
-            expected="one D step on real (1) and detached fakes (0); the generator keeps its weights and gets "
-                     "no gradient; returns the loss.",
-            hint="the fakes must be cut from the generator's graph before the discriminator's loss.",
-        ),
-        Item(
-            name="fixed_predict", hints=HINTS["fixed_predict"], diagnose=_diagnose_fixed_predict, mistakes=_MISTAKES['fixed_predict'], points=2, compare="custom",
-            protected=("genlab.exercises.scenarios.ref_predict",),
-            check=scenario_check("predict", ref_predict, {
-                "repeatable": "two calls gave different outputs: dropout still active (evaluation mode?)",
-                "bn_stats_untouched": "predicting changed batch-norm running statistics: predict in evaluation mode",
-                "out": "the outputs differ from the model's evaluation behaviour",
-                "no_graph": "the outputs require grad: predict without gradient tracking",
-                "train_mode_restored": "a model in training mode was left in eval mode: restore its mode",
-                "eval_mode_kept": "a model in eval mode was put in training mode: restore the mode it was in",
-            }, rtol=1e-5, atol=1e-6),
-            cases=[scenario_case("public-1", "predict", [0, 8]),
-                   scenario_case("held-1", "predict", [4, 5], public=False)],
-            expected="outputs in eval behaviour without a graph; the model left in the mode it was in.",
-            hint="remember the mode, switch to evaluation mode without gradient tracking, and restore the remembered mode afterwards, even after an error.",
-        ),
-        Item(
-            name="fixed_ema_copy", hints=HINTS["fixed_ema_copy"], diagnose=_diagnose_fixed_ema_copy, mistakes=_MISTAKES['fixed_ema_copy'], points=2, compare="custom",
-            protected=("genlab.exercises.scenarios.ref_ema_copy",),
-            check=scenario_check("ema_copy", ref_ema_copy, {
-                "same_weights": "the copy does not start with the model's weights",
-                "no_shared_storage": "the copy shares parameters with the model: use copy.deepcopy",
-                "independent": "the copy moves when the model is updated",
-                "frozen": "the copy's parameters must not require grad",
-                "original_trainable": "the original model was frozen too: freeze only the copy",
-            }),
-            cases=[scenario_case("public-1", "ema_copy", [0]),
-                   scenario_case("held-1", "ema_copy", [5], public=False)],
-            expected="an independent deep copy of the model whose parameters need no gradient, the original untouched.",
-            hint="assigning the model to a second name gives the same network, not a copy.",
-        ),
-        Item(
-            name="fixed_discriminator_batch", hints=HINTS["fixed_discriminator_batch"],
-            diagnose=_diagnose_fixed_discriminator_batch, mistakes=_MISTAKES['fixed_discriminator_batch'], points=1,
+            name="fixed_discriminator_batch", points=1,
             fallback=_ref_discriminator_batch, compare="exact",
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)]), tags=("value", "shape")),
-                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), public=False, tags=("device-dtype",)),
-                   Case("public-noncontig", noncontig(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), tags=("shape",)),
-                   Case("held-noncontig", noncontig(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])), public=False, tags=("shape",)),
+                   *layout_cases(lambda g: Call([randn(g, 4, 3, 5, 6), randn(g, 3, 3, 5, 6)])),
                    Case("held-1", lambda g: Call([randn(g, 1, 1, 4, 7), randn(g, 5, 1, 4, 7)]), public=False,
                         tags=("value", "shape")),
                    Case("held-2", lambda g: Call([randn(g, 6, 3, 3, 5).double(), randn(g, 2, 3, 3, 5).double()]),
@@ -1009,12 +989,10 @@ LAB = Lab(
             hint='the "real" half of the batch must come from the data. genlab.hint("fixed_discriminator_batch", 2).',
         ),
         Item(
-            name="fixed_training_batch", hints=HINTS["fixed_training_batch"],
-            diagnose=_diagnose_fixed_training_batch, mistakes=_MISTAKES['fixed_training_batch'], points=1,
+            name="fixed_training_batch", points=1,
             compare="custom", check=_check_training_batch,
             cases=[Case("public-1", lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5]), tags=("value", "randomness")),
-                   Case("public-meta", on_meta(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5])), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5])), public=False, tags=("device-dtype",)),
+                   *layout_cases(lambda g: Call([torch.rand(32, 3, 4, 6, generator=g), 5]), noncontig=False),
                    Case("held-1", lambda g: Call([torch.rand(40, 1, 5, 3, generator=g).double(), 6]), public=False,
                         tags=("value", "device-dtype", "randomness")),
                    Case("held-2", lambda g: Call([torch.rand(12, 3, 2, 2, generator=g), 1]), public=False,
@@ -1023,12 +1001,10 @@ LAB = Lab(
             hint='a training batch is made of training images. genlab.hint("fixed_training_batch", 2).',
         ),
         Item(
-            name="fixed_gan_losses", hints=HINTS["fixed_gan_losses"],
-            diagnose=_diagnose_fixed_gan_losses, mistakes=_MISTAKES['fixed_gan_losses'], points=2,
+            name="fixed_gan_losses", points=2,
             fallback=_ref_gan_losses, also_forbidden=("genlab.losses.discriminator_loss", "genlab.losses.generator_loss"),
             cases=[Case("public-1", lambda g: Call([randn(g, 8), randn(g, 6)]), tags=("value",)),
-                   Case("public-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 6)])), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(lambda g: Call([randn(g, 8), randn(g, 6)])), public=False, tags=("device-dtype",)),
+                   *layout_cases(lambda g: Call([randn(g, 8), randn(g, 6)]), noncontig=False),
                    Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, 30.0, 120.0]),
                                                           torch.tensor([120.0, 30.0, -30.0, -120.0])]),
                         tags=("extreme",)),
@@ -1043,13 +1019,11 @@ LAB = Lab(
             hint='two players, two objectives. genlab.hint("fixed_gan_losses", 2).',
         ),
         Item(
-            name="fixed_image_decoder", hints=HINTS["fixed_image_decoder"],
-            diagnose=_diagnose_fixed_image_decoder, mistakes=_MISTAKES['fixed_image_decoder'], points=1,
+            name="fixed_image_decoder", points=1,
             compare="custom", check=_check_image_decoder,
             cases=[Case("public-1", lambda g: Call([randn(g, 4, 8), 3, 6, 10]), options={"grad": [0]},
                         tags=("shape", "gradients")),
-                   Case("public-meta", on_meta(lambda g: Call([randn(g, 4, 8), 3, 6, 10])), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(lambda g: Call([randn(g, 4, 8), 3, 6, 10])), public=False, tags=("device-dtype",)),
+                   *layout_cases(lambda g: Call([randn(g, 4, 8), 3, 6, 10]), noncontig=False),
                    Case("held-1", lambda g: Call([randn(g, 1, 5), 1, 14, 28]), public=False, options={"grad": [0]},
                         tags=("shape",)),
                    Case("held-2", lambda g: Call([randn(g, 3, 6).double(), 3, 9, 4]), public=False,
@@ -1059,13 +1033,11 @@ LAB = Lab(
             hint='count the numbers an image holds. genlab.hint("fixed_image_decoder", 2).',
         ),
         Item(
-            name="fixed_log_prob_real", hints=HINTS["fixed_log_prob_real"],
-            diagnose=_diagnose_fixed_log_prob_real, mistakes=_MISTAKES['fixed_log_prob_real'], points=1,
+            name="fixed_log_prob_real", points=1,
             fallback=_ref_log_prob_real, atol=1e-4,
             cases=[Case("public-1", lambda g: Call([randn(g, 10, scale=3.0)]), options={"grad": [0]},
                         tags=("value", "gradients")),
-                   Case("public-meta", on_meta(lambda g: Call([randn(g, 10, scale=3.0)])), tags=("device-dtype",)),
-                   Case("held-meta", on_meta(lambda g: Call([randn(g, 10, scale=3.0)])), public=False, tags=("device-dtype",)),
+                   *layout_cases(lambda g: Call([randn(g, 10, scale=3.0)]), noncontig=False),
                    Case("public-extreme", lambda g: Call([torch.tensor([-120.0, -30.0, -5.0, 0.0, 5.0, 30.0, 120.0])]),
                         options={"grad": [0]}, tags=("extreme", "gradients")),
                    Case("held-1", lambda g: Call([randn(g, 4, 6, scale=60.0)]), public=False, options={"grad": [0]},
@@ -1076,8 +1048,7 @@ LAB = Lab(
             hint='a score is not a probability. genlab.hint("fixed_log_prob_real", 2).',
         ),
         Item(
-            name="dead_units", hints=HINTS["dead_units"], diagnose=_diagnose_dead_units,
-            mistakes=_MISTAKES["dead_units"], points=2, compare="custom",
+            name="dead_units", points=2, compare="custom",
             reference="genlab.exercises.lab09._ref_dead_units",
             check=scenario_check("dead_units", _ref_dead_units, {
                 "names": "the keys are not exactly the names of the model's ReLU and LeakyReLU modules "
@@ -1110,13 +1081,3 @@ LAB = Lab(
         ),
     ],
 )
-
-
-# --------------------------------------------------------------------------- challenge
-# The lab's challenge (gradebook column c_...): genlab.exercises.challenges measures the saved model.
-from .challenges import Challenge  # noqa: E402
-
-CHALLENGE = Challenge(
-    lab="09", cid="c_sanity", title="the fixed VAE pipeline's model passes a sanity target on held-back digits",
-    models=("mlp_vae",), metric="neg_elbo", unit="nats per image", thresholds=(130.0, 115.0, 107.0),
-    max_params=1_000_000)

@@ -100,75 +100,69 @@ def is_right(lab: str, q: Question, value: object) -> bool:
     return any(c is not None and digest(lab, q.qid, c) == q.digest for c in candidates)
 
 
+#: The letters a multiple-choice question accepts.
 _ABC = ("a", "b", "c", "d")
 
+#: One question a line: lab, id, answer kind (the decimals of a number, or ``abcd`` for a
+#: choice), digest, topic. Digests come from the solution notebooks' answers
+#: (tests/unit/test_questions.py recomputes them from solutions/).
+_TABLE = """
+01 q1 0    655b17da50257b54 receptive field of the encoder's two strided convolutions
+01 q2 0    3cc9a54b7632253e parameters of the encoder's last linear layer
+01 q3 0    a348e15dd4146f8e output side of a strided transposed convolution
+01 q4 abcd 9323dbf121a825d5 why the decoder returns logits
+01 q5 2    a0543da65dd7afc5 fraction of black pixels that stay black after add_noise
+02 q1 2    e47748fc216142f0 KL of a 2-D Gaussian from the prior
+02 q2 2    93577783b8c75271 one reparameterised sample
+02 q3 2    2a32aad5e4c93492 dz/dlogvar at that sample
+02 q4 1    b8ec48ff78b55a5a reconstruction term of an undecided decoder
+02 q5 abcd 4c302003176ffdcf what the KL weight trades
+03 q1 2    c7fa9c20ed2dcfa7 D* where p_data = 3 p_g
+03 q2 2    e7e3ac37b6ecdd7e V(D*, G) at p_g = p_data
+03 q3 4    112eae6d41fc4d54 gradient of the saturating loss at a rejected fake
+03 q4 2    b7ebd5a276c2d961 D's loss when it cannot tell
+03 q5 abcd ba66b2ee503e1872 which generator loss learns early
+04 q1 0    5e238a8be2d8b26e receptive field of the discriminator's logit
+04 q2 abcd a0d3c9f5e5bc655e what a missing detach changes in the D step
+04 q3 0    f17b74005855d8ab weights of a transposed convolution
+04 q4 2    4df98c970234a76c loss_g at the equilibrium
+05 q1 0    605ec00af3a12830 legal corners of a block hole
+05 q2 4    4f27f39ebc4e06ec probability that the corner pixel is masked
+05 q3 3    1a7a4ddf8a23f1c1 masked MSE of a small example
+05 q4 0    ef328187681436ea entries counted by the masked MSE's denominator
+05 q5 abcd 8c258ee9ffad243d error on the known pixels after composite
+06 q1 0    1441bc55eb60531a number of row sequences
+06 q2 0    36dcd69e59a66d21 positions one output depends on after both sweeps
+06 q3 0    86d440f7da9f3f47 features per step of a bidirectional GRU
+06 q4 abcd f8edba5461b2f7b3 what a plain view does to a feature map
+06 q5 0    dd6c03051bfd558b receptive field of the CRNN's encoder
+07 q1 0    2c83766c1d43945b largest finite float16
+07 q2 abcd 0fedb993dbebccc2 which device needs a GradScaler
+07 q3 2    e72d2a3433a2f41b mean loss per image over unequal batches
+07 q4 abcd cb5e6d15b4707eb4 why write a temporary file and rename it
+07 q5 abcd 0ca088563d0ce872 what an unrestricted torch.load can do
+09 q1 0    02ceb5aaa556e6fa batch size after the wrong reshape
+09 q2 abcd 9f261a6c1b5a327d what the KL with the wrong sign does to mu
+09 q3 2    89175be3285681a7 smallest loss with a sigmoid before BCE-with-logits
+09 q4 2    09342e3b2f2ba3b1 an EMA that aliases its model
+"""
 
-def _n(qid: str, topic: str, dig: str, decimals: int = 2) -> Question:
-    return Question(qid, "number", topic, dig, decimals=decimals)
+
+def _parse(table: str) -> dict[str, tuple[Question, ...]]:
+    """lab number -> its questions, in the table's order."""
+    labs: dict[str, list[Question]] = {}
+    for row in table.strip().splitlines():
+        lab, qid, kind, dig, topic = row.split(maxsplit=4)
+        if kind == "".join(_ABC):
+            q = Question(qid, "choice", topic, dig, choices=_ABC)
+        else:
+            q = Question(qid, "number", topic, dig, decimals=int(kind))
+        labs.setdefault(lab, []).append(q)
+    return {lab: tuple(qs) for lab, qs in labs.items()}
 
 
-def _c(qid: str, topic: str, dig: str) -> Question:
-    return Question(qid, "choice", topic, dig, choices=_ABC)
-
-
-#: lab number -> its questions, in order. Digests come from the solution notebooks'
-#: answers (tests/unit/test_questions.py recomputes them from solutions/).
-QUESTIONS: dict[str, tuple[Question, ...]] = {
-    "01": (
-        _n("q1", "receptive field of the encoder's two strided convolutions", "655b17da50257b54", 0),
-        _n("q2", "parameters of the encoder's last linear layer", "3cc9a54b7632253e", 0),
-        _n("q3", "output side of a strided transposed convolution", "a348e15dd4146f8e", 0),
-        _c("q4", "why the decoder returns logits", "9323dbf121a825d5"),
-        _n("q5", "fraction of black pixels that stay black after add_noise", "a0543da65dd7afc5", 2),
-    ),
-    "02": (
-        _n("q1", "KL of a 2-D Gaussian from the prior", "e47748fc216142f0", 2),
-        _n("q2", "one reparameterised sample", "93577783b8c75271", 2),
-        _n("q3", "dz/dlogvar at that sample", "2a32aad5e4c93492", 2),
-        _n("q4", "reconstruction term of an undecided decoder", "b8ec48ff78b55a5a", 1),
-        _c("q5", "what the KL weight trades", "4c302003176ffdcf"),
-    ),
-    "03": (
-        _n("q1", "D* where p_data = 3 p_g", "c7fa9c20ed2dcfa7", 2),
-        _n("q2", "V(D*, G) at p_g = p_data", "e7e3ac37b6ecdd7e", 2),
-        _n("q3", "gradient of the saturating loss at a rejected fake", "112eae6d41fc4d54", 4),
-        _n("q4", "D's loss when it cannot tell", "b7ebd5a276c2d961", 2),
-        _c("q5", "which generator loss learns early", "ba66b2ee503e1872"),
-    ),
-    "04": (
-        _n("q1", "receptive field of the discriminator's logit", "5e238a8be2d8b26e", 0),
-        _c("q2", "what a missing detach changes in the D step", "a0d3c9f5e5bc655e"),
-        _n("q3", "weights of a transposed convolution", "f17b74005855d8ab", 0),
-        _n("q4", "loss_g at the equilibrium", "4df98c970234a76c", 2),
-    ),
-    "05": (
-        _n("q1", "legal corners of a block hole", "605ec00af3a12830", 0),
-        _n("q2", "probability that the corner pixel is masked", "4f27f39ebc4e06ec", 4),
-        _n("q3", "masked MSE of a small example", "1a7a4ddf8a23f1c1", 3),
-        _n("q4", "entries counted by the masked MSE's denominator", "ef328187681436ea", 0),
-        _c("q5", "error on the known pixels after composite", "8c258ee9ffad243d"),
-    ),
-    "06": (
-        _n("q1", "number of row sequences", "1441bc55eb60531a", 0),
-        _n("q2", "positions one output depends on after both sweeps", "36dcd69e59a66d21", 0),
-        _n("q3", "features per step of a bidirectional GRU", "86d440f7da9f3f47", 0),
-        _c("q4", "what a plain view does to a feature map", "f8edba5461b2f7b3"),
-        _n("q5", "receptive field of the CRNN's encoder", "dd6c03051bfd558b", 0),
-    ),
-    "07": (
-        _n("q1", "largest finite float16", "2c83766c1d43945b", 0),
-        _c("q2", "which device needs a GradScaler", "0fedb993dbebccc2"),
-        _n("q3", "mean loss per image over unequal batches", "e72d2a3433a2f41b", 2),
-        _c("q4", "why write a temporary file and rename it", "cb5e6d15b4707eb4"),
-        _c("q5", "what an unrestricted torch.load can do", "0ca088563d0ce872"),
-    ),
-    "09": (
-        _n("q1", "batch size after the wrong reshape", "02ceb5aaa556e6fa", 0),
-        _c("q2", "what the KL with the wrong sign does to mu", "9f261a6c1b5a327d"),
-        _n("q3", "smallest loss with a sigmoid before BCE-with-logits", "89175be3285681a7", 2),
-        _n("q4", "an EMA that aliases its model", "09342e3b2f2ba3b1", 2),
-    ),
-}
+#: lab number -> its questions, in order.
+QUESTIONS: dict[str, tuple[Question, ...]] = _parse(_TABLE)
 
 _current: dict[str, str] = {}
 

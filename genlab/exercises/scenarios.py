@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._core import Call, Case, CheckFn, compare_tensors, randint
+from ._core import Call, Case, CheckFn, Item, compare_tensors, randint
 
 Outputs = dict[str, torch.Tensor]
 Tensor = torch.Tensor
@@ -734,3 +734,19 @@ def scenario_check(scenario: str, reference: Callable[..., Any], messages: dict[
         return compare_scenarios(outputs, cache[key], messages, rtol, atol, loose(list(call.args)) if loose else None)
 
     return check
+
+
+def scenario_item(name: str, points: float, scenario: str, reference: Callable[..., Any], *,
+                  public: list[list], held: list[list], expected: str, hint: str, messages: dict[str, str],
+                  rtol: float = 1e-4, atol: float = 1e-6) -> Item:
+    """An item judged by one behaviour scenario alone, against a reference kept in this module.
+
+    ``public`` and ``held`` are the scenario's argument lists of the cases ``public-1``...
+    and ``held-1``...; ``messages`` and the tolerances go to :func:`scenario_check`.
+    """
+    return Item(name=name, points=points, compare="custom",
+                protected=(f"{__name__}.{reference.__name__}",),
+                check=scenario_check(scenario, reference, messages, rtol=rtol, atol=atol),
+                cases=[scenario_case(f"public-{i}", scenario, a) for i, a in enumerate(public, 1)]
+                + [scenario_case(f"held-{i}", scenario, a, public=False) for i, a in enumerate(held, 1)],
+                expected=expected, hint=hint)

@@ -273,6 +273,7 @@ MARKED = {
                                      "genlab.exercises.lab07.train_epoch_accumulate"],
     "solutions/04_gans_on_images.py": ["genlab.exercises.lab04.hinge_discriminator_loss",
                                        "genlab.exercises.lab04.hinge_generator_loss"],
+    "solutions/09_debugging.py": ["genlab.exercises.lab09._ref_dead_units as dead_units"],
 }
 
 
@@ -316,6 +317,58 @@ def test_marked_copy_that_drifted_fails_the_check(tmp_path, monkeypatch, capsys,
     assert build(root, check=True) == 1
     out = capsys.readouterr().out
     assert words in out and "solutions/99_test.py:" in out
+
+
+#: A cell marked as the copy of a library function of another name (a private ``_ref_`` reference).
+ALIAS = SAME.replace("# Same as genlab.fakelib_ux.double", "# Same as genlab.fakelib_ux.double as twice").replace(
+    "def double", "def twice")
+
+
+def test_a_marked_copy_may_have_another_name(tmp_path, monkeypatch, capsys):
+    root = _repo_with_library(tmp_path, monkeypatch, ALIAS)
+    assert build(root) == 0
+    assert build(root, check=True) == 0, capsys.readouterr().out
+    lab = (root / "labs" / "99_test.py").read_text()
+    assert "Same as" not in lab and "def twice(x, k=2):" in lab
+
+
+@pytest.mark.parametrize("cell, words", [
+    (ALIAS.replace("x * k", "x * k + 1"), "twice differs from genlab.fakelib_ux.double"),
+    (ALIAS.replace("def twice", "def double"), "defines no twice"),
+])
+def test_a_renamed_marked_copy_that_drifted_fails_the_check(tmp_path, monkeypatch, capsys, cell, words):
+    root = _repo_with_library(tmp_path, monkeypatch, cell)
+    assert build(root) == 0
+    capsys.readouterr()
+    assert build(root, check=True) == 1
+    out = capsys.readouterr().out
+    assert words in out and "solutions/99_test.py:" in out
+
+
+def test_the_dead_units_solution_is_checked_against_lab09s_reference(tmp_path):
+    from genlab.course import same_as_problems
+
+    (tmp_path / "solutions").mkdir()
+    text = (ROOT / "solutions/09_debugging.py").read_text(encoding="utf-8")
+    drifted = text.replace("model.train(was_training)", "model.train(True)")
+    assert drifted != text
+    (tmp_path / "solutions" / "09_debugging.py").write_text(drifted, encoding="utf-8")
+    problems = same_as_problems(tmp_path)
+    assert len(problems) == 1, problems
+    assert "dead_units differs from genlab.exercises.lab09._ref_dead_units (exercises/lab09.py:" in problems[0]
+
+
+def test_lab07s_delegating_autocast_reference_is_compared_with_the_library_code(tmp_path):
+    from genlab.course import same_as_problems
+
+    (tmp_path / "solutions").mkdir()
+    text = (ROOT / "solutions/07_gpu_training.py").read_text(encoding="utf-8")
+    drifted = text.replace("return True, torch.float16, False", "return False, torch.float16, False")
+    assert drifted != text
+    (tmp_path / "solutions" / "07_gpu_training.py").write_text(drifted, encoding="utf-8")
+    problems = same_as_problems(tmp_path)
+    assert len(problems) == 2, problems  # both markers: the exercise's reference and the library's
+    assert all("autocast_settings differs from" in p and "(train/loop.py:" in p for p in problems), problems
 
 
 def test_developed_in_must_name_an_existing_notebook(tmp_path, monkeypatch, capsys):
