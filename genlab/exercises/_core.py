@@ -191,10 +191,10 @@ def build_lab(lab: str, title: str, items: list[Item], *, mistakes: dict[str, Mi
     module's ``_diagnose_<item.name>`` (looked up in ``namespace``, the module's ``globals()``),
     where those exist. So an entry's declaration states only what is particular to it.
     """
-    from .hints import HINTS  # the ladders of every lab, kept apart from the judging code
+    from .hints import item_ladder  # the ladders of every lab, kept apart from the judging code
 
     for it in items:
-        it.hints = HINTS[it.name]
+        it.hints = item_ladder(it.name)
         if not it.mistakes:
             it.mistakes = mistakes.get(it.name, {})
         if it.diagnose is None:

@@ -20,8 +20,65 @@ class UnknownNameError(GenlabError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-#: item -> (the idea, the maths and shapes, the code's structure in words)
-HINTS: dict[str, tuple[str, str, str]] = {
+class _Ladders(dict):
+    """The hint ladders: the items' (written below) and, from the first lookup on, the challenges'.
+
+    A challenge's ladder is built from its entry, which lives in its lab module, and the lab
+    modules import this one to give their items their ladders; so the challenges' ladders
+    cannot be added while this module loads (a lab imported first would be half-built) and are
+    added on the first lookup instead. The items' own ladders are read with :func:`item_ladder`.
+    """
+
+    _complete = False
+
+    def _fill(self) -> None:
+        if type(self)._complete:
+            return
+        type(self)._complete = True  # before the imports: a lookup they make must not recurse
+        try:
+            from .challenges import challenge_hints
+
+            dict.update(self, challenge_hints())
+        except BaseException:
+            type(self)._complete = False
+            raise
+
+    def __getitem__(self, key):
+        self._fill()
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key) -> bool:
+        self._fill()
+        return dict.__contains__(self, key)
+
+    def __iter__(self):
+        self._fill()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._fill()
+        return dict.__len__(self)
+
+    def get(self, key, default=None):
+        self._fill()
+        return dict.get(self, key, default)
+
+    def keys(self):
+        self._fill()
+        return dict.keys(self)
+
+    def items(self):
+        self._fill()
+        return dict.items(self)
+
+    def values(self):
+        self._fill()
+        return dict.values(self)
+
+
+#: item -> (the idea, the maths and shapes, the code's structure in words); ``challenge_NN``
+#: ladders join on the first lookup.
+HINTS: dict[str, tuple[str, str, str]] = _Ladders({
     # ------------------------------------------------------------------ lab 00 (warm-up, not graded)
     "to_course_format": (
         "The course's images are floats in [0, 1] with a channel dimension; raw photos are bytes "
@@ -542,7 +599,7 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "remove your handles (only yours) and restore the mode. Turn each record into the share of "
         "silent units as a plain number. Leave the parameters, their gradients and the batch alone.",
     ),
-}
+})
 
 def _unknown(item: object) -> UnknownNameError:
     import difflib
@@ -597,11 +654,9 @@ def hint(item: str, level: int | None = None) -> None:
     print(text)
 
 
-# the challenges' hint ladders, built from their entries (genlab.exercises.challenges)
-def _add_challenge_hints() -> None:
-    from .challenges import challenge_hints
+def item_ladder(item: str) -> tuple[str, str, str]:
+    """The ladder of a graded item (not a challenge), without building the challenges' ladders.
 
-    HINTS.update(challenge_hints())
-
-
-_add_challenge_hints()
+    What :func:`genlab.exercises._core.build_lab` reads while a lab module is loading.
+    """
+    return dict.__getitem__(HINTS, item)

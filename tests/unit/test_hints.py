@@ -171,3 +171,17 @@ def test_the_shared_check_texts_name_no_code() -> None:
     for text in texts:
         assert not MESSAGE_CODE.search(HINT_POINTER.sub("", text)), text
     assert _student.FAIL_MARK.endswith("FAIL") and _student.PASS_MARK.endswith("PASS")
+
+
+@pytest.mark.parametrize("first", ["genlab.exercises.lab02", "genlab.checks.lab05", "genlab.exercises.lab09"])
+def test_challenge_hints_whatever_is_imported_first(first: str) -> None:
+    """A lab module imported before the hints (as a lab's setup cell does) leaves no challenge without hints."""
+    import subprocess
+    import sys
+
+    code = (f"import {first}\nimport genlab\nfrom genlab.exercises import GRADED_LABS, hints\n"
+            "missing = [n for n in GRADED_LABS if f'challenge_{n}' not in hints.HINTS]\n"
+            "assert not missing, missing\ngenlab.hint('challenge_02', 1)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Hint 1 of 3 for challenge_02" in done.stdout
