@@ -13,7 +13,8 @@ The parent never unpickles it: it reads at most ``MAX_ARTEFACT_BYTES`` of a regu
 file (no links) and sends the bytes, with held-back data drawn from the student's
 seed, to a *separate* worker that runs no submitted code, loads the file with
 ``torch.load(weights_only=True)`` into the registry model and measures the metric
-within ``Limits.challenge_eval`` CPU seconds. Only the number comes back; the points
+within ``Limits.challenge_eval`` CPU seconds (the files of a batch share such workers,
+:data:`MEASURE_BATCH` at a time, each in its own slice). Only the number comes back; the points
 (one per threshold reached) are decided here. Every failure scores zero for the
 challenge column alone, with a message.
 """

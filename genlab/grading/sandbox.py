@@ -97,7 +97,7 @@ class Limits:
     step_timeout: float | None = None  # CPU seconds per cell / per case inside the worker
     wall_factor: float = 3.0  # wall-clock backstop = wall_factor x CPU limit (a loaded machine is slow)
     challenge_timeout: float = 30.0  # CPU seconds for a submission's challenge cells (after the items)
-    challenge_eval: float = 20.0  # CPU seconds to load and measure one challenge file (its own worker)
+    challenge_eval: float = 20.0  # CPU seconds to load and measure one challenge file (its own slice in a measuring worker)
 
     def step(self) -> float:
         return self.step_timeout or max(1.0, min(20.0, self.timeout / 4))
