@@ -263,6 +263,11 @@ def bwrap_args(uid: int | None, *, scratch_bytes: int = SCRATCH_BYTES,
     if uid is None:  # a normal user: the user namespace maps us to nobody, no capabilities
         args += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns",
                  "--cap-drop", "ALL"]
+    # The private /tmp comes first, so a Python environment that lives under /tmp (a checkout
+    # or a JupyterHub scratch folder there) is bound on top of it rather than hidden by it.
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     args += ["--perms", "0755", "--dir", "/usr"]
     for lib in ("/usr/lib", "/usr/lib64", "/usr/lib32"):
         if os.path.isdir(lib):
@@ -294,10 +299,7 @@ def bwrap_args(uid: int | None, *, scratch_bytes: int = SCRATCH_BYTES,
             raise SandboxUnavailable("grading as root needs setpriv (Debian: util-linux) to drop to an "
                                      "unprivileged uid inside bubblewrap")
         args += ["--ro-bind", setpriv, "/usr/bin/setpriv"]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
-             "--chdir", "/tmp"]
+    args += ["--chdir", "/tmp"]
     for k, v in clean_env("/tmp").items():
         args += ["--setenv", k, v]
     args.append("--")

@@ -457,3 +457,18 @@ def test_lab_only_references_are_absent(lab07_batch, student):
     # the other items are the solution's: the attack costs only the attacked item
     others = [n for n, i in book[student]["items"].items() if n != item and not n.startswith("q")]
     assert all(book[student]["items"][n]["passed"] for n in others), _msgs(book, student)
+
+
+def test_an_environment_under_tmp_is_bound_over_the_private_tmp(monkeypatch):
+    """A venv in /tmp (a checkout or a hub's scratch folder there) stays visible: /tmp's tmpfs is mounted first."""
+    from genlab.grading import sandbox as S
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap not installed")
+    monkeypatch.setattr(S, "python_paths", lambda: (["/tmp/course/.venv", "/usr/local/lib/python3.11"], []))
+    args = S.bwrap_args(None)
+    pairs = list(zip(args, args[1:], strict=False))
+    tmpfs = pairs.index(("--tmpfs", "/tmp"))
+    bind = next(i for i, (a, b) in enumerate(pairs) if a == "--ro-bind" and b == "/tmp/course/.venv")
+    assert tmpfs < bind, "the private /tmp would hide an environment that lives under /tmp"
+    assert pairs.index(("--tmpfs", "/dev/shm")) > pairs.index(("--dev", "/dev"))
