@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from genlab.exercises import load_spec
+from genlab.grading.challenges import lab_challenge
 from genlab.grading.grader import grade
 from genlab.grading.notebook import code_cells, find_lab, read_notebook
 from genlab.grading.sandbox import Limits
@@ -127,6 +128,7 @@ def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: s
         if challenge not in CHALLENGE_MODES:
             raise SystemExit(f"--challenge must be one of {', '.join(CHALLENGE_MODES)}, not {challenge!r}")
         handed = _challenge_bytes(spec.lab) if challenge == "handed-in" else None
+        handed_name = lab_challenge(spec.lab).file if handed is not None else None
         for k in range(n):
             dest = subs / f"student{k:04d}.ipynb"
             if spec.lab == "02_vae":
@@ -136,8 +138,7 @@ def run_bench(n: int = 200, workers: int = 2, timeout: float = 60.0, lab_name: s
             if challenge == "none":
                 _strip_challenge_cells(dest)
             if handed is not None:
-                from genlab.grading.challenges import lab_challenge
-                (subs / f"student{k:04d}.{lab_challenge(spec.lab).file}").write_bytes(handed)
+                (subs / f"student{k:04d}.{handed_name}").write_bytes(handed)
         t0 = time.perf_counter()
         results = grade(spec, lab, subs, root / "out", seed=0, limits=Limits(timeout=timeout),
                         workers=workers, progress=True)

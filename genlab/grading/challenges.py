@@ -101,16 +101,9 @@ class ChallengeRunner:
                              step_timeout=limits.challenge_eval, wall_factor=limits.wall_factor,
                              challenge_timeout=0.0, challenge_eval=limits.challenge_eval)
         self.sandbox = Sandbox(self.limits, workers, mode, [])
-        self.last_seconds = 0.0  # CPU seconds of the last file measured (what messages quote)
 
     def close(self) -> None:
         self.sandbox.close()
-
-    def measure(self, data: bytes, seed: int) -> tuple[float | None, str | None]:
-        """The metric of one file on the held-back data of ``seed``, or ``(None, why not)``."""
-        (value, why, cpu), = self.measure_many([(data, seed)])
-        self.last_seconds = cpu
-        return value, why
 
     def measure_many(self, files: list[tuple[bytes, int]]) -> list[tuple[float | None, str | None, float]]:
         """``(value or None, why not, CPU seconds)`` of each ``(bytes, seed)``, in one worker.
@@ -132,6 +125,8 @@ class ChallengeRunner:
                               extra_cpu=(n - 1) * (self.limits.challenge_eval + 1.0))
         per_file = wr.status.get("challenge") if isinstance(wr.status, dict) else None
         per_file = per_file if isinstance(per_file, dict) else {}
+        too_slow = (f"measuring the model took longer than {self.limits.challenge_eval:g} s of CPU time "
+                    "(a smaller model fits the budget)")
         out: list[tuple[float | None, str | None, float] | None] = []
         for i in range(n):
             st = per_file.get(str(i))
@@ -140,10 +135,9 @@ class ChallengeRunner:
             if not finished:
                 out.append(None)
                 continue
-            cpu = float(st.get("cpu_s") or 0.0) if isinstance(st.get("cpu_s"), (int, float)) else 0.0
+            cpu = float(st["cpu_s"]) if isinstance(st.get("cpu_s"), (int, float)) else 0.0
             if st.get("timeout"):
-                out.append((None, f"measuring the model took longer than {self.limits.challenge_eval:g} s of CPU "
-                                  "time (a smaller model fits the budget)", cpu))
+                out.append((None, too_slow, cpu))
             elif st.get("error"):
                 out.append((None, str(st["error"])[:600], cpu))
             elif value.numel() != 1:
@@ -157,8 +151,7 @@ class ChallengeRunner:
             if n > 1:  # the worker stopped on this file or an earlier one: this file alone decides now
                 out[i] = self.measure_many([files[i]])[0]
             elif wr.timed_out:
-                out[i] = (None, f"measuring the model took longer than {self.limits.challenge_eval:g} s of CPU "
-                                "time (a smaller model fits the budget)", 0.0)
+                out[i] = (None, too_slow, 0.0)
             else:
                 out[i] = (None, f"the measuring worker stopped without a result (exit code {wr.returncode})", 0.0)
         return out  # type: ignore[return-value]
@@ -188,16 +181,6 @@ def challenge_points(ch: Challenge, measured: tuple[float | None, str | None, fl
         return 0.0, False, msgs + [f"{ch.file} ({source}) scored zero: {why}"], source
     pts, msg = score(ch, value)
     return pts, pts == ch.points, msgs + [f"{ch.file} ({source}): {msg} (measured in {cpu:.1f} s of CPU time)"], source
-
-
-def grade_challenge(ch: Challenge, runner: ChallengeRunner, seed: int, handed_in: bytes | None,
-                    problem: str | None, produced: torch.Tensor | None, produced_note: str | None
-                    ) -> tuple[float, bool, list[str], str]:
-    """``(points, all thresholds reached, messages, source)`` of one submission's challenge, measured now."""
-    data, source, msgs = challenge_file(ch, handed_in, problem, produced, produced_note)
-    if data is None:
-        return 0.0, False, msgs, source
-    return challenge_points(ch, runner.measure_many([(data, seed)])[0], source, msgs)
 
 
 def feedback_rows(lab: str, items: dict) -> list[str]:

@@ -168,7 +168,7 @@ def test_a_batch_that_breaks_its_worker_costs_only_the_file_that_broke_it(traine
             return wr
 
     runner = gc.ChallengeRunner.__new__(gc.ChallengeRunner)
-    runner.ch, runner.limits, runner.sandbox, runner.last_seconds = CH, Limits(), FakeSandbox(), 0.0
+    runner.ch, runner.limits, runner.sandbox = CH, Limits(), FakeSandbox()
     got = runner.measure_many([(good, 1), (killer, 2), (good, 3), (good, 4)])
     assert calls == [4, 1, 1, 1]  # the batch, then each file it did not reach, alone
     assert [v is not None for v, _, _ in got] == [True, False, True, True], got
