@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -44,6 +45,7 @@ from .errors import DataMissingError, GenlabError, ShapeError, describe
 __all__ = [
     "DATASETS",
     "EXTRA_TRAIN_PHOTOS",
+    "MORE_TRAIN_PHOTOS",
     "PHOTO_SOURCES",
     "SEED",
     "TEST_PHOTOS",
@@ -274,54 +276,111 @@ def _photos(split: str, size: int, gray: bool) -> tuple[torch.Tensor, torch.Tens
 #: ``chelsea``, so it is not here).
 EXTRA_TRAIN_PHOTOS: tuple[str, ...] = ("stereo_motorcycle",)
 
+#: Every other offline natural image the installed packages bring, for the ``photo_repair``
+#: preset: scikit-image's (plain names), scikit-learn's ``load_sample_image`` files
+#: (``sklearn:``) and matplotlib's sample data (``matplotlib:``). Training only.
+MORE_TRAIN_PHOTOS: tuple[str, ...] = (
+    "stereo_motorcycle", "sklearn:china.jpg", "sklearn:flower.jpg", "hubble_deep_field", "retina", "cell",
+    "matplotlib:grace_hopper.jpg",
+)
+
+
+def _extra_photo(name: str) -> np.ndarray:
+    """One training-only image of :data:`MORE_TRAIN_PHOTOS` as an array (H, W) or (H, W, C)."""
+    if name.startswith("sklearn:"):
+        from sklearn.datasets import load_sample_image
+
+        return np.asarray(load_sample_image(name.split(":", 1)[1]))
+    if name.startswith("matplotlib:"):
+        import matplotlib.cbook
+        import matplotlib.image
+
+        with matplotlib.cbook.get_sample_data(name.split(":", 1)[1]) as f:
+            return np.asarray(matplotlib.image.imread(f))
+    import skimage.data
+
+    arr = getattr(skimage.data, name)()
+    return np.asarray(arr[0] if isinstance(arr, tuple) else arr)  # stereo pairs: the left view
+
 
 def photo_training_patches(size: int = 32, long_sides: tuple[int, ...] = (192, 288),
                            extra: tuple[str, ...] = EXTRA_TRAIN_PHOTOS, per_photo: int = 400,
-                           gray: bool = True) -> torch.Tensor:
+                           gray: bool = True, random_scales: tuple[int, int] | None = None,
+                           seed: int = 0) -> torch.Tensor:
     """More training patches than ``load("photos", "train")``: several scales and extra photos.
 
     Crops ``per_photo`` random ``size x size`` patches from every *training* photo of
     :data:`PHOTO_SOURCES` (never a test photo) shrunk so its long side is each of
     ``long_sides`` pixels (192 is the scale of the test patches; larger sides give smoother,
-    less shrunk views), and from each photo of ``extra`` the same way. Deterministic (a fixed
-    RNG per photo and scale); the ``photos`` dataset itself is unchanged.
+    less shrunk views), and from each photo of ``extra`` the same way. With
+    ``random_scales=(lo, hi)`` every patch instead gets its own scale: the photo is shrunk so its
+    long side would be a log-uniform draw from ``[lo, hi]`` (never enlarged), which shows each
+    photo's edges and textures at every size in between. Deterministic (a fixed RNG per photo,
+    scale and ``seed``); the ``photos`` dataset itself is unchanged.
 
     Args:
         size: patch side in pixels.
         long_sides: long sides the photos are shrunk to before cropping.
-        extra: extra scikit-image sample photos (training only).
-        per_photo: patches per photo and scale.
+        extra: extra training-only images (names of :data:`MORE_TRAIN_PHOTOS` or scikit-image
+            sample photos).
+        per_photo: patches per photo and scale (per photo with ``random_scales``).
         gray: 1 channel (luma) or 3.
+        random_scales: ``(lo, hi)`` long sides in pixels, or ``None`` for ``long_sides``.
+        seed: changes every crop (0: the crops this function always gave).
 
     Returns:
         ``(N, C, size, size)`` float patches in ``[0, 1]``.
     """
-    import skimage.data
-
     images = [img for name, img in zip(PHOTO_SOURCES, _photo_images(bool(gray)), strict=True)
               if name not in TEST_PHOTOS]
     for name in extra:
         if name in TEST_PHOTOS or name in ("cat",):
             raise DatasetError(f"{name!r} is (or shows) a test photo; it cannot be a training photo.")
-        arr = getattr(skimage.data, name)()
-        arr = arr[0] if isinstance(arr, tuple) else arr  # stereo pairs: the left view
-        img = torch.as_tensor(arr, dtype=torch.float32) / 255.0
+        arr = _extra_photo(name)
+        img = torch.as_tensor(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
         img = img.unsqueeze(0) if img.dim() == 2 else img[..., :3].permute(2, 0, 1)
-        images.append(_set_channels(img.unsqueeze(0), bool(gray))[0])
+        images.append(_set_channels(img.unsqueeze(0), bool(gray))[0].clamp(0.0, 1.0))
+    if random_scales is not None:
+        lo, hi = random_scales
+        if not 0 < lo <= hi:
+            raise DatasetError(f"random_scales must be (lo, hi) with 0 < lo <= hi, got {random_scales}.")
     patches = []
     for i, img in enumerate(images):
+        _, h, w = img.shape
+        if random_scales is not None:
+            rng = random.Random(SEED * 7919 + 100 * i + 99 + 1_000_003 * seed)
+            for _ in range(per_photo):
+                patches.append(_random_scale_crop(img, size, rng, random_scales))
+            continue
         for j, side in enumerate(long_sides):
-            _, h, w = img.shape
             scale = min(1.0, max(side / max(h, w), 1.5 * size / min(h, w)))
             small = img if scale >= 1.0 else F.interpolate(
                 img.unsqueeze(0), size=(max(size, round(h * scale)), max(size, round(w * scale))),
                 mode="bilinear", align_corners=False, antialias=True)[0].clamp(0.0, 1.0)
             _, hh, ww = small.shape
-            rng = random.Random(SEED * 7919 + 100 * i + j)
+            rng = random.Random(SEED * 7919 + 100 * i + j + 1_000_003 * seed)
             for _ in range(per_photo):
                 top, left = rng.randint(0, hh - size), rng.randint(0, ww - size)
                 patches.append(small[:, top:top + size, left:left + size])
     return torch.stack(patches).contiguous()
+
+
+def _random_scale_crop(img: torch.Tensor, size: int, rng: random.Random, scales: tuple[int, int]) -> torch.Tensor:
+    """One ``size x size`` patch of ``img`` shrunk so its long side is a log-uniform draw from ``scales``.
+
+    Only the region that becomes the patch is shrunk (the same pixels as shrinking the whole
+    photo and cropping, up to the antialiasing filter at the region's border).
+    """
+    _, h, w = img.shape
+    side = math.exp(rng.uniform(math.log(scales[0]), math.log(scales[1])))
+    scale = min(1.0, max(side / max(h, w), 1.2 * size / min(h, w)))
+    region = min(h, w, math.ceil(size / scale) + 2)
+    top, left = rng.randint(0, h - region), rng.randint(0, w - region)
+    crop = img[:, top:top + region, left:left + region].unsqueeze(0)
+    if scale < 1.0:
+        crop = F.interpolate(crop, size=(max(size, round(region * scale)),) * 2, mode="bilinear",
+                             align_corners=False, antialias=True)
+    return crop[0, :, :size, :size].clamp(0.0, 1.0)
 
 
 def _load_photos(split: str, size: int | None, gray: bool | None, limit: int | None,

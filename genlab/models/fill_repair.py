@@ -31,14 +31,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import baselines as _baselines
+from ..masks import composite
 from .autoencoder import check_size_multiple
 from .config import ImageConfig
 from .repair import RepairerBase, repair_input
 
-__all__ = ["FILLS", "FillRepairConfig", "FillResidualRepairer"]
+__all__ = ["FILLS", "FillRepairConfig", "FillResidualRepairer", "sobel"]
 
 #: Classical fills the repairer can start from (``FillRepairConfig.fill``).
 FILLS = ("biharmonic", "mean")
@@ -55,11 +57,25 @@ class FillRepairConfig(ImageConfig):
         depth: number of down/up-sampling levels of the U-Net.
         fill: the classical fill the residual is added to: ``"biharmonic"`` or ``"mean"``
             (the cheap one, for quick tests).
+        fill_gradients: also feed the U-Net the horizontal and vertical Sobel gradients of the
+            fill (``2C`` more input channels): where an edge meets the hole, its direction.
     """
 
     width: int = 24
     depth: int = 2
     fill: str = "biharmonic"
+    fill_gradients: bool = False
+
+
+def sobel(x: torch.Tensor) -> torch.Tensor:
+    """Horizontal and vertical Sobel gradients of every channel, ``(B, C, H, W) -> (B, 2C, H, W)``.
+
+    Replicate padding, so a constant image has zero gradient up to its border; divided by 8,
+    so a ramp of slope 1 per pixel has gradient 1.
+    """
+    k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device) / 8
+    weight = torch.stack([k, k.t()]).unsqueeze(1).repeat(x.shape[1], 1, 1, 1)   # (2C, 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), weight, groups=x.shape[1])
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -91,7 +107,8 @@ class FillResidualRepairer(RepairerBase):
             raise ValueError(f"fill must be one of {FILLS}, got {cfg.fill!r}.")
         check_size_multiple(cfg.image_size, 2 ** cfg.depth, "FillResidualRepairer")
         chans = [cfg.width * 2 ** i for i in range(cfg.depth + 1)]
-        self.encoders = nn.ModuleList([_block(2 * cfg.channels + 1, chans[0])])
+        c_in = 2 * cfg.channels + 1 + (2 * cfg.channels if cfg.fill_gradients else 0)
+        self.encoders = nn.ModuleList([_block(c_in, chans[0])])
         self.encoders.extend(_block(chans[i], chans[i + 1]) for i in range(cfg.depth))
         self.pool = nn.AvgPool2d(2)
         self.ups = nn.ModuleList(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
@@ -114,7 +131,7 @@ class FillResidualRepairer(RepairerBase):
     def residual(self, x_masked: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
         """The U-Net's correction ``(B, C, H, W)`` given the masked image, the mask and the fill."""
         inp, _ = repair_input(x_masked, mask, self.config.channels, multiple=2 ** self.config.depth)
-        h = torch.cat([inp, fill], dim=1)
+        h = torch.cat([inp, fill, sobel(fill)] if self.config.fill_gradients else [inp, fill], dim=1)
         skips = []
         for i, enc in enumerate(self.encoders):
             h = enc(h if i == 0 else self.pool(h))
@@ -124,7 +141,17 @@ class FillResidualRepairer(RepairerBase):
             h = dec(torch.cat([up(h), skips.pop()], dim=1))
         return self.head(h)
 
-    def raw(self, x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x_masked: torch.Tensor, mask: torch.Tensor,
+                fill: torch.Tensor | None = None) -> torch.Tensor:
+        """Repaired images ``(B, C, H, W)``; known pixels equal ``x_masked`` exactly.
+
+        ``fill``: the classical fill of these very images and masks when it is already known
+        (``genlab.train.fill_pool`` computes it once for a whole training set); by default the
+        model computes it.
+        """
+        return composite(self.raw(x_masked, mask, fill), x_masked, mask, check_values=False)
+
+    def raw(self, x_masked: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
         """``fill + residual`` for every pixel ``(B, C, H, W)``, before keeping the known pixels.
 
         The U-Net works in units of each patch's own contrast: known pixels and fill are
@@ -133,7 +160,9 @@ class FillResidualRepairer(RepairerBase):
         right) then gets a correction as small as its contrast.
         """
         _, m = repair_input(x_masked, mask, self.config.channels, multiple=2 ** self.config.depth)
-        f = self.fill(x_masked, mask)
+        f = self.fill(x_masked, mask) if fill is None else fill.detach().to(x_masked.dtype)
+        if f.shape != x_masked.shape:
+            raise ValueError(f"fill must have the shape of x_masked {tuple(x_masked.shape)}, got {tuple(f.shape)}.")
         known = 1.0 - m.expand_as(x_masked)
         count = known.sum(dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
         mean = (x_masked * known).sum(dim=(1, 2, 3), keepdim=True) / count

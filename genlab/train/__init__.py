@@ -9,7 +9,7 @@ itself (``loop.py``) is built from the four functions lab 07 has students write:
 =====================  ==============================================================
 module                 what it holds
 =====================  ==============================================================
-``loop``               ``fit``, ``TrainConfig``, lab 07's four functions, ``LRDrop``, ``resume_latest``
+``loop``               ``fit``, ``TrainConfig``, lab 07's four functions, ``LRDrop``, ``CosineLR``, ``resume_latest``
 ``tasks``              every Task, the GAN update, the mask sampler, the registry of families
 ``checkpoint``         the one checkpoint format: atomic writes, plain-data checks, RNG states
 ``context``            ``History``, ``TrainContext`` (what steps and callbacks see), ``intra_op_threads``
@@ -37,6 +37,7 @@ from .checkpoint import (
 from .context import History, TrainContext, TrainingDiverged, intra_op_threads
 from .distributed import launched_by_torchrun
 from .loop import (
+    CosineLR,
     LRDrop,
     TrainConfig,
     autocast_settings,
@@ -63,6 +64,7 @@ from .tasks import (
     VAETask,
     build_task,
     discriminator_update,
+    fill_pool,
     gan_training_step,
     gan_update,
     generator_update,
@@ -71,10 +73,11 @@ from .tasks import (
 
 __all__ = [
     "AutoencoderTask", "CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "ClassifierTask", "DEFAULT_MASKS",
-    "DiffusionTask", "FAMILIES", "FAMILY_TASKS", "FillRepairTask", "GANTask", "History", "LRDrop", "Pix2PixTask", "RepairTask",
+    "DiffusionTask", "FAMILIES", "FAMILY_TASKS", "FillRepairTask", "GANTask", "History", "CosineLR", "LRDrop", "Pix2PixTask", "RepairTask",
     "TASKS", "Task", "TrainConfig", "TrainContext", "TrainingDiverged", "VAETask", "atomic_write",
     "atomic_write_bytes", "autocast_settings", "build_task", "check_plain", "checkpoint_state",
-    "discriminator_update", "fit", "gan_training_step", "gan_update", "generator_update",
+    "discriminator_update",
+    "fill_pool", "fit", "gan_training_step", "gan_update", "generator_update",
     "intra_op_threads", "launched_by_torchrun", "load_checkpoint", "mask_mix", "read_checkpoint", "resolve_amp", "restore",
     "resume_latest", "save_checkpoint", "train_epoch", "write_checkpoint",
 ]

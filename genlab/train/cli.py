@@ -30,7 +30,7 @@ import torch
 from ..errors import CheckpointError, GenlabError
 from .checkpoint import CHECKPOINT_NAME, atomic_write_bytes, check_plain
 from .context import intra_op_threads
-from .loop import LRDrop, fit
+from .loop import CosineLR, LRDrop, fit
 from .tasks import FAMILIES, Task, mask_mix
 
 __all__ = ["FAMILIES", "PRESETS", "WEIGHTS_FORMAT", "add_arguments", "export_weights", "main", "make_task", "run"]
@@ -44,6 +44,13 @@ _REPAIR_MASK_MIX: dict[str, Any] = {
     "masks": ("center", "block", "rows", "scattered_rows"),
     "mask_params": {"block": {"hole": 8}, "rows": {"rows": 5}, "scattered_rows": {"rows": 3}},
 }
+
+#: Training masks of the photo repairer: the benchmark's evaluation masks (centre 16x16, 5- and
+#: 10-row bands, 6 scattered rows, 3 strokes) plus 16x16 blocks anywhere and 7-row bands.
+PHOTO_TRAIN_MASKS: tuple[tuple[str, dict[str, int]], ...] = (
+    ("center", {"hole": 16}), ("block", {"hole": 16}), ("rows", {"rows": 7}), ("rows", {"rows": 5}),
+    ("rows", {"rows": 10}), ("scattered_rows", {"rows": 6}), ("strokes", {"strokes": 3, "width": 3}),
+)
 
 #: The shipped weights and exactly how each was trained (``genlab train --preset NAME``).
 #: ``task`` holds the task's own settings (masks, beta, ...); ``config`` the model's.
@@ -64,6 +71,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "crnn": {"model": "crnn", "data": "digits", "size": 16, "epochs": 60, "batch_size": 64,
              "lr": 2e-3, "lr_drop": (0.75, 0.3), "seed": 0, "threads": 1, "config": {}, "task": dict(_REPAIR_MASK_MIX),
              "file": "crnn.pt"},
+    # the natural-image repairer of course/05 and bench/photos: residual U-Net on biharmonic,
+    # trained on a fill pool of 48,000 patches of every offline non-test photo at random scales;
+    # two threads (the pool's fills take two worker processes), cosine schedule
+    "photo_repair": {"model": "fill_repair", "data": "photos", "size": 32, "epochs": 8, "batch_size": 64,
+                     "lr": 1e-3, "schedule": "cosine", "seed": 0, "threads": 2,
+                     "config": {"width": 24, "depth": 2, "fill_gradients": True},
+                     "task": {"masks": PHOTO_TRAIN_MASKS, "mask_params": {}, "loss": "psnr", "augment": True},
+                     "pool": {"patches": 48000, "random_scales": (96, 512), "extra": "MORE_TRAIN_PHOTOS",
+                              "mask_seed": 22, "workers": 2},
+                     "file": "photo_repair.pt"},
 }
 
 
@@ -267,10 +284,14 @@ def _update_manifest(preset: str, settings: dict[str, Any], sha: str, file: Path
         "config": settings["task_config"],
         "task": {k: list(v) if isinstance(v, tuple) else v for k, v in settings["task"].items()},
         "data": {"name": settings["data"], "split": "train", "size": settings["size"],
-                 "limit": settings["limit"]},
+                 "limit": settings["limit"],
+                 **({"pool": {k: list(v) if isinstance(v, tuple) else v for k, v in settings["pool"].items()}}
+                    if settings.get("pool") else {})},
         "training": {"epochs": settings["epochs"], "batch_size": settings["batch_size"],
                      "lr": settings["lr"], "seed": settings["seed"],
-                     **({"lr_drop": list(settings["lr_drop"])} if settings.get("lr_drop") else {})},
+                     **({"lr_drop": list(settings["lr_drop"])} if settings.get("lr_drop") else {}),
+                     **({"schedule": settings["schedule"]} if settings.get("schedule") else {}),
+                     **({"threads": settings["threads"]} if settings.get("threads") else {})},
         "metrics": metrics,
         "date": _dt.date.today().isoformat(),
         "torch": str(torch.__version__),
@@ -295,7 +316,10 @@ def _load_data(args: argparse.Namespace) -> tuple[dict[str, Any], tuple, tuple]:
     settings, missing = _resolve(args)
     # Load the data before creating anything on disk: a missing dataset leaves no folder behind.
     try:
-        train = gdata.load(settings["data"], "train", size=settings.get("size"), limit=settings["limit"])
+        if settings.get("pool"):
+            train = _fill_pool_data(settings)
+        else:
+            train = gdata.load(settings["data"], "train", size=settings.get("size"), limit=settings["limit"])
         test = gdata.load(settings["data"], "test", settings.get("size"),
                           limit=None if settings["limit"] is None else max(settings["limit"] // 4, 32))
     except (GenlabError, ValueError, FileNotFoundError) as exc:
@@ -304,6 +328,25 @@ def _load_data(args: argparse.Namespace) -> tuple[dict[str, Any], tuple, tuple]:
     if missing:
         raise UsageError("; ".join(missing) + ".")
     return settings, train, test
+
+
+def _fill_pool_data(settings: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A preset's ``pool``: photo training patches with their masks and fills (``genlab.train.fill_pool``)."""
+    from .. import data as gdata
+    from .tasks import fill_pool
+
+    pool = settings["pool"]
+    extra = getattr(gdata, pool["extra"])
+    names = [n for n in gdata.PHOTO_SOURCES if n not in gdata.TEST_PHOTOS] + list(extra)
+    per_photo = -(-int(pool["patches"]) // len(names))
+    x = gdata.photo_training_patches(int(settings["size"]), extra=extra, per_photo=per_photo,
+                                     random_scales=tuple(pool["random_scales"]), seed=int(settings["seed"]))
+    x = x[: int(pool["patches"])]
+    if settings["limit"] is not None:
+        x = x[: settings["limit"]]
+    task = settings["task"]
+    return fill_pool(x, mask_mix(task["masks"], task.get("mask_params")), seed=int(pool["mask_seed"]),
+                     workers=int(pool.get("workers", 1)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -338,6 +381,8 @@ def _train(args: argparse.Namespace, settings: dict[str, Any], train: tuple, tes
     callbacks: list[Any] = [write_metrics]
     if settings.get("lr_drop"):  # presets only: (fraction of the epochs, factor), see genlab.train.LRDrop
         callbacks.append(LRDrop(settings["epochs"], *settings["lr_drop"]))
+    if settings.get("schedule") == "cosine":  # presets only: see genlab.train.CosineLR
+        callbacks.append(CosineLR(settings["epochs"] * math.ceil(len(x) / settings["batch_size"])))
     try:
         history = fit(task, (x, y), settings["epochs"], batch_size=settings["batch_size"], device=args.device,
                       amp=args.amp, checkpoint_dir=out, resume=args.resume, callbacks=callbacks,

@@ -245,8 +245,8 @@ def fit(task: Task, data: Any, epochs: int, config: TrainConfig | None = None, *
             generator, so resume is exact), or any iterable of batches (a ``DataLoader``).
         epochs: total number of epochs; with ``resume=True`` only the missing ones run.
         config: a :class:`TrainConfig`; ``**overrides`` change single knobs (``batch_size=32``).
-        callbacks: objects with ``on_step(ctx)`` / ``on_epoch_end(ctx)``, or plain functions
-            (called at each epoch end). ``ctx`` is a :class:`~genlab.train.TrainContext`.
+        callbacks: objects with ``on_train_begin(ctx)`` / ``on_step(ctx)`` / ``on_epoch_end(ctx)``
+            (each optional), or plain functions (called at each epoch end). ``ctx`` is a :class:`~genlab.train.TrainContext`.
         val_data: evaluated with ``task.evaluate`` after each epoch; logged as ``val_<name>``.
 
     Returns:
@@ -263,6 +263,8 @@ def fit(task: Task, data: Any, epochs: int, config: TrainConfig | None = None, *
         memory = _prepare(task, data, device, cfg)
         ctx, data_generator = _begin(task, cfg, device, rank, world, callbacks)
         ctx.bar = _progress_bar(task, cfg, data, memory, epochs - ctx.epoch, rank)
+        for cb in ctx.callbacks:
+            _call(cb, "on_train_begin", ctx)  # also after a resume: schedules set the rate of ctx.step
         for epoch in range(ctx.epoch, epochs):
             ctx.epoch, ctx.epoch_step = epoch, 0
             batches = epoch_batches(data, memory, cfg.batch_size, cfg.shuffle, cfg.drop_last, data_generator,
@@ -504,6 +506,49 @@ class LRDrop:
             for opt in ctx.task.optimizers.values():
                 for group in opt.param_groups:
                     group["lr"] *= self.factor
+
+
+class CosineLR:
+    r"""A ``fit`` callback: a short linear warm-up, then a cosine decay of every learning rate to 0.
+
+    After step :math:`t` of ``total_steps`` (warm-up :math:`w` steps) the rate is
+    :math:`\eta\, t / w` while :math:`t < w`, then
+    :math:`\tfrac{\eta}{2}\bigl(1 + \cos(\pi \frac{t - w}{T - w})\bigr)`, where :math:`\eta` is the
+    optimiser's rate when training began (kept in each parameter group as ``initial_lr``, as
+    torch's schedulers do, so a checkpoint resumes on the same curve). For long runs, where one
+    late :class:`LRDrop` leaves most of the training at a rate too high to settle.
+
+    Args:
+        total_steps: optimiser steps of the whole run (``epochs * batches per epoch``).
+        warmup: fraction of the steps spent warming up.
+
+    Developed for the natural-image section of course/05_restoration (the ``photo_repair`` preset).
+    """
+
+    def __init__(self, total_steps: int, warmup: float = 0.05) -> None:
+        if int(total_steps) < 1 or not 0 <= warmup < 1:
+            raise ValueError(f"CosineLR needs total_steps >= 1 and 0 <= warmup < 1, got {total_steps}, {warmup}.")
+        self.total = int(total_steps)
+        self.warm = int(round(warmup * self.total))
+
+    def factor(self, step: int) -> float:
+        """The rate after ``step`` steps, as a fraction of the initial one."""
+        if step < self.warm:
+            return (step + 1) / self.warm
+        t = min(1.0, (step - self.warm) / max(1, self.total - self.warm))
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+
+    def _apply(self, ctx: TrainContext) -> None:
+        for opt in ctx.task.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * self.factor(ctx.step)
+
+    def on_train_begin(self, ctx: TrainContext) -> None:
+        self._apply(ctx)
+
+    def on_step(self, ctx: TrainContext) -> None:
+        self._apply(ctx)
 
 
 def resume_latest(checkpoint_dir: str | os.PathLike, task: Task | None = None) -> Task | None:

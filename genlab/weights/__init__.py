@@ -1,24 +1,30 @@
 """Small pretrained weights shipped with genlab, each checked against its sha256 before loading.
 
-==============  =====================================================================
-name            what it is (digits, 16x16, trained on the CPU by ``genlab train --preset NAME``)
-==============  =====================================================================
-``classifier``  ``DigitsClassifier``: the feature extractor behind Frechet distance and
-                class coverage (test accuracy in the manifest)
-``conv_vae``    ``ConvVAE``: sample, interpolate, explore the latent space
-``dcgan``       the DCGAN *pair* (a ``GANPair``): ``.generator`` draws digits,
-                ``.discriminator`` scores them; ``load_pretrained("dcgan").sample(16)``
-``conv_repair`` ``ConvRepairer`` trained on a mix of centre blocks, random 8x8 blocks, 5-row bands and 3 scattered rows
-``crnn``        ``CRNNRepairer`` trained on the same mask mix
-==============  =====================================================================
+================  =====================================================================
+name              what it is (trained on the CPU by ``genlab train --preset NAME``; 16x16 digits
+                  but ``photo_repair``)
+================  =====================================================================
+``classifier``    ``DigitsClassifier``: the feature extractor behind Frechet distance and
+                  class coverage (test accuracy in the manifest)
+``conv_vae``      ``ConvVAE``: sample, interpolate, explore the latent space
+``dcgan``         the DCGAN *pair* (a ``GANPair``): ``.generator`` draws digits,
+                  ``.discriminator`` scores them; ``load_pretrained("dcgan").sample(16)``
+``conv_repair``   ``ConvRepairer`` trained on a mix of centre blocks, random 8x8 blocks, 5-row
+                  bands and 3 scattered rows
+``crnn``          ``CRNNRepairer`` trained on the same mask mix
+``photo_repair``  ``FillResidualRepairer``: residual U-Net on the biharmonic fill, trained on
+                  32x32 gray patches of the offline *training* photos (never camera, chelsea or
+                  coins) with centre blocks, blocks, bands, scattered rows and strokes
+================  =====================================================================
 
 ``manifest.json`` records, for each name: file, sha256, preset, model name and config,
 training data and settings, test metrics, date. Files load with
 ``torch.load(weights_only=True)``: they hold tensors and plain data only.
 ``genlab train --preset NAME`` rebuilds a file byte for byte (same sha256) with the torch
-of the manifest on the CPU: the preset trains on one intra-op thread, as the shipped files
-were, because the thread count changes how sums round (checked on one x86-64 machine; a
-CPU with other vector instructions may still round differently).
+of the manifest on the CPU: the preset trains on the intra-op thread count the file was
+trained with (one; two for ``photo_repair``), because the thread count changes how sums
+round (checked on one x86-64 machine; a CPU with other vector instructions may still round
+differently).
 """
 
 from __future__ import annotations

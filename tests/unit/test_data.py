@@ -170,6 +170,25 @@ def test_photos_deterministic_and_sizes():
         data.load("photos", size=2)
 
 
+def test_photo_training_patches_at_random_scales_never_use_a_test_photo():
+    assert not set(data.MORE_TRAIN_PHOTOS) & set(data.TEST_PHOTOS)
+    with pytest.raises(data.DatasetError, match="test photo"):
+        data.photo_training_patches(16, extra=("camera",), per_photo=1)
+    kw = {"extra": data.MORE_TRAIN_PHOTOS, "per_photo": 6, "random_scales": (96, 512)}
+    a = data.photo_training_patches(16, **kw)
+    n_photos = len(data.PHOTO_SOURCES) - len(data.TEST_PHOTOS) + len(data.MORE_TRAIN_PHOTOS)
+    assert a.shape == (6 * n_photos, 1, 16, 16) and a.dtype == torch.float32
+    assert 0 <= float(a.min()) and float(a.max()) <= 1
+    assert torch.equal(a, data.photo_training_patches(16, **kw))          # deterministic
+    assert not torch.equal(a, data.photo_training_patches(16, **kw, seed=1))
+    # scales differ from patch to patch: a photo's patches are not crops of one shrunk copy
+    assert not torch.equal(a, data.photo_training_patches(16, **{**kw, "random_scales": (192, 192)}))
+    colour = data.photo_training_patches(16, **kw, gray=False)
+    assert colour.shape[1] == 3
+    with pytest.raises(data.DatasetError, match="random_scales"):
+        data.photo_training_patches(16, random_scales=(300, 100))
+
+
 # --------------------------------------------------------------------------- errors
 
 def test_unknown_name_lists_valid_names():

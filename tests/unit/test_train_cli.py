@@ -132,9 +132,10 @@ def test_export_writes_a_weights_only_file(tmp_path):
 def test_presets_name_registry_models():
     from genlab.models import MODELS
 
-    assert set(PRESETS) == {"classifier", "conv_vae", "dcgan", "conv_repair", "crnn"}
-    for preset in PRESETS.values():
-        assert preset["model"] in MODELS and preset["data"] == "digits" and preset["size"] == 16
+    assert set(PRESETS) == {"classifier", "conv_vae", "dcgan", "conv_repair", "crnn", "photo_repair"}
+    for name, preset in PRESETS.items():
+        assert preset["model"] in MODELS
+        assert (preset["data"], preset["size"]) == (("photos", 32) if name == "photo_repair" else ("digits", 16))
 
 
 def test_preset_regenerates_a_weight_file_and_its_manifest_entry(tmp_path):
@@ -177,7 +178,8 @@ def test_presets_train_on_one_thread_and_restore_the_callers_count(tmp_path):
                      "--export", str(tmp_path / "w" / "classifier.pt")) == 0
         assert json.loads((out / "metrics.json").read_text())["threads"] == 1
         assert torch.get_num_threads() == 2
-        assert all(p["threads"] == 1 for p in PRESETS.values())
+        # the photo repairer's pool fills take two processes, and it trains on two threads
+        assert {n: p["threads"] for n, p in PRESETS.items() if p["threads"] != 1} == {"photo_repair": 2}
     finally:
         torch.set_num_threads(before)
 
@@ -203,3 +205,19 @@ def test_the_classifier_preset_reproduces_the_shipped_file(tmp_path):
     assert train("--preset", "classifier", "--out", str(tmp_path / "run"), "--export", str(export)) == 0
     assert manifest(export.parent)["classifier"]["sha256"] == manifest()["classifier"]["sha256"]
     assert export.read_bytes() == (WEIGHTS_DIR / "classifier.pt").read_bytes()
+
+
+def test_photo_preset_trains_on_a_fill_pool_of_training_photos_only(tmp_path):
+    """The photo preset's data: patches of non-test photos with their masks and fills, a cosine schedule."""
+    from genlab.weights import manifest
+
+    folder = tmp_path / "w"
+    code = train("--preset", "photo_repair", "--epochs", "1", "--limit", "48", "--out", str(tmp_path / "run"),
+                 "--export", str(folder / "photo_repair.pt"), "--no-progress")
+    assert code == 0
+    entry = manifest(folder)["photo_repair"]
+    assert entry["data"]["pool"]["patches"] == PRESETS["photo_repair"]["pool"]["patches"]
+    assert entry["training"]["schedule"] == "cosine" and entry["training"]["threads"] == 2
+    assert entry["config"]["fill_gradients"] is True
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["n_train"] == 48 and metrics["hparams"]["loss"] == "psnr"
