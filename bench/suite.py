@@ -17,6 +17,8 @@ benchmark           what it compares
 ``restoration``     hole PSNR/SSIM of mean fill, biharmonic and three learned repairers (same
                     epochs each, CPU time reported) on held-out digits (three mask kinds) and
                     held-out photo patches
+``photos``          the shipped photo repairer (and its 8-turn average) vs biharmonic on held-out
+                    photo patches at 32 and 64 px, five mask kinds
 ``course``          wall time of every notebook in ``course/`` and ``solutions/`` in fast mode
 ``grading``         ``genlab grade`` over generated lab-02 submissions with 2 workers
 ==================  ===========================================================
@@ -613,12 +615,12 @@ def bench_photos(s: Settings) -> dict[str, Any]:
     unchanged on the 64 px patches. Baselines and model are scored here, in one process, on
     the same seeded masks.
     """
-    from genlab.restoration import evaluate_repairers
+    from genlab.restoration import SelfEnsemble, evaluate_repairers
     from genlab.weights import load_pretrained, manifest
 
     entry = manifest()["photo_repair"]
     model = load_pretrained("photo_repair").eval()
-    name = "photo repairer (residual U-Net on biharmonic)"
+    learned = {"photo repairer": model, "photo repairer, 8-turn average": SelfEnsemble(model)}
     figures: list[dict[str, Any]] = []
     details: dict[str, Any] = {"masks": {k: [v[0], v[1]] for k, v in PHOTO_MASKS.items()},
                                "weights": {k: entry[k] for k in ("sha256", "data", "training", "task", "config")}}
@@ -627,7 +629,7 @@ def bench_photos(s: Settings) -> dict[str, Any]:
         if s.fill_limit:
             xt = xt[:s.fill_limit]
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        table = evaluate_repairers({name: model}, xt, list(PHOTO_MASKS.values()))
+        table = evaluate_repairers(learned, xt, list(PHOTO_MASKS.values()))
         # evaluate_repairers names tuple kinds by their parameters; give them the readable names
         rename = dict(zip(table.masks, PHOTO_MASKS, strict=True))
         for d in (table.psnr, table.ssim):
@@ -637,10 +639,11 @@ def bench_photos(s: Settings) -> dict[str, Any]:
                                 "eval_cpu_s": round(time.process_time() - cpu0, 2),
                                 "eval_wall_s": round(time.perf_counter() - wall0, 2)}
         for mask in PHOTO_MASKS:
+            name = max(learned, key=lambda n: table.psnr[n][mask])
             gain = table.psnr[name][mask] - table.psnr["biharmonic"][mask]
             ssim = f"SSIM {table.ssim[name][mask]:.3f} vs biharmonic {table.ssim['biharmonic'][mask]:.3f}"
             figures.append(_budget_fig(f"photos {size}px {mask}: best learned - biharmonic", round(gain, 2),
-                                       "dB", ">=", 1.0, note=f"best: photo repairer; {ssim}"))
+                                       "dB", ">=", 1.0, note=f"best: {name}; {ssim}"))
             figures.append(_fig(f"photos {size}px {mask}: best learned - biharmonic, SSIM",
                                 round(table.ssim[name][mask] - table.ssim["biharmonic"][mask], 4), "",
                                 note="hole SSIM difference"))
@@ -770,7 +773,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Settings], dict[str, Any]], str]] = {
     "vae": (bench_vae, "VAE on 16x16 digits: conv vs MLP under one budget"),
     "gan": (bench_gan, "GAN on 16x16 digits: DCGAN vs MLP GAN under one budget"),
     "restoration": (bench_restoration, "Restoration: hole PSNR/SSIM vs classical baselines"),
-    "photos": (bench_photos, "Natural images: residual repairer vs biharmonic on held-out photo patches"),
+    "photos": (bench_photos, "Natural images: the shipped photo repairer vs biharmonic on held-out photo patches"),
     "course": (bench_course, "Course execution: every notebook in fast mode"),
     "grading": (bench_grading, "Grading scale: lab-02 submissions with 2 workers"),
 }

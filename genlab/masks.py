@@ -31,6 +31,7 @@ __all__ = [
     "center_block",
     "column_mask",
     "composite",
+    "square_symmetry",
     "gaussian_noise",
     "make_mask",
     "pixel_mask",
@@ -438,3 +439,21 @@ def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator | None
     hit = torch.rand(n, 1, h, w, generator=generator, device=x.device) < p
     salt = torch.rand(n, 1, h, w, generator=generator, device=x.device) < 0.5
     return torch.where(hit, salt.to(x.dtype), x)
+
+
+def square_symmetry(t: torch.Tensor, k: int, *, inverse: bool = False) -> torch.Tensor:
+    """Symmetry ``k`` (0-7) of the square applied to the last two dimensions of ``t``.
+
+    Bit 4 transposes, bit 2 flips left-right, bit 1 flips up-down, in that order; ``k = 0``
+    is the identity. ``inverse=True`` undoes symmetry ``k`` (the same steps in reverse order).
+    Images, masks and fills turned by the same ``k`` stay aligned: the mask augmentation of
+    ``genlab.train.FillRepairTask`` and the self-ensemble of ``genlab.restoration``.
+    """
+    if not 0 <= int(k) < 8:
+        raise ValueError(f"a symmetry of the square is a number 0-7, got {k!r}.")
+    steps = [(4, lambda a: a.transpose(-1, -2)), (2, lambda a: a.flip(-1)), (1, lambda a: a.flip(-2))]
+    for bit, step in reversed(steps) if inverse else steps:
+        if k & bit:
+            t = step(t)
+    return t
+

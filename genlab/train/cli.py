@@ -74,7 +74,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the natural-image repairer of course/05 and bench/photos: residual U-Net on biharmonic,
     # trained on a fill pool of 48,000 patches of every offline non-test photo at random scales;
     # two threads (the pool's fills take two worker processes), cosine schedule
-    "photo_repair": {"model": "fill_repair", "data": "photos", "size": 32, "epochs": 8, "batch_size": 64,
+    "photo_repair": {"model": "fill_repair", "data": "photos", "size": 32, "epochs": 10, "batch_size": 64,
                      "lr": 1e-3, "schedule": "cosine", "seed": 0, "threads": 2,
                      "config": {"width": 24, "depth": 2, "fill_gradients": True},
                      "task": {"masks": PHOTO_TRAIN_MASKS, "mask_params": {}, "loss": "psnr", "augment": True},

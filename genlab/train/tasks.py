@@ -40,7 +40,7 @@ from ..losses import (
     masked_l1,
     masked_mse,
 )
-from ..masks import MASK_KINDS, apply_mask, make_mask
+from ..masks import MASK_KINDS, apply_mask, make_mask, square_symmetry
 from .batches import batches_of
 from .checkpoint import plain_data
 
@@ -571,20 +571,7 @@ class FillRepairTask(RepairTask):
     def _symmetries(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
         """The same random symmetry of the square for image ``i`` of every tensor (one draw)."""
         sym = torch.randint(0, 8, (tensors[0].shape[0],), generator=self.generator).tolist()
-        outs = []
-        for t in tensors:
-            out = []
-            for i, k in enumerate(sym):
-                img = t[i]
-                if k & 4:
-                    img = img.transpose(-1, -2)
-                if k & 2:
-                    img = img.flip(-1)
-                if k & 1:
-                    img = img.flip(-2)
-                out.append(img)
-            outs.append(torch.stack(out))
-        return outs
+        return [torch.stack([square_symmetry(t[i], k) for i, k in enumerate(sym)]) for t in tensors]
 
     def augment_batch(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``(B, C, H, W)`` (square) under random symmetries and intensity changes."""
@@ -676,9 +663,13 @@ def fill_pool(x: torch.Tensor, masks: Callable[..., torch.Tensor], *, seed: int 
     if workers == 1 or len(pieces) == 1:
         fills = [_fill_chunk(p) for p in pieces]
     else:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(min(workers, len(pieces))) as pool:
+        # spawn, not fork: a forked child of a process whose OpenMP threads have run can hang
+        # for ever at its first parallel op (seen here with fork: two idle workers, no fills)
+        with ProcessPoolExecutor(min(workers, len(pieces)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=torch.set_num_threads, initargs=(1,)) as pool:
             fills = list(pool.map(_fill_chunk, pieces))
     return x, torch.cat([mask, torch.cat(fills).float()], dim=1)
 

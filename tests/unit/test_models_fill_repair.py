@@ -188,3 +188,42 @@ def test_cosine_schedule_warms_up_decays_and_resumes_on_its_curve() -> None:
     assert opt2.param_groups[0]["lr"] == pytest.approx(1e-3)
     with pytest.raises(ValueError, match="CosineLR"):
         CosineLR(0)
+
+
+def test_square_symmetries_are_eight_distinct_invertible_maps() -> None:
+    from genlab.masks import square_symmetry
+
+    t = torch.arange(2 * 3 * 4 * 4.0).view(2, 3, 4, 4)
+    images = [square_symmetry(t, k) for k in range(8)]
+    assert len({tuple(im.flatten().tolist()) for im in images}) == 8
+    for k in range(8):
+        assert torch.equal(square_symmetry(square_symmetry(t, k), k, inverse=True), t)
+    assert torch.equal(square_symmetry(t, 0), t)
+    with pytest.raises(ValueError, match="0-7"):
+        square_symmetry(t, 8)
+
+
+def test_self_ensemble_keeps_the_fill_keeps_known_pixels_and_averages_turns() -> None:
+    from genlab.restoration import SelfEnsemble
+
+    torch.manual_seed(0)
+    model = build("fill_repair", image_size=16, fill_gradients=True).eval()
+    x, mask = _batch(1)
+    xm = apply_mask(x, mask)
+    # an untrained repairer is its fill in every orientation: the ensemble is biharmonic
+    with torch.no_grad():
+        assert torch.allclose(SelfEnsemble(model)(xm, mask), baselines.biharmonic(xm, mask), atol=1e-5)
+        torch.nn.init.normal_(model.head.weight, std=0.1)
+        ens = SelfEnsemble(model)(xm, mask)
+        single = model(xm, mask)
+    known = mask.expand_as(x) == 0
+    assert torch.allclose(ens[known], x[known])
+    assert not torch.allclose(ens, single, atol=1e-4)  # the turns really differ
+    # a repairer without a fill works too; on a non-square image only the 4 flips are used
+    calls = []
+
+    def flat(xm_, m_):
+        calls.append(xm_.shape)
+        return xm_ + m_ * 0.5
+    out = SelfEnsemble(flat)(torch.zeros(1, 1, 4, 6), torch.ones(1, 1, 4, 6))
+    assert len(calls) == 4 and torch.allclose(out, torch.full((1, 1, 4, 6), 0.5))
