@@ -444,11 +444,20 @@ def mask_mix(kinds: Sequence[Any], mask_params: Mapping[str, Mapping[str, Any]] 
         return mask
 
     sampler.__name__ = "mix_" + "_".join(kind for kind, _ in entries)
+    # plain data that rebuilds this very sampler (a checkpoint's hparams; build_task)
+    sampler.spec = {"mix": [[kind, dict(kw)] for kind, kw in entries], "shuffle": bool(shuffle)}
     return sampler
 
 
 def _mask_hparams(masks: Any, mask_params: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"masks": list(masks) if not callable(masks) else getattr(masks, "__name__", "callable")}
+    if callable(masks):
+        # a mask_mix sampler records how to rebuild it; any other callable only its name
+        described = getattr(masks, "spec", None) or getattr(masks, "__name__", "callable")
+    elif isinstance(masks, Mapping):  # already a sampler's spec
+        described = {"mix": [[k, dict(kw)] for k, kw in masks["mix"]], "shuffle": bool(masks.get("shuffle", True))}
+    else:
+        described = list(masks)
+    spec: dict[str, Any] = {"masks": described}
     if mask_params:
         spec["mask_params"] = {k: dict(v) for k, v in mask_params.items()}
     return spec
@@ -458,6 +467,8 @@ class _MaskedTask(Task):
     """Shared by the repairer tasks: masks from :func:`mask_mix` (or a sampler) and the task's generator."""
 
     def _set_masks(self, masks: Any, mask_params: Mapping[str, Mapping[str, Any]] | None) -> None:
+        if isinstance(masks, Mapping) and "mix" in masks:  # a mask_mix sampler's spec, from a checkpoint
+            masks = mask_mix(masks["mix"], shuffle=bool(masks.get("shuffle", True)))
         self.masks = (masks,) if isinstance(masks, str) else masks
         self.mask_params = {k: dict(v) for k, v in (mask_params or {}).items()}
         # kinds are drawn unshuffled (as they always were); presets pass a shuffled mask_mix sampler

@@ -227,3 +227,15 @@ def test_self_ensemble_keeps_the_fill_keeps_known_pixels_and_averages_turns() ->
         return xm_ + m_ * 0.5
     out = SelfEnsemble(flat)(torch.zeros(1, 1, 4, 6), torch.ones(1, 1, 4, 6))
     assert len(calls) == 4 and torch.allclose(out, torch.full((1, 1, 4, 6), 0.5))
+
+
+def test_a_task_with_a_mask_mix_sampler_rebuilds_from_its_spec() -> None:
+    """resume_latest rebuilds a preset's task from its checkpoint: the sampler must come back too."""
+    from genlab.train import mask_mix
+
+    masks = mask_mix([("center", {"hole": 8}), ("rows", {"rows": 3}), ("rows", {"rows": 6})])
+    task = FillRepairTask(build("fill_repair", image_size=16, fill="mean"), lr=1e-3, masks=masks, seed=0)
+    again = build_task(task.spec())
+    assert again.hparams["masks"] == task.hparams["masks"] == masks.spec
+    x = torch.zeros(7, 1, 16, 16)
+    assert torch.equal(again.peek_masks(x), task.peek_masks(x))
