@@ -203,6 +203,14 @@ def _derived(b: dict[str, Any]) -> dict[str, tuple[float, str, str]]:
     if "CRNN" in train and "conv repairer" in train:
         out["restore.crnn_over_conv_cpu"] = (round(train["CRNN"]["cpu_s"] / train["conv repairer"]["cpu_s"], 2), "x",
                                              "CPU time of CRNN training / conv repairer training")
+    photos = b.get("photos", {}).get("details", {})
+    for size in ("32px", "64px"):
+        psnr = photos.get(size, {}).get("psnr", {}) if isinstance(photos.get(size), dict) else {}
+        for method, slug in (("photo repairer", "single"), ("photo repairer, 8-turn average", "ensemble")):
+            for mask, value in psnr.get(method, {}).items():
+                if mask in psnr.get("biharmonic", {}):
+                    out[f"photos.{size}.{slug}_minus_biharmonic.{_slug(mask)}"] = (
+                        round(value - psnr["biharmonic"][mask], 2), "dB", f"photos {size}: {method} - biharmonic, {mask}")
     course = b.get("course", {}).get("details", {})
     for nb, row in (course.get("notebooks") or course.get("rows") or {}).items():
         if isinstance(row, dict) and "wall_s" in row:
