@@ -295,6 +295,8 @@ def _update_manifest(preset: str, settings: dict[str, Any], sha: str, file: Path
         "metrics": metrics,
         "date": _dt.date.today().isoformat(),
         "torch": str(torch.__version__),
+        # the CPU kernels torch chose (AVX2, AVX512, ...): other kernels round sums otherwise
+        "cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
         "regenerate": f"genlab train --preset {preset}",
     }
     atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
