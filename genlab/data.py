@@ -233,10 +233,18 @@ def _photo_images(gray: bool) -> tuple[torch.Tensor, ...]:
         except Exception as err:  # a missing optional file in an unusual install
             raise DataMissingError(f"scikit-image's sample photo {name!r} did not load ({err}); "
                                    "reinstall scikit-image (pip install --force-reinstall scikit-image).") from err
-        img = torch.as_tensor(arr, dtype=torch.float32) / 255.0
-        img = img.unsqueeze(0) if img.dim() == 2 else img[..., :3].permute(2, 0, 1)  # HWC -> CHW
-        images.append(_set_channels(img.unsqueeze(0), gray)[0])
+        images.append(_image_tensor(arr, gray))
     return tuple(images)
+
+
+def _image_tensor(arr: np.ndarray, gray: bool) -> torch.Tensor:
+    """An image array ``(H, W)`` or ``(H, W, C)`` (uint8, or float in ``[0, 1]``) as ``(C, H, W)``
+    float in ``[0, 1]``, in luma (``gray``) or 3 channels (a gray image replicated)."""
+    arr = np.asarray(arr)
+    img = torch.from_numpy(arr.astype(np.float32))  # a copy: sample arrays can be read-only
+    img = img / 255.0 if arr.dtype == np.uint8 else img.clamp(0.0, 1.0)
+    img = img.unsqueeze(0) if img.dim() == 2 else img[..., :3].permute(2, 0, 1)  # HWC -> CHW
+    return _set_channels(img.unsqueeze(0), gray)[0]
 
 
 def _shrink_photo(img: torch.Tensor, size: int) -> torch.Tensor:
@@ -336,10 +344,7 @@ def photo_training_patches(size: int = 32, long_sides: tuple[int, ...] = (192, 2
     for name in extra:
         if name in TEST_PHOTOS or name in ("cat",):
             raise DatasetError(f"{name!r} is (or shows) a test photo; it cannot be a training photo.")
-        arr = _extra_photo(name)
-        img = torch.as_tensor(arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 1.0))
-        img = img.unsqueeze(0) if img.dim() == 2 else img[..., :3].permute(2, 0, 1)
-        images.append(_set_channels(img.unsqueeze(0), bool(gray))[0].clamp(0.0, 1.0))
+        images.append(_image_tensor(_extra_photo(name), bool(gray)))
     if random_scales is not None:
         lo, hi = random_scales
         if not 0 < lo <= hi:

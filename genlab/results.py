@@ -205,7 +205,7 @@ def _derived(b: dict[str, Any]) -> dict[str, tuple[float, str, str]]:
                                              "CPU time of CRNN training / conv repairer training")
     photos = b.get("photos", {}).get("details", {})
     for size in ("32px", "64px"):
-        psnr = photos.get(size, {}).get("psnr", {}) if isinstance(photos.get(size), dict) else {}
+        psnr = photos.get(size, {}).get("psnr", {})
         for method, slug in (("photo repairer", "single"), ("photo repairer, 8-turn average", "ensemble")):
             for mask, value in psnr.get(method, {}).items():
                 if mask in psnr.get("biharmonic", {}):

@@ -73,11 +73,10 @@ from .tasks import (
 
 __all__ = [
     "AutoencoderTask", "CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "ClassifierTask", "DEFAULT_MASKS",
-    "DiffusionTask", "FAMILIES", "FAMILY_TASKS", "FillRepairTask", "GANTask", "History", "CosineLR", "LRDrop", "Pix2PixTask", "RepairTask",
-    "TASKS", "Task", "TrainConfig", "TrainContext", "TrainingDiverged", "VAETask", "atomic_write",
-    "atomic_write_bytes", "autocast_settings", "build_task", "check_plain", "checkpoint_state",
-    "discriminator_update",
-    "fill_pool", "fit", "gan_training_step", "gan_update", "generator_update",
+    "CosineLR", "DiffusionTask", "FAMILIES", "FAMILY_TASKS", "FillRepairTask", "GANTask", "History", "LRDrop",
+    "Pix2PixTask", "RepairTask", "TASKS", "Task", "TrainConfig", "TrainContext", "TrainingDiverged", "VAETask",
+    "atomic_write", "atomic_write_bytes", "autocast_settings", "build_task", "check_plain", "checkpoint_state",
+    "discriminator_update", "fill_pool", "fit", "gan_training_step", "gan_update", "generator_update",
     "intra_op_threads", "launched_by_torchrun", "load_checkpoint", "mask_mix", "read_checkpoint", "resolve_amp", "restore",
     "resume_latest", "save_checkpoint", "train_epoch", "write_checkpoint",
 ]

@@ -449,12 +449,20 @@ def mask_mix(kinds: Sequence[Any], mask_params: Mapping[str, Mapping[str, Any]] 
     return sampler
 
 
+def _masks_arg(masks: Any) -> Any:
+    """A task's ``masks`` argument as the task keeps it: a kind becomes a 1-tuple, and a
+    :func:`mask_mix` sampler's ``spec`` (a checkpoint's hparams) becomes that sampler again."""
+    if isinstance(masks, str):
+        return (masks,)
+    if isinstance(masks, Mapping) and "mix" in masks:
+        return mask_mix(masks["mix"], shuffle=bool(masks.get("shuffle", True)))
+    return masks
+
+
 def _mask_hparams(masks: Any, mask_params: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
     if callable(masks):
         # a mask_mix sampler records how to rebuild it; any other callable only its name
         described = getattr(masks, "spec", None) or getattr(masks, "__name__", "callable")
-    elif isinstance(masks, Mapping):  # already a sampler's spec
-        described = {"mix": [[k, dict(kw)] for k, kw in masks["mix"]], "shuffle": bool(masks.get("shuffle", True))}
     else:
         described = list(masks)
     spec: dict[str, Any] = {"masks": described}
@@ -467,9 +475,7 @@ class _MaskedTask(Task):
     """Shared by the repairer tasks: masks from :func:`mask_mix` (or a sampler) and the task's generator."""
 
     def _set_masks(self, masks: Any, mask_params: Mapping[str, Mapping[str, Any]] | None) -> None:
-        if isinstance(masks, Mapping) and "mix" in masks:  # a mask_mix sampler's spec, from a checkpoint
-            masks = mask_mix(masks["mix"], shuffle=bool(masks.get("shuffle", True)))
-        self.masks = (masks,) if isinstance(masks, str) else masks
+        self.masks = _masks_arg(masks)
         self.mask_params = {k: dict(v) for k, v in (mask_params or {}).items()}
         # kinds are drawn unshuffled (as they always were); presets pass a shuffled mask_mix sampler
         self._sampler = self.masks if callable(self.masks) else mask_mix(self.masks, self.mask_params,
@@ -519,7 +525,7 @@ class RepairTask(_MaskedTask, _SingleModelTask):
                  **kw: Any) -> None:
         if loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}.")
-        masks = (masks,) if isinstance(masks, str) else masks
+        masks = _masks_arg(masks)
         _SingleModelTask.__init__(self, model, lr, hparams={**_mask_hparams(masks, mask_params), "loss": loss},
                                   **kw)
         self._set_masks(masks, mask_params)
